@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/pgxperf"
+	"github.com/pgxperf/pgxperf/testdata"
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+const demoDB = "pgxperf_demo"
+
+// runDemo creates the scratch database, runs the workload through a
+// pgxperf.Pool and prints the report.
+func runDemo(ctx context.Context, out io.Writer, adminURL string, keep bool) error {
+	fmt.Fprintln(out, "pgxperf demo: what pgxperf sees of an application's database calls")
+	fmt.Fprintln(out)
+
+	start := time.Now()
+	dsn, cleanup, err := scratchDatabase(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer cleanup()
+	}
+	fmt.Fprintf(out, "loaded testdata/schema.sql and seed.sql into database %q in %v\n\n", demoDB, time.Since(start).Round(time.Millisecond))
+
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = 4
+	// Slow-query records go to the terminal, as an application's logs would.
+	logger := slog.New(slog.NewTextHandler(&prefixWriter{w: out, prefix: "  log: "}, nil))
+	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+		Logger: logger,
+		Tracer: tracer.Config{SlowThreshold: 100 * time.Millisecond},
+	})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	fmt.Fprintln(out, "running the workload (4 workers; slow-query log below) …")
+	wstart := time.Now()
+	n, err := workload(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ran %d calls in %v\n\n", n, time.Since(wstart).Round(time.Millisecond))
+
+	fmt.Fprintln(out, "== statements by total time ==")
+	if err := pool.Report().WriteText(out, 15); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	if keep {
+		fmt.Fprintf(out, "kept database %q (-keep)\n", demoDB)
+	}
+	return nil
+}
+
+// scratchDatabase (re)creates the demo database and loads the schema and seed.
+func scratchDatabase(ctx context.Context, adminURL string) (string, func(), error) {
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to %s: %w (is Postgres running? `bash scripts/testenv.sh` starts it)", redact(adminURL), err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+demoDB+" WITH (FORCE)"); err != nil {
+		return "", nil, err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+demoDB); err != nil {
+		return "", nil, err
+	}
+	cleanup := func() {
+		c, err := pgx.Connect(context.Background(), adminURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+demoDB+" WITH (FORCE)")
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + demoDB
+	dsn := u.String()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	defer conn.Close(context.Background())
+	for _, script := range []string{testdata.Schema, testdata.Seed} {
+		if _, err := conn.Exec(ctx, script); err != nil {
+			cleanup()
+			return "", nil, err
+		}
+	}
+	return dsn, cleanup, nil
+}
+
+// workload runs what a small publishing application would run, from four
+// goroutines, and returns the number of calls.
+func workload(ctx context.Context, pool *pgxperf.Pool) (int, error) {
+	var (
+		mu    sync.Mutex
+		calls int
+		first error
+	)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			n, err := worker(ctx, pool, w)
+			mu.Lock()
+			calls += n
+			if err != nil && first == nil {
+				first = err
+			}
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	if first != nil {
+		return calls, first
+	}
+	n, err := deliberatelySlow(ctx, pool)
+	return calls + n, err
+}
+
+const (
+	getUserByEmail = `-- name: GetUserByEmail :one
+SELECT id, email, display_name, role FROM users WHERE email = $1`
+	listPublished = `-- name: ListPublishedContent :many
+SELECT id, title, published_at FROM content
+WHERE project_id = $1 AND status = 'published'
+ORDER BY published_at DESC LIMIT 20`
+	projectMetrics = `-- name: ProjectMetrics :many
+SELECT platform_type, sum(impressions), sum(clicks), sum(revenue)
+FROM platform_metrics
+WHERE project_id = $1 AND period_start >= $2
+GROUP BY platform_type`
+	touchContent = `-- name: TouchContent :exec
+UPDATE content SET updated_at = now() WHERE id = $1`
+	createSession = `-- name: CreateSession :one
+INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, now() + interval '1 day') RETURNING id`
+)
+
+func worker(ctx context.Context, pool *pgxperf.Pool, w int) (int, error) {
+	calls := 0
+	for i := 0; i < 60; i++ {
+		userID := int64(1 + (w*97+i*13)%2000)
+		projectID := int64(1 + (w*31+i*7)%5000)
+
+		var id int64
+		var email, name, role string
+		err := pool.QueryRow(ctx, getUserByEmail, fmt.Sprintf("user%04d@example.com", userID)).Scan(&id, &email, &name, &role)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return calls, fmt.Errorf("GetUserByEmail: %w", err)
+		}
+		calls++
+
+		rows, err := pool.Query(ctx, listPublished, projectID)
+		if err != nil {
+			return calls, fmt.Errorf("ListPublishedContent: %w", err)
+		}
+		type item struct {
+			ID          int64
+			Title       string
+			PublishedAt *time.Time
+		}
+		if _, err := pgx.CollectRows(rows, pgx.RowToStructByPos[item]); err != nil {
+			return calls, fmt.Errorf("ListPublishedContent: %w", err)
+		}
+		calls++
+
+		if i%3 == 0 {
+			rows, err := pool.Query(ctx, projectMetrics, projectID, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+			if err != nil {
+				return calls, err
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return calls, fmt.Errorf("ProjectMetrics: %w", err)
+			}
+			calls++
+		}
+		if i%5 == 0 {
+			if _, err := pool.Exec(ctx, touchContent, int64(1+(w*1000+i)%50000)); err != nil {
+				return calls, fmt.Errorf("TouchContent: %w", err)
+			}
+			calls++
+		}
+		if i%10 == 0 {
+			if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				var sid [16]byte
+				return tx.QueryRow(ctx, createSession, userID, []byte("token")).Scan(&sid)
+			}); err != nil {
+				return calls, fmt.Errorf("CreateSession: %w", err)
+			}
+			calls += 3 // BEGIN, INSERT, COMMIT
+		}
+		if i%20 == 0 {
+			// A typo that reaches Postgres: the report counts it by SQLSTATE.
+			_, err := pool.Exec(ctx, "SELECT titel FROM content WHERE id = $1", int64(1))
+			if err == nil {
+				return calls, errors.New("expected an error from a misspelled column")
+			}
+			calls++
+		}
+	}
+	return calls, nil
+}
+
+// deliberatelySlow runs one report query that has no index to help it: a
+// full scan of content with a text search over every body, made slower with
+// one pg_sleep (an InitPlan, run once) so that it is over the 100 ms threshold
+// on any machine.
+func deliberatelySlow(ctx context.Context, pool *pgxperf.Pool) (int, error) {
+	const q = `-- name: SearchAllContent :many
+SELECT c.project_id, count(*) AS hits
+FROM content c
+WHERE c.body ILIKE '%' || $1 || '%' AND (SELECT pg_sleep(0.15)) IS NOT NULL
+GROUP BY c.project_id
+ORDER BY hits DESC LIMIT 10`
+	rows, err := pool.Query(ctx, q, "adipiscing elit. Post 4")
+	if err != nil {
+		return 0, err
+	}
+	rows.Close()
+	return 1, rows.Err()
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	if _, ok := p.User.Password(); ok {
+		p.User = url.UserPassword(p.User.Username(), "xxxxx")
+	}
+	return p.String()
+}
+
+// prefixWriter indents log lines under the demo's output.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
+}

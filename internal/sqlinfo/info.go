@@ -1,0 +1,112 @@
+package sqlinfo
+
+import "strconv"
+
+// Kind is the statement kind of a SQL text.
+type Kind uint8
+
+// Statement kinds. KindUnparsed means pg_query could not parse the text.
+const (
+	KindUnparsed    Kind = iota // pg_query rejected the text
+	KindEmpty                   // empty or only comments/whitespace
+	KindSelect                  // SELECT, VALUES, TABLE, SHOW-free reads (including SELECT INTO, see ReadOnly)
+	KindInsert                  // INSERT
+	KindUpdate                  // UPDATE
+	KindDelete                  // DELETE
+	KindMerge                   // MERGE
+	KindCopy                    // COPY
+	KindDDL                     // CREATE/ALTER/DROP/TRUNCATE/COMMENT/GRANT…
+	KindTransaction             // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION…
+	KindUtility                 // SET/SHOW/EXPLAIN/LISTEN/NOTIFY/PREPARE/EXECUTE/DEALLOCATE/VACUUM/ANALYZE/LOCK/DO/CALL…
+	KindMulti                   // more than one statement in the text
+)
+
+var kindNames = [...]string{"unparsed", "empty", "select", "insert", "update", "delete", "merge", "copy", "ddl", "transaction", "utility", "multi"}
+
+// String returns the lower-case name of the kind ("select", "ddl", …).
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// IsWrite reports whether statements of this kind modify data by their kind alone
+// (insert, update, delete, merge, copy, ddl). A SELECT may still write (see Info.ReadOnly).
+func (k Kind) IsWrite() bool {
+	switch k {
+	case KindInsert, KindUpdate, KindDelete, KindMerge, KindCopy, KindDDL:
+		return true
+	}
+	return false
+}
+
+// TxOp says what a transaction-control statement does.
+type TxOp uint8
+
+// Transaction-control operations (only set when Kind == KindTransaction).
+const (
+	TxNone TxOp = iota
+	TxBegin
+	TxCommit
+	TxRollback
+	TxSavepoint
+	TxRelease
+	TxRollbackTo
+	TxPrepare // PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED
+)
+
+// Info is the immutable analysis of one SQL text. Every field is computed once
+// per distinct text; an *Info returned by Analyze must never be modified (slices included).
+type Info struct {
+	// Fingerprint is pg_query's 64-bit fingerprint, or, for text pg_query cannot
+	// parse, a hash of the whitespace- and literal-normalized text (Fallback is then true).
+	Fingerprint uint64
+	// FingerprintHex is Fingerprint as 16 lower-case hex digits (as pg_query prints it).
+	FingerprintHex string
+	// Fallback is true when Fingerprint and Normalized come from the fallback normalizer.
+	Fallback bool
+	// Normalized is the text with constants replaced by $n (pg_query Normalize), or the
+	// fallback normalized form. Long texts are kept whole; callers truncate for display.
+	Normalized string
+	// Kind is the statement kind.
+	Kind Kind
+	// TxOp is the transaction-control operation when Kind == KindTransaction.
+	TxOp TxOp
+	// ReadOnly is true only when the analyzer can prove the statement neither writes
+	// nor takes locks nor has side effects (safe on a hot standby and to cache).
+	ReadOnly bool
+	// Reason explains the ReadOnly verdict in a few words, e.g. "plain select",
+	// "locking clause FOR UPDATE", "calls volatile function nextval", "parse error".
+	Reason string
+	// TablesRead and TablesWritten list relation names as written in the SQL
+	// ("users", "public.users"), de-duplicated, sorted. CTE names are not tables.
+	TablesRead    []string
+	TablesWritten []string
+	// Functions lists the functions called, schema-qualified when written so,
+	// de-duplicated, sorted. Names are lower-case unless quoted in the SQL
+	// ("MyFunc" keeps its case, as Postgres resolves it); SQL-standard value
+	// functions such as CURRENT_TIMESTAMP are listed as "current_timestamp".
+	Functions []string
+	// UnknownFunctions lists the called functions that are not known built-ins
+	// (user functions). The statement is then not ReadOnly unless a caller proves otherwise.
+	UnknownFunctions []string
+	// Locking is the locking clause if any ("FOR UPDATE", "FOR SHARE SKIP LOCKED", …).
+	Locking string
+	// SQLCName and SQLCCommand come from a leading "-- name: GetUser :one" comment.
+	SQLCName    string
+	SQLCCommand string
+	// BatchShaped is true when the statement works on a set of values in one round
+	// trip: "= ANY($n)", an IN (…) list of two or more items or a parameter array,
+	// or a multi-row VALUES list.
+	BatchShaped bool
+	// Params is the highest $n placeholder number referenced.
+	Params int
+	// NamedArgs lists the pgx named arguments (@name) of the text in the order
+	// pgx numbers them ($1, $2, …); nil when the text has none. The analysis
+	// (Fingerprint, Normalized, Kind, …) is that of the text with the names
+	// replaced by those numbers, which is what pgx.NamedArgs sends.
+	NamedArgs []string
+	// ParseError is pg_query's error for unparsed text, nil otherwise.
+	ParseError error
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package sqlinfo
+
+const raceEnabled = true

@@ -1,0 +1,184 @@
+package pgxperf
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// Options are pgxperf's own settings. The zero value is useful: monitoring on,
+// slow queries from 100 ms logged to slog.Default(), no timeouts added,
+// everything served by the primary. New fields are added over time with zero
+// values that keep today's behaviour, so a literal with field names never breaks.
+type Options struct {
+	// DisableMonitoring turns the tracer off: the Pool is then a plain pgxpool
+	// (hooks and tracers already on the config still run).
+	DisableMonitoring bool
+
+	// Tracer configures the statistics and the slow-query log (see tracer.Config).
+	Tracer tracer.Config
+
+	// Logger is used for pgxperf's own messages and, unless Tracer.Logger is
+	// set, for slow-query records. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// QueryTimeout is the deadline given to a call whose context has none
+	// (DATABASE_QUERY_TIMEOUT). Zero means none.
+	QueryTimeout time.Duration
+
+	// AcquireTimeout bounds the wait for a pool connection
+	// (DATABASE_POOL_TIMEOUT); past it the call fails with ErrAcquireTimeout.
+	// Zero means the wait is bounded by the context only.
+	AcquireTimeout time.Duration
+
+	// CloseTimeout bounds how long Close waits for calls in flight before it
+	// cancels them and closes their connections. Zero means 30 s.
+	CloseTimeout time.Duration
+
+	// ReplicaURLs are the connection strings of streaming replicas
+	// (DATABASE_READ_REPLICA_URL). They are validated now; routing reads to
+	// them is the job of the replica package.
+	ReplicaURLs []string
+
+	// RedisURL is the Redis server of the query cache (REDIS_URL), validated now.
+	RedisURL string
+}
+
+// Config is a complete pgxperf configuration: the primary's pool config and
+// pgxperf's Options. ConfigFromEnv builds one from the environment.
+type Config struct {
+	Pool *pgxpool.Config
+	Options
+}
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvDatabaseURL     = "DATABASE_URL"
+	EnvReplicaURL      = "DATABASE_READ_REPLICA_URL"
+	EnvRedisURL        = "REDIS_URL"
+	EnvConnectionLimit = "DATABASE_CONNECTION_LIMIT"
+	EnvPoolTimeout     = "DATABASE_POOL_TIMEOUT"
+	EnvQueryTimeout    = "DATABASE_QUERY_TIMEOUT"
+	EnvMonitoring      = "ENABLE_QUERY_MONITORING"
+)
+
+// ConfigFromEnv reads the configuration from the environment:
+//
+//	DATABASE_URL               connection string of the primary (required)
+//	DATABASE_READ_REPLICA_URL  one replica URL or a comma-separated list
+//	REDIS_URL                  redis:// or rediss:// URL of the query cache
+//	DATABASE_CONNECTION_LIMIT  maximum connections of the pool (> 0)
+//	DATABASE_POOL_TIMEOUT      acquire timeout in milliseconds (≥ 0)
+//	DATABASE_QUERY_TIMEOUT     default query deadline in milliseconds (≥ 0)
+//	ENABLE_QUERY_MONITORING    true/false (default true)
+//
+// A missing DATABASE_URL or a bad value gives an *EnvError naming the variable
+// (it matches ErrInvalidConfig).
+func ConfigFromEnv() (*Config, error) { return configFromLookup(os.LookupEnv) }
+
+func configFromLookup(lookup func(string) (string, bool)) (*Config, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	dsn := get(EnvDatabaseURL)
+	if dsn == "" {
+		return nil, &EnvError{Var: EnvDatabaseURL, Err: errors.New("not set")}
+	}
+	poolCfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, &EnvError{Var: EnvDatabaseURL, Value: redactURL(dsn), Err: err}
+	}
+	cfg := &Config{Pool: poolCfg}
+
+	if v := get(EnvReplicaURL); v != "" {
+		for _, u := range strings.Split(v, ",") {
+			u = strings.TrimSpace(u)
+			if u == "" {
+				continue
+			}
+			if _, err := pgxpool.ParseConfig(u); err != nil {
+				return nil, &EnvError{Var: EnvReplicaURL, Value: redactURL(u), Err: err}
+			}
+			cfg.ReplicaURLs = append(cfg.ReplicaURLs, u)
+		}
+	}
+	if v := get(EnvRedisURL); v != "" {
+		if err := validateRedisURL(v); err != nil {
+			return nil, &EnvError{Var: EnvRedisURL, Value: redactURL(v), Err: err}
+		}
+		cfg.RedisURL = v
+	}
+	if v := get(EnvConnectionLimit); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n <= 0 {
+			return nil, &EnvError{Var: EnvConnectionLimit, Value: v, Err: errors.New("want a positive integer")}
+		}
+		cfg.Pool.MaxConns = int32(n)
+		if cfg.Pool.MinConns > cfg.Pool.MaxConns {
+			cfg.Pool.MinConns = cfg.Pool.MaxConns
+		}
+	}
+	ms := func(name string) (time.Duration, error) {
+		v := get(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > int64(24*time.Hour/time.Millisecond) {
+			return 0, &EnvError{Var: name, Value: v, Err: errors.New("want a whole number of milliseconds between 0 and 86400000")}
+		}
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	if cfg.AcquireTimeout, err = ms(EnvPoolTimeout); err != nil {
+		return nil, err
+	}
+	if cfg.QueryTimeout, err = ms(EnvQueryTimeout); err != nil {
+		return nil, err
+	}
+	if v := get(EnvMonitoring); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, &EnvError{Var: EnvMonitoring, Value: v, Err: errors.New("want true or false")}
+		}
+		cfg.DisableMonitoring = !on
+	}
+	return cfg, nil
+}
+
+func validateRedisURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+	default:
+		return fmt.Errorf("scheme %q: want redis://, rediss:// or unix://", u.Scheme)
+	}
+	if u.Scheme != "unix" && u.Host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}
+
+// redactURL hides a password in a URL for error messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,45 @@
+// Package pgxperf is a drop-in replacement for *pgxpool.Pool that shows what
+// an application's database calls cost.
+//
+// Swapping it in is a rename:
+//
+//	pool, err := pgxperf.New(ctx, os.Getenv("DATABASE_URL")) // was pgxpool.New
+//	if err != nil { … }
+//	defer pool.Close()
+//	queries := db.New(pool) // sqlc: *pgxperf.Pool satisfies DBTX
+//	…
+//	pool.Report().WriteText(os.Stdout, 10) // statements sorted by total time
+//
+// Pool has every exported method of *pgxpool.Pool with the same signature and
+// semantics. Acquire returns the genuine *pgxpool.Conn, errors are the ones
+// pgxpool returns (context.Canceled unchanged, *pgconn.PgError through
+// errors.As, pgx.ErrNoRows, pgxpool's closed-pool error), and the hooks and
+// tracer already set on a *pgxpool.Config are chained, never replaced.
+//
+// # Configuration
+//
+// pgxperf's own settings are an Options value whose zero value is useful.
+// NewWithOptions takes them with a *pgxpool.Config; ConfigFromEnv reads
+// DATABASE_URL, DATABASE_READ_REPLICA_URL, REDIS_URL,
+// DATABASE_CONNECTION_LIMIT, DATABASE_POOL_TIMEOUT, DATABASE_QUERY_TIMEOUT and
+// ENABLE_QUERY_MONITORING:
+//
+//	cfg, err := pgxperf.ConfigFromEnv()
+//	if err != nil { log.Fatal(err) } // names the bad variable
+//	pool, err := pgxperf.NewFromConfig(ctx, cfg)
+//
+// # What it records
+//
+// Every statement is analyzed once per distinct SQL text (pg_query
+// fingerprint, normalized text, kind, tables, read-only verdict) and counted
+// per fingerprint by the tracer package: calls, rows, errors by SQLSTATE,
+// latency mean/stddev/p50/p95/p99, acquire wait and prepare time apart, the
+// slowest call with its call site. Statements over the slow threshold (100 ms
+// by default) are logged through log/slog. Pool.Report returns it all.
+//
+// # Errors
+//
+// pgxperf adds few failure modes, each a documented sentinel: ErrAcquireTimeout
+// (Options.AcquireTimeout elapsed; also matches context.DeadlineExceeded) and
+// ErrInvalidConfig (matched by every configuration error, including *EnvError).
+package pgxperf

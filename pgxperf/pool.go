@@ -1,0 +1,383 @@
+package pgxperf
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// DBTX is the interface sqlc generates for pgx/v5 (with :copyfrom and :batch
+// queries); *Pool satisfies it, as does *pgxpool.Pool.
+type DBTX interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+	CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error)
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}
+
+var (
+	_ DBTX = (*Pool)(nil)
+	_ DBTX = (*pgxpool.Pool)(nil)
+)
+
+// Pool is a drop-in replacement for *pgxpool.Pool: it has the same methods with
+// the same signatures and semantics, and traces every call. It is safe for
+// concurrent use.
+type Pool struct {
+	primary *pgxpool.Pool
+	tracer  *tracer.Tracer // nil when monitoring is disabled
+	opts    Options
+	logger  *slog.Logger
+
+	busyMu sync.Mutex
+	busy   map[*pgx.Conn]struct{} // connections acquired and not yet released
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New creates a Pool from a connection string, like pgxpool.New.
+func New(ctx context.Context, connString string) (*Pool, error) {
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithOptions(ctx, cfg, Options{})
+}
+
+// NewWithConfig creates a Pool from a pgxpool config, like pgxpool.NewWithConfig.
+// The config must have been created by pgxpool.ParseConfig. Hooks and the
+// tracer already set on it are kept and run as before.
+func NewWithConfig(ctx context.Context, config *pgxpool.Config) (*Pool, error) {
+	return NewWithOptions(ctx, config, Options{})
+}
+
+// NewFromConfig creates a Pool from a complete Config (see ConfigFromEnv).
+func NewFromConfig(ctx context.Context, cfg *Config) (*Pool, error) {
+	if cfg == nil || cfg.Pool == nil {
+		return nil, errors.Join(ErrInvalidConfig, errors.New("pgxperf: Config.Pool is nil"))
+	}
+	return NewWithOptions(ctx, cfg.Pool, cfg.Options)
+}
+
+// NewWithOptions creates a Pool from a pgxpool config and pgxperf's Options.
+// The config is copied; the caller's value is not modified.
+func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (*Pool, error) {
+	if config == nil {
+		return nil, errors.Join(ErrInvalidConfig, errors.New("pgxperf: nil *pgxpool.Config"))
+	}
+	if err := validateOptions(&opts); err != nil {
+		return nil, err
+	}
+	cfg := config.Copy()
+	p := &Pool{
+		opts:   opts,
+		logger: opts.Logger,
+		busy:   make(map[*pgx.Conn]struct{}),
+		closed: make(chan struct{}),
+	}
+	if p.logger == nil {
+		p.logger = slog.Default()
+	}
+	var ours pgx.QueryTracer = &connTracker{pool: p}
+	if !opts.DisableMonitoring {
+		tc := opts.Tracer
+		if tc.Logger == nil {
+			tc.Logger = opts.Logger
+		}
+		p.tracer = tracer.New(tc)
+		ours = &poolTracer{Tracer: p.tracer, pool: p}
+	}
+	cfg.ConnConfig.Tracer = chainTracer(ours, cfg.ConnConfig.Tracer)
+	p.chainHooks(cfg)
+	primary, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.primary = primary
+	return p, nil
+}
+
+func validateOptions(o *Options) error {
+	for _, bad := range []struct {
+		name string
+		d    time.Duration
+	}{{"QueryTimeout", o.QueryTimeout}, {"AcquireTimeout", o.AcquireTimeout}, {"CloseTimeout", o.CloseTimeout}} {
+		if bad.d < 0 {
+			return errors.Join(ErrInvalidConfig, errors.New("pgxperf: Options."+bad.name+" is negative"))
+		}
+	}
+	for _, u := range o.ReplicaURLs {
+		if _, err := pgxpool.ParseConfig(u); err != nil {
+			return errors.Join(ErrInvalidConfig, err)
+		}
+	}
+	if o.RedisURL != "" {
+		if err := validateRedisURL(o.RedisURL); err != nil {
+			return errors.Join(ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+// chainTracer installs ours first, then the caller's, never replacing it.
+func chainTracer(ours pgx.QueryTracer, theirs pgx.QueryTracer) pgx.QueryTracer {
+	if theirs == nil {
+		return ours
+	}
+	return multitracer.New(ours, theirs)
+}
+
+// chainHooks wraps the caller's BeforeClose hook so it keeps running and the
+// Pool forgets closed connections. (AfterRelease is deliberately left alone:
+// when it is set, pgxpool releases every connection from a new goroutine.)
+func (p *Pool) chainHooks(cfg *pgxpool.Config) {
+	userClose := cfg.BeforeClose
+	cfg.BeforeClose = func(c *pgx.Conn) {
+		p.markIdle(c)
+		if p.tracer != nil {
+			p.tracer.ForgetConn(c)
+		}
+		if userClose != nil {
+			userClose(c)
+		}
+	}
+}
+
+func (p *Pool) markBusy(c *pgx.Conn) {
+	if c == nil {
+		return
+	}
+	p.busyMu.Lock()
+	p.busy[c] = struct{}{}
+	p.busyMu.Unlock()
+}
+
+func (p *Pool) markIdle(c *pgx.Conn) {
+	if c == nil {
+		return
+	}
+	p.busyMu.Lock()
+	delete(p.busy, c)
+	p.busyMu.Unlock()
+}
+
+// Primary returns the underlying pgxpool of the primary, for code that needs
+// the concrete type. Statements sent through it are still traced.
+func (p *Pool) Primary() *pgxpool.Pool { return p.primary }
+
+// Tracer returns the tracer whose statistics the Pool reports, or nil when
+// monitoring is disabled.
+func (p *Pool) Tracer() *tracer.Tracer { return p.tracer }
+
+// ---- the pgxpool.Pool method set ----
+
+// callContext applies Options.QueryTimeout to a context without a deadline.
+// The returned cancel is nil when nothing was added.
+func (p *Pool) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.opts.QueryTimeout <= 0 || ctx == nil {
+		return ctx, nil
+	}
+	if _, has := ctx.Deadline(); has {
+		return ctx, nil
+	}
+	return context.WithTimeout(ctx, p.opts.QueryTimeout)
+}
+
+// acquire acquires a connection, bounded by Options.AcquireTimeout.
+func (p *Pool) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	if p.opts.AcquireTimeout <= 0 {
+		return p.primary.Acquire(ctx)
+	}
+	actx, cancel := context.WithTimeout(ctx, p.opts.AcquireTimeout)
+	defer cancel()
+	c, err := p.primary.Acquire(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return nil, ErrAcquireTimeout
+	}
+	return c, err
+}
+
+// Acquire returns a connection from the primary pool: the genuine
+// *pgxpool.Conn, so Hijack and type assertions keep working. Release it when done.
+func (p *Pool) Acquire(ctx context.Context) (*pgxpool.Conn, error) { return p.acquire(ctx) }
+
+// AcquireFunc acquires a connection, calls f with it and releases it.
+func (p *Pool) AcquireFunc(ctx context.Context, f func(*pgxpool.Conn) error) error {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return f(c)
+}
+
+// AcquireAllIdle acquires all idle connections of the primary pool (see pgxpool).
+func (p *Pool) AcquireAllIdle(ctx context.Context) []*pgxpool.Conn {
+	return p.primary.AcquireAllIdle(ctx)
+}
+
+// Reset closes all connections of the pool, as pgxpool.Pool.Reset does.
+func (p *Pool) Reset() { p.primary.Reset() }
+
+// Config returns a copy of the primary pool's config. Its ConnConfig.Tracer is
+// pgxperf's tracer chained with yours.
+func (p *Pool) Config() *pgxpool.Config { return p.primary.Config() }
+
+// Stat returns the primary pool's statistics.
+func (p *Pool) Stat() *pgxpool.Stat { return p.primary.Stat() }
+
+// Ping acquires a connection and pings the server (pgx does not trace pings).
+func (p *Pool) Ping(ctx context.Context) error {
+	ctx, cancel := p.callContext(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return c.Ping(ctx)
+}
+
+// Exec executes sql with arguments, like pgxpool.Pool.Exec.
+func (p *Pool) Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error) {
+	ctx, cancel := p.callContext(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	if p.opts.AcquireTimeout <= 0 {
+		return p.primary.Exec(ctx, sql, arguments...)
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer c.Release()
+	return c.Exec(ctx, sql, arguments...)
+}
+
+// Query runs a query that returns rows, like pgxpool.Pool.Query. Close the
+// rows (or read them to the end) to release the connection.
+func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	ctx, cancel := p.callContext(ctx)
+	if p.opts.AcquireTimeout <= 0 {
+		rows, err := p.primary.Query(ctx, sql, args...)
+		if cancel != nil {
+			if err != nil {
+				cancel()
+				return rows, err
+			}
+			return &cancelRows{Rows: rows, cancel: cancel}, nil
+		}
+		return rows, err
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		if cancel != nil {
+			cancel()
+		}
+		return errRows{err: err}, err
+	}
+	rows, err := c.Query(ctx, sql, args...)
+	if err != nil {
+		c.Release()
+		if cancel != nil {
+			cancel()
+		}
+		return errRows{err: err}, err
+	}
+	return &cancelRows{Rows: rows, cancel: cancel, conn: c}, nil
+}
+
+// QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
+func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	ctx, cancel := p.callContext(ctx)
+	if p.opts.AcquireTimeout <= 0 && cancel == nil {
+		return p.primary.QueryRow(ctx, sql, args...)
+	}
+	rows, err := p.Query(ctx, sql, args...)
+	if err != nil {
+		if cancel != nil {
+			cancel()
+		}
+		return errRow{err: err}
+	}
+	return &cancelRow{rows: rows, cancel: cancel}
+}
+
+// SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
+func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	ctx, cancel := p.callContext(ctx)
+	if p.opts.AcquireTimeout <= 0 {
+		br := p.primary.SendBatch(ctx, b)
+		if cancel != nil {
+			return &cancelBatch{BatchResults: br, cancel: cancel}
+		}
+		return br
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		if cancel != nil {
+			cancel()
+		}
+		return pgx.FailedBatchResults(b, err)
+	}
+	return &cancelBatch{BatchResults: c.SendBatch(ctx, b), cancel: cancel, conn: c}
+}
+
+// Begin starts a transaction on the primary, like pgxpool.Pool.Begin.
+func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
+	return p.BeginTx(ctx, pgx.TxOptions{})
+}
+
+// BeginTx starts a transaction with options on the primary, like
+// pgxpool.Pool.BeginTx. The whole transaction runs on one connection.
+func (p *Pool) BeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, error) {
+	ctx, cancel := p.callContext(ctx)
+	if cancel != nil {
+		// The deadline covers BEGIN only; the transaction's own calls carry their contexts.
+		defer cancel()
+	}
+	if p.opts.AcquireTimeout <= 0 {
+		return p.primary.BeginTx(ctx, txOptions)
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := c.BeginTx(ctx, txOptions)
+	if err != nil {
+		c.Release()
+		return nil, err
+	}
+	return &releaseTx{Tx: tx, conn: c}, nil
+}
+
+// CopyFrom copies rows into a table on the primary, like pgxpool.Pool.CopyFrom.
+func (p *Pool) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
+	ctx, cancel := p.callContext(ctx)
+	if cancel != nil {
+		defer cancel()
+	}
+	if p.opts.AcquireTimeout <= 0 {
+		return p.primary.CopyFrom(ctx, tableName, columnNames, rowSrc)
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Release()
+	return c.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
+}

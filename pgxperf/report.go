@@ -1,0 +1,210 @@
+package pgxperf
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// Report is what the Pool has seen: per-fingerprint statistics sorted by total
+// time, connection figures, and the pool's own counters. Later sections (N+1
+// findings, routing, cache) are added as fields.
+type Report struct {
+	Since, Taken time.Time
+	// SlowThreshold is the slow-query threshold in force (negative: disabled).
+	SlowThreshold time.Duration
+	Statements    []tracer.StatementStats
+	Conn          tracer.PoolStats
+	Pool          PoolStat
+}
+
+// PoolStat is a copy of pgxpool.Stat's figures.
+type PoolStat struct {
+	AcquireCount, CanceledAcquireCount, EmptyAcquireCount int64
+	AcquireDuration, EmptyAcquireWaitTime                 time.Duration
+	AcquiredConns, IdleConns, TotalConns, MaxConns        int32
+	ConstructingConns                                     int32
+	NewConnsCount, MaxLifetimeDestroyCount                int64
+	MaxIdleDestroyCount                                   int64
+}
+
+func poolStat(s *pgxpool.Stat) PoolStat {
+	return PoolStat{
+		AcquireCount: s.AcquireCount(), CanceledAcquireCount: s.CanceledAcquireCount(), EmptyAcquireCount: s.EmptyAcquireCount(),
+		AcquireDuration: s.AcquireDuration(), EmptyAcquireWaitTime: s.EmptyAcquireWaitTime(),
+		AcquiredConns: s.AcquiredConns(), IdleConns: s.IdleConns(), TotalConns: s.TotalConns(), MaxConns: s.MaxConns(),
+		ConstructingConns: s.ConstructingConns(), NewConnsCount: s.NewConnsCount(),
+		MaxLifetimeDestroyCount: s.MaxLifetimeDestroyCount(), MaxIdleDestroyCount: s.MaxIdleDestroyCount(),
+	}
+}
+
+// Report returns a snapshot of what the Pool has seen. With monitoring
+// disabled, only the pool counters are filled.
+func (p *Pool) Report() Report {
+	r := Report{Taken: time.Now(), Pool: poolStat(p.primary.Stat()), SlowThreshold: -1}
+	if p.tracer != nil {
+		snap := p.tracer.Snapshot()
+		r.Since, r.Statements, r.Conn = snap.Since, snap.Statements, snap.Pool
+		r.SlowThreshold = p.tracer.SlowThreshold()
+	}
+	return r
+}
+
+// ResetStats discards the statistics (the Report starts over).
+func (p *Pool) ResetStats() {
+	if p.tracer != nil {
+		p.tracer.Reset()
+	}
+}
+
+// SlowStatements returns the statements whose slowest execution reached the
+// slow-query threshold, slowest first.
+func (r Report) SlowStatements() []tracer.StatementStats {
+	if r.SlowThreshold < 0 {
+		return nil
+	}
+	var out []tracer.StatementStats
+	for _, st := range r.Statements {
+		if st.Max >= r.SlowThreshold {
+			out = append(out, st)
+		}
+	}
+	tracer.Snapshot{Statements: out}.Sort(tracer.ByMean)
+	return out
+}
+
+// WriteText writes the report as aligned text: the top statements by total
+// time (all when top ≤ 0), then the slow statements with their call sites.
+func (r Report) WriteText(w io.Writer, top int) error {
+	ew := &errWriter{w: w}
+	ew.printf("pgxperf report: %d statement fingerprints, %s of data\n", len(r.Statements), r.Taken.Sub(r.Since).Round(time.Millisecond))
+	ew.printf("pool: %d/%d connections in use, %d acquires (%d waited, %v waiting), %d connects\n\n",
+		r.Pool.AcquiredConns, r.Pool.MaxConns, r.Pool.AcquireCount, r.Pool.EmptyAcquireCount,
+		r.Pool.EmptyAcquireWaitTime.Round(time.Microsecond), r.Conn.Connects)
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "total\tcalls\tmean\tp50\tp95\tp99\tmax\trows\terrors\t  fingerprint       statement")
+	stmts := r.Statements
+	if top > 0 && top < len(stmts) {
+		stmts = stmts[:top]
+	}
+	for _, st := range stmts {
+		fmt.Fprintf(tw, "%v\t%d\t%v\t%v\t%v\t%v\t%v\t%d\t%d\t  %s  %s\n",
+			dur(st.Total), st.Calls, dur(st.Mean), dur(st.P50), dur(st.P95), dur(st.P99), dur(st.Max), st.Rows, st.Errors,
+			st.FingerprintHex, statementLabel(st, 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if slow := r.SlowStatements(); len(slow) > 0 {
+		ew.printf("\nslow statements (≥ %v):\n", r.SlowThreshold)
+		for _, st := range slow {
+			ew.printf("  %v max, %v mean, %d calls  %s\n", dur(st.Max), dur(st.Mean), st.Calls, statementLabel(st, 100))
+			if site := st.Slowest.CallSite.String(); site != "" {
+				ew.printf("      at %s\n", site)
+			}
+		}
+	}
+	var failing []tracer.StatementStats
+	for _, st := range r.Statements {
+		if st.Errors > 0 {
+			failing = append(failing, st)
+		}
+	}
+	if len(failing) > 0 {
+		ew.printf("\nstatements with errors:\n")
+		for _, st := range (tracer.Snapshot{Statements: failing}).Sort(tracer.ByErrors).Statements {
+			codes := make([]string, 0, len(st.ErrorsByCode))
+			for code, n := range st.ErrorsByCode {
+				codes = append(codes, fmt.Sprintf("%s×%d", code, n))
+			}
+			sort.Strings(codes)
+			ew.printf("  %d of %d calls failed (%s)  %s\n", st.Errors, st.Calls, strings.Join(codes, ", "), statementLabel(st, 100))
+		}
+	}
+	return ew.err
+}
+
+// String renders the top 20 statements as text.
+func (r Report) String() string {
+	var sb strings.Builder
+	_ = r.WriteText(&sb, 20)
+	return sb.String()
+}
+
+func dur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}
+
+// statementLabel shows a statement on one line: its sqlc name, then its
+// normalized text without leading comments.
+func statementLabel(st tracer.StatementStats, n int) string {
+	q := stripLeadingComments(st.Query)
+	if st.SQLCName != "" {
+		q = st.SQLCName + ": " + q
+	}
+	return oneLine(q, n)
+}
+
+func stripLeadingComments(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s, "*/")
+			if i < 0 {
+				return s
+			}
+			s = s[i+2:]
+		default:
+			return s
+		}
+	}
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		cut := n
+		for cut > 0 && s[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		return s[:cut] + "…"
+	}
+	return s
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }

@@ -1,0 +1,85 @@
+package tracer
+
+import (
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// CallSite is a frame of application code: the first caller outside pgx,
+// pgxperf, database/sql and the Go runtime.
+type CallSite struct {
+	Function string
+	File     string
+	Line     int
+}
+
+// String formats the call site as "file:line (function)", or "" when unknown.
+func (c CallSite) String() string {
+	if c.File == "" {
+		return ""
+	}
+	return c.File + ":" + strconv.Itoa(c.Line) + " (" + c.Function + ")"
+}
+
+// IsZero reports whether the call site is unknown.
+func (c CallSite) IsZero() bool { return c.File == "" }
+
+// libraryPrefixes are function-name prefixes of code that is never the
+// application's call site.
+var libraryPrefixes = []string{
+	"github.com/jackc/pgx/",
+	"github.com/jackc/puddle/",
+	"github.com/pgxperf/pgxperf/",
+	"database/sql.",
+	"runtime.",
+	"testing.",
+}
+
+// IsLibraryFunction reports whether a function (as runtime.Frame.Function
+// names it) belongs to pgx, pgxperf, database/sql, the runtime or testing,
+// so it is never reported as the application's call site. Test files of
+// pgxperf itself ("_test" packages) count as application code.
+func IsLibraryFunction(fn string) bool {
+	for _, p := range libraryPrefixes {
+		if strings.HasPrefix(fn, p) {
+			if p == "github.com/pgxperf/pgxperf/" && isPgxperfTestOrExample(fn) {
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func isPgxperfTestOrExample(fn string) bool {
+	// Functions of external test packages ("…/tracer_test.TestX") and of the
+	// demo and examples are application code for pgxperf's own purposes.
+	return strings.Contains(fn, "_test.") || strings.Contains(fn, "/cmd/") || strings.Contains(fn, "/examples/")
+}
+
+// CaptureCallSite returns the first application frame above the caller, skipping
+// skip extra frames. It costs a stack walk: call it off the hot path.
+func CaptureCallSite(skip int) CallSite {
+	var pcs [32]uintptr
+	n := runtime.Callers(skip+2, pcs[:])
+	return ResolveCallSite(pcs[:n])
+}
+
+// ResolveCallSite returns the first application frame among the program counters
+// (as filled by runtime.Callers).
+func ResolveCallSite(pcs []uintptr) CallSite {
+	if len(pcs) == 0 {
+		return CallSite{}
+	}
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function != "" && !IsLibraryFunction(f.Function) {
+			return CallSite{Function: f.Function, File: f.File, Line: f.Line}
+		}
+		if !more {
+			return CallSite{}
+		}
+	}
+}

@@ -1,0 +1,60 @@
+// Package tracer is a pgx tracer that keeps per-statement statistics and a
+// slow-query log.
+//
+// It works on its own with any pgx connection, pgxpool or pgx/v5/stdlib
+// database:
+//
+//	cfg, _ := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+//	t := tracer.New(tracer.Config{SlowThreshold: 50 * time.Millisecond})
+//	cfg.ConnConfig.Tracer = t
+//	pool, _ := pgxpool.NewWithConfig(ctx, cfg)
+//	…
+//	for _, st := range t.Snapshot().Sort(tracer.ByTotal).Top(10) {
+//		fmt.Println(st.Calls, st.Total, st.P95, st.Query)
+//	}
+//
+// pgxperf.Pool installs one for you.
+//
+// # Statistics
+//
+// Statements are grouped by their pg_query fingerprint, as pg_stat_statements
+// groups them on the server: SELECT * FROM users WHERE id = 1 and … id = 2 are
+// one entry. Each entry (StatementStats) counts calls, rows and errors by
+// SQLSTATE (pgx.ErrNoRows is not an error), and keeps total, min, max, mean and
+// standard deviation of the execution time (Welford's method), p50/p95/p99 from
+// a fixed-size log-linear histogram (±12.5%), first and last seen, the
+// normalized SQL, the sqlc query name, the slowest execution with its
+// application call site, and which pool role (primary or replica) served it.
+// Connection-acquire wait and prepare time are kept apart from execution time.
+// A Registry keeps at most MaxFingerprints entries (5000 by default); beyond
+// that, statements are counted together under fingerprint 0.
+//
+// pgx traces the end of a query when its rows are closed, so the execution time
+// of Query includes the time the application spends iterating the rows.
+//
+// # Slow-query log
+//
+// Every statement that runs for at least Config.SlowThreshold (100 ms by
+// default) is logged through log/slog as one "slow query" record with its
+// fingerprint, duration, rows, normalized SQL and the application's call site
+// (the first frame outside pgx, pgxperf and database/sql). Argument values are
+// never logged or stored unless Config.RedactArgs is set, and then only what it
+// returns.
+//
+// # What pgx hands a tracer
+//
+// The tracer copes with pgx's quirks: the SQL of a statement prepared under a
+// name is looked up when the application executes it by name (as database/sql
+// does through stdlib); leading QueryExecMode/QueryResultFormats arguments are
+// skipped and pgx.NamedArgs are rewritten before the SQL is analyzed; a
+// statement-cache miss that prepares inside a query is charged as prepare time;
+// BEGIN/COMMIT/ROLLBACK are recorded as transaction statements; an end event
+// without its start (another tracer's context) is ignored, never a panic.
+//
+// # Combining with other tracers
+//
+// pgx has one ConnConfig.Tracer field. Use github.com/jackc/pgx/v5/multitracer
+// to install this tracer next to others such as otelpgx or tracelog (see the
+// examples). Every method is safe for concurrent use, and the hot path takes
+// one allocation per statement (the context that carries its start time).
+package tracer

@@ -1,0 +1,69 @@
+package tracer
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// Op says which pgx operation an Event describes.
+type Op uint8
+
+// Operations.
+const (
+	OpQuery      Op = iota // Query, QueryRow or Exec (including BEGIN/COMMIT sent by a Tx)
+	OpBatchQuery           // one statement of a pgx.Batch
+	OpCopyFrom             // CopyFrom
+)
+
+// String returns "query", "batch" or "copy".
+func (o Op) String() string {
+	switch o {
+	case OpBatchQuery:
+		return "batch"
+	case OpCopyFrom:
+		return "copy"
+	}
+	return "query"
+}
+
+// Event describes one finished statement. Observers receive it by value; Args
+// and Conn are only valid during the callback.
+type Event struct {
+	Op   Op
+	Info *sqlinfo.Info
+	// SQL is the text as the application sent it (the prepared statement's SQL
+	// when the application sent a statement name).
+	SQL  string
+	Args []any
+	// Start is when the statement started; Duration its execution time
+	// (prepare time excluded, reading the rows included).
+	Start       time.Time
+	Duration    time.Duration
+	PrepareTime time.Duration
+	// AcquireWait is the pool wait that preceded the statement on this
+	// connection, when it was the first statement after an Acquire.
+	AcquireWait time.Duration
+	Rows        int64
+	Err         error
+	Role        Role
+	// Batch is true for statements of a pgx.Batch (Op == OpBatchQuery).
+	Batch bool
+	Conn  *pgx.Conn
+}
+
+// Observer receives every finished statement. ObserveQuery is called
+// synchronously on the statement's goroutine, with the statement's context:
+// it must be fast and must not retain ev.Args or ev.Conn.
+type Observer interface {
+	ObserveQuery(ctx context.Context, ev Event)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(ctx context.Context, ev Event)
+
+// ObserveQuery calls f.
+func (f ObserverFunc) ObserveQuery(ctx context.Context, ev Event) { f(ctx, ev) }

@@ -1,0 +1,406 @@
+package tracer
+
+import (
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// Role says which kind of server a pool talks to.
+type Role uint8
+
+// Pool roles. A Tracer created with New records RolePrimary; use Tracer.ForRole
+// for the tracers of replica pools so both share one Registry.
+const (
+	RolePrimary Role = iota
+	RoleReplica
+)
+
+// String returns "primary" or "replica".
+func (r Role) String() string {
+	if r == RoleReplica {
+		return "replica"
+	}
+	return "primary"
+}
+
+// Registry holds per-fingerprint statistics, the client-side counterpart of
+// pg_stat_statements. It is safe for concurrent use; recording a statement takes
+// one read-locked map lookup on one of 64 shards and one short per-entry lock.
+// The zero value is not usable: create one with NewRegistry (New does it for you).
+type Registry struct {
+	mu     sync.RWMutex // guards since; held for writing by Reset
+	since  time.Time
+	shards [registryShards]registryShard
+	pool   poolStats
+	// perShard bounds the fingerprints kept per shard; beyond it statements are
+	// counted in overflow, like pg_stat_statements.max.
+	perShard int
+	overflow atomic.Pointer[entry]
+}
+
+// DefaultMaxFingerprints is the number of distinct fingerprints a Registry
+// keeps by default (pg_stat_statements.max has the same default).
+const DefaultMaxFingerprints = 5000
+
+// overflowInfo stands for every statement recorded after the registry is full.
+var overflowInfo = &sqlinfo.Info{
+	FingerprintHex: "0000000000000000",
+	Normalized:     "<other statements: fingerprint limit reached>",
+	Kind:           sqlinfo.KindUnparsed,
+	Reason:         "fingerprint limit reached",
+}
+
+const registryShards = 64
+
+type registryShard struct {
+	mu sync.RWMutex
+	m  map[uint64]*entry
+	_  [40]byte // keep shards on separate cache lines
+}
+
+// NewRegistry returns an empty registry that keeps at most maxFingerprints
+// distinct fingerprints (DefaultMaxFingerprints when ≤ 0); statements beyond
+// that are counted together under fingerprint 0.
+func NewRegistry(maxFingerprints int) *Registry {
+	if maxFingerprints <= 0 {
+		maxFingerprints = DefaultMaxFingerprints
+	}
+	r := &Registry{since: time.Now(), perShard: (maxFingerprints + registryShards - 1) / registryShards}
+	r.overflow.Store(&entry{info: overflowInfo})
+	for i := range r.shards {
+		r.shards[i].m = make(map[uint64]*entry)
+	}
+	return r
+}
+
+// entry is one fingerprint's statistics. Every field is guarded by mu.
+type entry struct {
+	mu          sync.Mutex
+	fingerprint uint64
+	info        *sqlinfo.Info // first text seen with this fingerprint
+
+	calls, errs, rows int64
+	errCodes          map[string]int64
+	total, min, max   time.Duration
+	mean, m2          float64 // Welford's running mean and sum of squares, in ns
+	hist              histogram
+	first, last       time.Time
+	acquireWait       time.Duration
+	acquires          int64
+	prepareTime       time.Duration
+	prepares          int64
+	byRole            [2]int64
+	batched           int64
+	slowest           Sample
+}
+
+func (r *Registry) entry(info *sqlinfo.Info) *entry {
+	fp := info.Fingerprint
+	sh := &r.shards[fp%registryShards]
+	sh.mu.RLock()
+	e := sh.m[fp]
+	sh.mu.RUnlock()
+	if e != nil {
+		return e
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e = sh.m[fp]; e == nil {
+		if len(sh.m) >= r.perShard {
+			return r.overflow.Load()
+		}
+		e = &entry{fingerprint: fp, info: info}
+		sh.m[fp] = e
+	}
+	return e
+}
+
+// record adds one finished statement. It returns the entry and true when the
+// statement is the slowest seen for its fingerprint: the caller then builds the
+// sample off the lock and stores it with setSlowest.
+func (r *Registry) record(ev *Event) (*entry, bool) {
+	e := r.entry(ev.Info)
+	d := ev.Duration
+	e.mu.Lock()
+	e.calls++
+	if e.calls == 1 {
+		e.first = ev.Start
+		e.min, e.max = d, d
+	} else {
+		if d < e.min {
+			e.min = d
+		}
+		if d > e.max {
+			e.max = d
+		}
+	}
+	e.last = ev.Start
+	e.total += d
+	delta := float64(d) - e.mean
+	e.mean += delta / float64(e.calls)
+	e.m2 += delta * (float64(d) - e.mean)
+	e.hist.record(d)
+	e.rows += ev.Rows
+	if ev.Err != nil {
+		if code := errorCode(ev.Err); code != "" {
+			e.errs++
+			if e.errCodes == nil {
+				e.errCodes = make(map[string]int64, 2)
+			}
+			e.errCodes[code]++
+		}
+	}
+	if ev.AcquireWait > 0 {
+		e.acquireWait += ev.AcquireWait
+		e.acquires++
+	}
+	if ev.PrepareTime > 0 {
+		e.prepareTime += ev.PrepareTime
+		e.prepares++
+	}
+	e.byRole[ev.Role&1]++
+	if ev.Batch {
+		e.batched++
+	}
+	slowest := d > e.slowest.Duration || e.calls == 1
+	if slowest {
+		e.slowest = Sample{Duration: d, At: ev.Start, Role: ev.Role}
+	}
+	e.mu.Unlock()
+	return e, slowest
+}
+
+// setSlowest stores s as the slowest sample unless a slower one arrived meanwhile.
+func (e *entry) setSlowest(s Sample) {
+	e.mu.Lock()
+	if e.slowest.Duration == s.Duration && e.slowest.At.Equal(s.At) {
+		e.slowest = s
+	}
+	e.mu.Unlock()
+}
+
+// Sample is one recorded execution: the slowest of a fingerprint.
+type Sample struct {
+	Duration time.Duration
+	At       time.Time
+	// SQL is the statement text as sent (at most 4 KiB; longer texts are cut).
+	SQL string
+	// Args holds the arguments as returned by Config.RedactArgs; nil unless the
+	// application opted in by setting it.
+	Args     []any
+	CallSite CallSite
+	Role     Role
+	Err      string
+}
+
+// StatementStats is a copy of one fingerprint's statistics.
+type StatementStats struct {
+	Fingerprint    uint64
+	FingerprintHex string
+	// Query is the normalized text of the first statement seen with this fingerprint.
+	Query    string
+	SQLCName string
+	Kind     string
+	ReadOnly bool
+	Tables   []string
+
+	Calls  int64
+	Errors int64 // errors, by SQLSTATE in ErrorsByCode; pgx.ErrNoRows is not an error
+	// ErrorsByCode counts errors by SQLSTATE, or "canceled", "timeout", "client" for errors
+	// that are not from the server.
+	ErrorsByCode map[string]int64
+	Rows         int64
+
+	// Execution time: from the start of the call to the end of reading its result,
+	// less any prepare time. Connection-acquire wait is not included.
+	Total, Min, Max, Mean, StdDev time.Duration
+	P50, P95, P99                 time.Duration
+
+	FirstSeen, LastSeen time.Time
+
+	// AcquireWait is the total time spent waiting for a pool connection before
+	// the statements of this fingerprint (Acquires of them waited at all).
+	AcquireWait time.Duration
+	Acquires    int64
+	// PrepareTime is the total time spent preparing this statement (Prepares times).
+	PrepareTime time.Duration
+	Prepares    int64
+
+	PrimaryCalls, ReplicaCalls int64
+	// BatchCalls counts executions inside a pgx.Batch.
+	BatchCalls int64
+
+	Slowest Sample
+}
+
+func (e *entry) snapshot() StatementStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := StatementStats{
+		Fingerprint:    e.fingerprint,
+		FingerprintHex: e.info.FingerprintHex,
+		Query:          e.info.Normalized,
+		SQLCName:       e.info.SQLCName,
+		Kind:           e.info.Kind.String(),
+		ReadOnly:       e.info.ReadOnly,
+		Calls:          e.calls,
+		Errors:         e.errs,
+		Rows:           e.rows,
+		Total:          e.total,
+		Min:            e.min,
+		Max:            e.max,
+		FirstSeen:      e.first,
+		LastSeen:       e.last,
+		AcquireWait:    e.acquireWait,
+		Acquires:       e.acquires,
+		PrepareTime:    e.prepareTime,
+		Prepares:       e.prepares,
+		PrimaryCalls:   e.byRole[RolePrimary],
+		ReplicaCalls:   e.byRole[RoleReplica],
+		BatchCalls:     e.batched,
+		Slowest:        e.slowest,
+	}
+	s.Tables = append(append([]string(nil), e.info.TablesRead...), e.info.TablesWritten...)
+	if len(e.errCodes) > 0 {
+		s.ErrorsByCode = make(map[string]int64, len(e.errCodes))
+		for k, v := range e.errCodes {
+			s.ErrorsByCode[k] = v
+		}
+	}
+	if e.calls > 0 {
+		s.Mean = time.Duration(e.mean)
+		if e.calls > 1 {
+			s.StdDev = time.Duration(math.Sqrt(e.m2 / float64(e.calls)))
+		}
+		s.P50 = e.hist.quantile(0.50, e.calls, e.min, e.max)
+		s.P95 = e.hist.quantile(0.95, e.calls, e.min, e.max)
+		s.P99 = e.hist.quantile(0.99, e.calls, e.min, e.max)
+	}
+	if e.slowest.Args != nil {
+		s.Slowest.Args = append([]any(nil), e.slowest.Args...)
+	}
+	return s
+}
+
+// SortKey orders a Snapshot's statements.
+type SortKey uint8
+
+// Sort keys, all descending.
+const (
+	ByTotal SortKey = iota
+	ByMean
+	ByCalls
+	ByP95
+	ByErrors
+)
+
+// Snapshot is a copy of a Registry at one moment. Each StatementStats is
+// internally consistent (copied under its entry's lock).
+type Snapshot struct {
+	// Since is when the registry started counting (creation or last Reset).
+	Since time.Time
+	// Taken is when the snapshot was taken.
+	Taken      time.Time
+	Statements []StatementStats
+	Pool       PoolStats
+}
+
+// Sort orders the statements by key, descending, ties broken by fingerprint, and returns s.
+func (s Snapshot) Sort(key SortKey) Snapshot {
+	val := func(st *StatementStats) int64 {
+		switch key {
+		case ByMean:
+			return int64(st.Mean)
+		case ByCalls:
+			return st.Calls
+		case ByP95:
+			return int64(st.P95)
+		case ByErrors:
+			return st.Errors
+		default:
+			return int64(st.Total)
+		}
+	}
+	sort.SliceStable(s.Statements, func(i, j int) bool {
+		a, b := val(&s.Statements[i]), val(&s.Statements[j])
+		if a != b {
+			return a > b
+		}
+		return s.Statements[i].Fingerprint < s.Statements[j].Fingerprint
+	})
+	return s
+}
+
+// Top returns the first n statements (all when n ≤ 0 or n > len).
+func (s Snapshot) Top(n int) []StatementStats {
+	if n <= 0 || n > len(s.Statements) {
+		return s.Statements
+	}
+	return s.Statements[:n]
+}
+
+// Lookup returns the statistics of one fingerprint.
+func (s Snapshot) Lookup(fingerprint uint64) (StatementStats, bool) {
+	for _, st := range s.Statements {
+		if st.Fingerprint == fingerprint {
+			return st, true
+		}
+	}
+	return StatementStats{}, false
+}
+
+// Snapshot copies the registry, sorted by total time.
+func (r *Registry) Snapshot() Snapshot {
+	r.mu.RLock()
+	since := r.since
+	r.mu.RUnlock()
+	snap := Snapshot{Since: since, Taken: time.Now(), Pool: r.pool.snapshot()}
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		entries := make([]*entry, 0, len(sh.m))
+		for _, e := range sh.m {
+			entries = append(entries, e)
+		}
+		sh.mu.RUnlock()
+		for _, e := range entries {
+			snap.Statements = append(snap.Statements, e.snapshot())
+		}
+	}
+	if ov := r.overflow.Load().snapshot(); ov.Calls > 0 {
+		snap.Statements = append(snap.Statements, ov)
+	}
+	return snap.Sort(ByTotal)
+}
+
+// Reset discards every statistic and restarts the clock.
+func (r *Registry) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		sh.m = make(map[uint64]*entry)
+		sh.mu.Unlock()
+	}
+	r.overflow.Store(&entry{info: overflowInfo})
+	r.pool.reset()
+	r.since = time.Now()
+}
+
+// Len returns the number of fingerprints recorded.
+func (r *Registry) Len() int {
+	n := 0
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}

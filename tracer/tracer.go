@@ -1,0 +1,620 @@
+package tracer
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// DefaultSlowThreshold is the slow-query threshold used when
+// Config.SlowThreshold is zero: the brief's target is 95% of queries under 100 ms.
+const DefaultSlowThreshold = 100 * time.Millisecond
+
+// Config configures a Tracer. The zero value is ready to use: statistics in a
+// new Registry, slow queries (≥ 100 ms) logged to slog.Default(), no argument
+// values stored anywhere.
+type Config struct {
+	// Registry receives the statistics. Nil means a new registry with
+	// MaxFingerprints entries. Tracers of several pools may share one.
+	Registry *Registry
+	// MaxFingerprints bounds a new Registry (DefaultMaxFingerprints when ≤ 0).
+	MaxFingerprints int
+
+	// SlowThreshold is the duration from which a statement is logged as slow.
+	// Zero means DefaultSlowThreshold; a negative value disables the slow log.
+	SlowThreshold time.Duration
+	// Logger receives the slow-query records. Nil means slog.Default().
+	Logger *slog.Logger
+	// SlowLevel is the level of slow-query records (zero value: slog.LevelInfo;
+	// New uses slog.LevelWarn unless SlowLevelSet is true).
+	SlowLevel    slog.Level
+	SlowLevelSet bool
+
+	// RedactArgs opts in to keeping argument values: when set, it is called
+	// with a statement's SQL and arguments (pgx's leading option arguments
+	// removed) for slow-query records and slowest samples, and what it returns is
+	// logged and kept. When nil, argument values are never logged nor stored.
+	// It must not retain args.
+	RedactArgs func(sql string, args []any) []any
+
+	// MaxSQLLength cuts the SQL text of log records and samples (default 2048 bytes).
+	MaxSQLLength int
+
+	// Observers receive every finished statement (see Observer).
+	Observers []Observer
+}
+
+// Tracer is a pgx tracer that records per-fingerprint statistics and logs slow
+// queries. It implements pgx.QueryTracer, pgx.BatchTracer, pgx.CopyFromTracer,
+// pgx.PrepareTracer, pgx.ConnectTracer, pgxpool.AcquireTracer and
+// pgxpool.ReleaseTracer. Its methods are safe for concurrent use.
+type Tracer struct {
+	*shared
+	role Role
+}
+
+// shared is the state every role of one Tracer shares.
+type shared struct {
+	reg       *Registry
+	analyzer  *sqlinfo.Analyzer
+	slow      time.Duration
+	logger    *slog.Logger
+	level     slog.Level
+	redact    func(string, []any) []any
+	maxSQL    int
+	observers atomic.Pointer[[]Observer]
+	obsMu     sync.Mutex
+	conns     sync.Map // uintptr(*pgx.Conn) → *connState
+}
+
+var (
+	_ pgx.QueryTracer       = (*Tracer)(nil)
+	_ pgx.BatchTracer       = (*Tracer)(nil)
+	_ pgx.CopyFromTracer    = (*Tracer)(nil)
+	_ pgx.PrepareTracer     = (*Tracer)(nil)
+	_ pgx.ConnectTracer     = (*Tracer)(nil)
+	_ pgxpool.AcquireTracer = (*Tracer)(nil)
+	_ pgxpool.ReleaseTracer = (*Tracer)(nil)
+)
+
+// New returns a Tracer for a primary pool. Install it with
+// cfg.ConnConfig.Tracer = tracer.New(tracer.Config{}); combine it with other
+// tracers through pgx's multitracer package.
+func New(cfg Config) *Tracer {
+	s := &shared{
+		reg:      cfg.Registry,
+		analyzer: sqlinfo.Default(),
+		slow:     cfg.SlowThreshold,
+		logger:   cfg.Logger,
+		level:    slog.LevelWarn,
+		redact:   cfg.RedactArgs,
+		maxSQL:   cfg.MaxSQLLength,
+	}
+	if s.reg == nil {
+		s.reg = NewRegistry(cfg.MaxFingerprints)
+	}
+	if s.slow == 0 {
+		s.slow = DefaultSlowThreshold
+	}
+	if cfg.SlowLevelSet {
+		s.level = cfg.SlowLevel
+	}
+	if s.maxSQL <= 0 {
+		s.maxSQL = 2048
+	}
+	obs := append([]Observer(nil), cfg.Observers...)
+	s.observers.Store(&obs)
+	return &Tracer{shared: s}
+}
+
+// ForRole returns a Tracer that shares t's registry, settings and observers but
+// records its statements under role (use it for the pools of replicas).
+func (t *Tracer) ForRole(role Role) *Tracer { return &Tracer{shared: t.shared, role: role} }
+
+// Role returns the role this Tracer records.
+func (t *Tracer) Role() Role { return t.role }
+
+// Registry returns the statistics registry.
+func (t *Tracer) Registry() *Registry { return t.reg }
+
+// Snapshot is shorthand for t.Registry().Snapshot().
+func (t *Tracer) Snapshot() Snapshot { return t.reg.Snapshot() }
+
+// Reset is shorthand for t.Registry().Reset().
+func (t *Tracer) Reset() { t.reg.Reset() }
+
+// AddObserver adds an observer; it sees statements that finish after the call.
+// Observers are shared by every role of the Tracer.
+func (t *Tracer) AddObserver(o Observer) {
+	t.obsMu.Lock()
+	defer t.obsMu.Unlock()
+	cur := *t.observers.Load()
+	next := append(append(make([]Observer, 0, len(cur)+1), cur...), o)
+	t.observers.Store(&next)
+}
+
+// SlowThreshold returns the effective slow-query threshold (negative: disabled).
+func (t *Tracer) SlowThreshold() time.Duration { return t.slow }
+
+// ---- per-connection state ----
+
+// connState is what the tracer remembers about one connection: the pool wait
+// that preceded its next statement and the statements prepared under a name.
+type connState struct {
+	pendingAcquire atomic.Int64
+	mu             sync.Mutex
+	prepared       map[string]string // statement name → SQL
+}
+
+func connKey(c *pgx.Conn) uintptr { return uintptr(unsafe.Pointer(c)) }
+
+func (s *shared) connState(c *pgx.Conn) *connState {
+	if c == nil {
+		return nil
+	}
+	if v, ok := s.conns.Load(connKey(c)); ok {
+		return v.(*connState)
+	}
+	return nil
+}
+
+func (s *shared) connStateCreate(c *pgx.Conn) *connState {
+	if st := s.connState(c); st != nil {
+		return st
+	}
+	st := &connState{}
+	key := connKey(c)
+	if v, loaded := s.conns.LoadOrStore(key, st); loaded {
+		return v.(*connState)
+	}
+	// Forget the state when the connection is garbage: the key is an address,
+	// so delete only this state, never a newer connection's at the same address.
+	runtime.AddCleanup(c, func(k uintptr) { s.conns.CompareAndDelete(k, st) }, key)
+	return st
+}
+
+// ForgetConn drops what the tracer remembers about a connection. pgxperf calls
+// it from pgxpool's BeforeClose hook; other users need not call it (the state
+// is also dropped when the connection is garbage collected).
+func (t *Tracer) ForgetConn(c *pgx.Conn) {
+	if c != nil {
+		t.conns.Delete(connKey(c))
+	}
+}
+
+// resolveSQL maps a prepared statement's name to its SQL.
+func (s *shared) resolveSQL(st *connState, sql string) string {
+	if st == nil || strings.ContainsAny(sql, " \t\n\r") {
+		return sql
+	}
+	st.mu.Lock()
+	text, ok := st.prepared[sql]
+	st.mu.Unlock()
+	if ok {
+		return text
+	}
+	return sql
+}
+
+// ---- query ----
+
+type queryKey struct{}
+
+// queryState is the context a traced query carries between start and end.
+// Embedding the parent context makes it one allocation per query.
+type queryState struct {
+	context.Context
+	info         *sqlinfo.Info
+	sql          string
+	args         []any
+	start        time.Time
+	acquire      time.Duration
+	prepareStart time.Time
+	prepare      time.Duration
+}
+
+func (q *queryState) Value(key any) any {
+	if key == (queryKey{}) {
+		return q
+	}
+	return q.Context.Value(key)
+}
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	q := &queryState{Context: ctx, sql: data.SQL}
+	st := t.connState(conn)
+	if st != nil {
+		q.acquire = time.Duration(st.pendingAcquire.Swap(0))
+		q.sql = t.resolveSQL(st, q.sql)
+	}
+	q.sql, q.args = t.unwrapArgs(ctx, conn, q.sql, data.Args)
+	q.info = t.analyzer.Analyze(q.sql)
+	q.start = time.Now()
+	return q
+}
+
+// unwrapArgs removes pgx's leading option arguments and applies a query
+// rewriter (pgx.NamedArgs) so the analyzed SQL is what the server receives.
+func (t *Tracer) unwrapArgs(ctx context.Context, conn *pgx.Conn, sql string, args []any) (string, []any) {
+	for len(args) > 0 {
+		switch a := args[0].(type) {
+		case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
+			args = args[1:]
+			continue
+		case pgx.NamedArgs:
+			return rewrite(ctx, conn, a, sql, args[1:])
+		case pgx.StrictNamedArgs:
+			return rewrite(ctx, conn, a, sql, args[1:])
+		case int, int32, int64, string, bool, float64, []byte, nil:
+			// The common argument types: not a rewriter, skip the interface check.
+		default:
+			if rw, ok := a.(pgx.QueryRewriter); ok {
+				return rewrite(ctx, conn, rw, sql, args[1:])
+			}
+		}
+		break
+	}
+	return sql, args
+}
+
+func rewrite(ctx context.Context, conn *pgx.Conn, rw pgx.QueryRewriter, sql string, args []any) (string, []any) {
+	if rs, ra, err := rw.RewriteQuery(ctx, conn, sql, args); err == nil {
+		return rs, ra
+	}
+	return sql, args
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+	q, ok := ctx.Value(queryKey{}).(*queryState)
+	if !ok {
+		return // started by another tracer or never started: nothing to measure
+	}
+	ev := Event{
+		Op:          OpQuery,
+		Info:        q.info,
+		SQL:         q.sql,
+		Args:        q.args,
+		Start:       q.start,
+		Duration:    time.Since(q.start) - q.prepare, // monotonic clock only: cheaper than time.Now
+		PrepareTime: q.prepare,
+		AcquireWait: q.acquire,
+		Rows:        data.CommandTag.RowsAffected(),
+		Err:         data.Err,
+		Role:        t.role,
+		Conn:        conn,
+	}
+	t.finish(ctx, &ev)
+}
+
+// finish records a statement, logs it when slow and calls the observers.
+func (t *Tracer) finish(ctx context.Context, ev *Event) {
+	e, slowest := t.reg.record(ev)
+	slow := t.slow >= 0 && ev.Duration >= t.slow
+	var site CallSite
+	if slow || slowest {
+		site = CaptureCallSite(2)
+	}
+	if slowest {
+		e.setSlowest(t.sample(ev, site))
+	}
+	if slow {
+		t.logSlow(ctx, ev, site)
+	}
+	if obs := *t.observers.Load(); len(obs) > 0 {
+		for _, o := range obs {
+			o.ObserveQuery(ctx, *ev)
+		}
+	}
+}
+
+func (t *Tracer) sample(ev *Event, site CallSite) Sample {
+	s := Sample{Duration: ev.Duration, At: ev.Start, SQL: truncate(ev.SQL, t.maxSQL), CallSite: site, Role: ev.Role}
+	if ev.Err != nil {
+		s.Err = ev.Err.Error()
+	}
+	if t.redact != nil && len(ev.Args) > 0 {
+		s.Args = t.redact(ev.SQL, ev.Args)
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func (t *Tracer) logSlow(ctx context.Context, ev *Event, site CallSite) {
+	logger := t.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if !logger.Enabled(ctx, t.level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
+		slog.String("fingerprint", ev.Info.FingerprintHex),
+		slog.Duration("duration", ev.Duration),
+		slog.Int64("rows", ev.Rows),
+		slog.String("sql", truncate(ev.Info.Normalized, t.maxSQL)),
+		slog.String("op", ev.Op.String()),
+		slog.String("role", ev.Role.String()),
+	)
+	if !site.IsZero() {
+		attrs = append(attrs, slog.String("caller", site.File+":"+strconv.Itoa(site.Line)), slog.String("function", site.Function))
+	}
+	if ev.Info.SQLCName != "" {
+		attrs = append(attrs, slog.String("sqlc_name", ev.Info.SQLCName))
+	}
+	if ev.PrepareTime > 0 {
+		attrs = append(attrs, slog.Duration("prepare", ev.PrepareTime))
+	}
+	if ev.AcquireWait > 0 {
+		attrs = append(attrs, slog.Duration("acquire_wait", ev.AcquireWait))
+	}
+	if code := errorCode(ev.Err); code != "" {
+		attrs = append(attrs, slog.String("error_code", code), slog.String("error", ev.Err.Error()))
+	}
+	if t.redact != nil && len(ev.Args) > 0 {
+		attrs = append(attrs, slog.Any("args", t.redact(ev.SQL, ev.Args)))
+	}
+	logger.LogAttrs(ctx, t.level, "slow query", attrs...)
+}
+
+// ---- prepare ----
+
+type prepareKey struct{}
+
+type prepareState struct {
+	context.Context
+	name, sql string
+	start     time.Time
+	nested    *queryState
+}
+
+func (p *prepareState) Value(key any) any {
+	if key == (prepareKey{}) {
+		return p
+	}
+	return p.Context.Value(key)
+}
+
+// TracePrepareStart implements pgx.PrepareTracer.
+func (t *Tracer) TracePrepareStart(ctx context.Context, _ *pgx.Conn, data pgx.TracePrepareStartData) context.Context {
+	p := &prepareState{Context: ctx, name: data.Name, sql: data.SQL}
+	// A statement-cache miss prepares inside the query's trace: charge the
+	// prepare time to that query rather than to its execution.
+	if q, ok := ctx.Value(queryKey{}).(*queryState); ok && q.sql == data.SQL {
+		p.nested = q
+	}
+	p.start = time.Now()
+	return p
+}
+
+// TracePrepareEnd implements pgx.PrepareTracer.
+func (t *Tracer) TracePrepareEnd(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareEndData) {
+	p, ok := ctx.Value(prepareKey{}).(*prepareState)
+	if !ok {
+		return
+	}
+	d := time.Since(p.start)
+	if data.AlreadyPrepared {
+		d = 0
+	}
+	if p.nested != nil {
+		p.nested.prepare += d
+	}
+	if data.AlreadyPrepared || data.Err != nil {
+		return
+	}
+	t.reg.pool.prepares.Add(1)
+	t.reg.pool.prepareNanos.Add(int64(d))
+	if p.name != "" && p.name != p.sql && conn != nil {
+		st := t.connStateCreate(conn)
+		st.mu.Lock()
+		if st.prepared == nil {
+			st.prepared = make(map[string]string)
+		}
+		st.prepared[p.name] = p.sql
+		st.mu.Unlock()
+	}
+}
+
+// ---- batch ----
+
+type batchKey struct{}
+
+type batchState struct {
+	context.Context
+	start time.Time
+	last  time.Time
+}
+
+func (b *batchState) Value(key any) any {
+	if key == (batchKey{}) {
+		return b
+	}
+	return b.Context.Value(key)
+}
+
+// TraceBatchStart implements pgx.BatchTracer.
+func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	now := time.Now()
+	return &batchState{Context: ctx, start: now, last: now}
+}
+
+// TraceBatchQuery implements pgx.BatchTracer: each statement of a batch is
+// recorded with Batch set, timed from when pgx started reading its result.
+func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
+	b, _ := ctx.Value(batchKey{}).(*batchState)
+	now := time.Now()
+	start := data.ReadStartTime
+	if start.IsZero() && b != nil {
+		start = b.last
+	}
+	if start.IsZero() {
+		start = now
+	}
+	if b != nil {
+		b.last = now
+	}
+	sql := t.resolveSQL(t.connState(conn), data.SQL)
+	sql, args := t.unwrapArgs(ctx, conn, sql, data.Args)
+	ev := Event{
+		Op:       OpBatchQuery,
+		Info:     t.analyzer.Analyze(sql),
+		SQL:      sql,
+		Args:     args,
+		Start:    start,
+		Duration: now.Sub(start),
+		Rows:     data.CommandTag.RowsAffected(),
+		Err:      data.Err,
+		Role:     t.role,
+		Batch:    true,
+		Conn:     conn,
+	}
+	t.finish(ctx, &ev)
+}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (t *Tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// ---- copy ----
+
+type copyKey struct{}
+
+type copyState struct {
+	context.Context
+	sql   string
+	start time.Time
+}
+
+func (c *copyState) Value(key any) any {
+	if key == (copyKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// TraceCopyFromStart implements pgx.CopyFromTracer. The statement is recorded
+// as "COPY table (columns) FROM STDIN".
+func (t *Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+	var sb strings.Builder
+	sb.WriteString("COPY ")
+	sb.WriteString(data.TableName.Sanitize())
+	if len(data.ColumnNames) > 0 {
+		sb.WriteString(" (")
+		for i, c := range data.ColumnNames {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(pgx.Identifier{c}.Sanitize())
+		}
+		sb.WriteString(")")
+	}
+	sb.WriteString(" FROM STDIN")
+	return &copyState{Context: ctx, sql: sb.String(), start: time.Now()}
+}
+
+// TraceCopyFromEnd implements pgx.CopyFromTracer.
+func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
+	c, ok := ctx.Value(copyKey{}).(*copyState)
+	if !ok {
+		return
+	}
+	ev := Event{
+		Op:       OpCopyFrom,
+		Info:     t.analyzer.Analyze(c.sql),
+		SQL:      c.sql,
+		Start:    c.start,
+		Duration: time.Since(c.start),
+		Rows:     data.CommandTag.RowsAffected(),
+		Err:      data.Err,
+		Role:     t.role,
+		Conn:     conn,
+	}
+	t.finish(ctx, &ev)
+}
+
+// ---- connect, acquire, release ----
+
+type connectKey struct{}
+
+type timedState struct {
+	context.Context
+	key   any
+	start time.Time
+}
+
+func (s *timedState) Value(key any) any {
+	if key == s.key {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// TraceConnectStart implements pgx.ConnectTracer.
+func (t *Tracer) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
+	return &timedState{Context: ctx, key: connectKey{}, start: time.Now()}
+}
+
+// TraceConnectEnd implements pgx.ConnectTracer.
+func (t *Tracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndData) {
+	s, ok := ctx.Value(connectKey{}).(*timedState)
+	if !ok {
+		return
+	}
+	t.reg.pool.connects.Add(1)
+	t.reg.pool.connectNanos.Add(int64(time.Since(s.start)))
+	if data.Err != nil {
+		t.reg.pool.connectErrors.Add(1)
+	}
+}
+
+type acquireKey struct{}
+
+// TraceAcquireStart implements pgxpool.AcquireTracer.
+func (t *Tracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	return &timedState{Context: ctx, key: acquireKey{}, start: time.Now()}
+}
+
+// TraceAcquireEnd implements pgxpool.AcquireTracer. The wait is recorded for
+// the pool and charged to the connection's next statement.
+func (t *Tracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
+	s, ok := ctx.Value(acquireKey{}).(*timedState)
+	if !ok {
+		return
+	}
+	d := time.Since(s.start)
+	t.reg.pool.acquired(d, data.Err)
+	if data.Err == nil && data.Conn != nil {
+		t.connStateCreate(data.Conn).pendingAcquire.Store(int64(d))
+	}
+}
+
+// TraceRelease implements pgxpool.ReleaseTracer.
+func (t *Tracer) TraceRelease(_ *pgxpool.Pool, data pgxpool.TraceReleaseData) {
+	t.reg.pool.releases.Add(1)
+	if st := t.connState(data.Conn); st != nil {
+		st.pendingAcquire.Store(0)
+	}
+}
