@@ -428,16 +428,22 @@ func (t *Tracer) TracePrepareEnd(ctx context.Context, conn *pgx.Conn, data pgx.T
 	}
 	t.reg.pool.prepares.Add(1)
 	t.reg.pool.prepareNanos.Add(int64(d))
-	if p.name != "" && p.name != p.sql && conn != nil {
+	// Remember names the application chose (conn.Prepare, database/sql's
+	// statements), not the statement cache's own, which pgx executes by text.
+	if p.nested == nil && p.name != "" && p.name != p.sql && conn != nil && !strings.HasPrefix(p.name, "stmtcache_") {
 		st := t.connStateCreate(conn)
 		st.mu.Lock()
-		if st.prepared == nil {
+		if st.prepared == nil || len(st.prepared) >= maxPreparedNames {
+			// Deallocations are not traced: start over rather than grow without bound.
 			st.prepared = make(map[string]string)
 		}
 		st.prepared[p.name] = p.sql
 		st.mu.Unlock()
 	}
 }
+
+// maxPreparedNames bounds the statement names remembered per connection.
+const maxPreparedNames = 1024
 
 // ---- batch ----
 

@@ -43,7 +43,7 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func stats(t *testing.T, tr *tracer.Tracer, sql string) tracer.StatementStats {
+func stats(t testing.TB, tr *tracer.Tracer, sql string) tracer.StatementStats {
 	t.Helper()
 	st, ok := tr.Snapshot().Lookup(sqlinfo.Analyze(sql).Fingerprint)
 	require.True(t, ok, "no statistics for %q", sql)
