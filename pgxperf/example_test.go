@@ -1,0 +1,75 @@
+package pgxperf_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/pgxperf"
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// Swap pgxpool.New for pgxperf.New; everything else stays as it was.
+func ExampleNew() {
+	ctx := context.Background()
+	pool, err := pgxperf.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	var greeting string
+	if err := pool.QueryRow(ctx, "SELECT 'hello, ' || $1::text", "world").Scan(&greeting); err != nil {
+		log.Fatal(err)
+	}
+	// What did that cost? The ten statements with the most total time:
+	_ = pool.Report().WriteText(os.Stdout, 10)
+}
+
+// Keep an existing pgxpool config, hooks and tracer included, and add pgxperf's options.
+func ExampleNewWithOptions() {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.MaxConns = 20
+	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+		QueryTimeout:   5 * time.Second,
+		AcquireTimeout: 500 * time.Millisecond,
+		Tracer:         tracer.Config{SlowThreshold: 250 * time.Millisecond},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+}
+
+// ConfigFromEnv reads the brief's environment variables and names the one that is wrong.
+func ExampleConfigFromEnv() {
+	os.Setenv("DATABASE_URL", "postgres://app@db.internal:5432/app")
+	os.Setenv("DATABASE_QUERY_TIMEOUT", "30s") // milliseconds expected
+	defer os.Unsetenv("DATABASE_URL")
+	defer os.Unsetenv("DATABASE_QUERY_TIMEOUT")
+
+	_, err := pgxperf.ConfigFromEnv()
+	var envErr *pgxperf.EnvError
+	if errors.As(err, &envErr) {
+		fmt.Println("bad variable:", envErr.Var)
+	}
+
+	os.Setenv("DATABASE_QUERY_TIMEOUT", "30000")
+	cfg, err := pgxperf.ConfigFromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg.Pool.ConnConfig.Host, cfg.QueryTimeout)
+	// Output:
+	// bad variable: DATABASE_QUERY_TIMEOUT
+	// db.internal 30s
+}
