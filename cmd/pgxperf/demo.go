@@ -19,7 +19,8 @@ import (
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-const demoDB = "pgxperf_demo"
+// demoDB is the scratch database the demo (re)creates; tests use another.
+var demoDB = "pgxperf_demo"
 
 // runDemo creates the scratch database, runs the workload through a
 // pgxperf.Pool and prints the report.
