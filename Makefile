@@ -1,0 +1,65 @@
+# pgxperf developer entry points. `make test` is the project's test command and
+# the only thing CI runs (.ci/run). Plain POSIX sh recipes; nothing sets GOFLAGS.
+
+GO         ?= go
+GOFMT      ?= $(shell $(GO) env GOROOT)/bin/gofmt
+FUZZ       ?= FuzzAnalyze
+FUZZPKG    ?= ./internal/sqlinfo/
+FUZZTIME   ?= 2m
+BENCH      ?= .
+BENCHCOUNT ?= 6
+BENCHOUT   ?= bench.out
+BENCHSTAT  ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+.DEFAULT_GOAL := help
+.PHONY: help test demo bench fuzz fmt vet env env-down
+
+help:
+	@echo 'make test      bring up the test servers, go vet, go test -race (and the same in bench/ if it is a module)'
+	@echo 'make demo      bring up the test servers, run go run ./cmd/pgxperf demo'
+	@echo 'make bench     benchmarks (-count $(BENCHCOUNT)) into $(BENCHOUT), then benchstat'
+	@echo 'make fuzz      fuzz $(FUZZ) in $(FUZZPKG) for FUZZTIME=$(FUZZTIME)'
+	@echo 'make fmt       gofmt -s -w every Go file'
+	@echo 'make vet       go vet (and in bench/)'
+	@echo 'make env       bash scripts/testenv.sh: Postgres primary :5432, replica :5433, Redis :6379'
+	@echo 'make env-down  stop the test replica (the shared primary and Redis keep running)'
+
+test: env
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	@if [ -f bench/go.mod ]; then \
+		echo 'cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...'; \
+		cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...; \
+	fi
+
+demo: env
+	$(GO) run ./cmd/pgxperf demo
+
+# Runs the benchmarks of the main module and of bench/ (when it is a module) into
+# one file, shown as it runs; fails if `go test` fails. benchstat needs network
+# access the first time it is fetched; without it the raw file remains.
+bench: env
+	@rm -f $(BENCHOUT) $(BENCHOUT).rc
+	@{ st=0; for d in . bench; do \
+		[ -f $$d/go.mod ] || continue; \
+		echo "# $$d: $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) ./..."; \
+		(cd $$d && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) ./...) || st=$$?; \
+	done 2>&1; echo $$st > $(BENCHOUT).rc; } | tee $(BENCHOUT)
+	@st=$$(cat $(BENCHOUT).rc); rm -f $(BENCHOUT).rc; exit $$st
+	@$(BENCHSTAT) $(BENCHOUT) || echo "benchstat unavailable; raw results are in $(BENCHOUT)"
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '$(FUZZ)' -fuzztime $(FUZZTIME) $(FUZZPKG)
+
+fmt:
+	$(GOFMT) -s -w .
+
+vet:
+	$(GO) vet ./...
+	@if [ -f bench/go.mod ]; then echo 'cd bench && $(GO) vet ./...'; cd bench && $(GO) vet ./...; fi
+
+env:
+	bash scripts/testenv.sh
+
+env-down:
+	bash scripts/testenv.sh down
