@@ -7,6 +7,7 @@ require (
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/pganalyze/pg_query_go/v5 v5.1.0
 	github.com/stretchr/testify v1.12.1
+	google.golang.org/protobuf v1.31.0
 )
 
 require (
@@ -16,5 +17,4 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
-	google.golang.org/protobuf v1.31.0 // indirect
 )

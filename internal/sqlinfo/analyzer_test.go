@@ -139,6 +139,15 @@ func BenchmarkAnalyze(b *testing.B) {
 			a.Analyze(typicalSQL)
 		}
 	})
+	// The floor a cache hit cannot beat: a plain map lookup with the same key
+	// (hash and compare the text). Compare ratios, not absolute times.
+	b.Run("map-baseline", func(b *testing.B) {
+		m := map[string]*sqlinfo.Info{strings.Clone(typicalSQL): sqlinfo.AnalyzeUncached(typicalSQL)}
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = m[typicalSQL]
+		}
+	})
 	b.Run("cached-parallel", func(b *testing.B) {
 		a := sqlinfo.New(sqlinfo.Config{})
 		a.Analyze(typicalSQL)

@@ -34,7 +34,7 @@ func TestCacheMemoryBound(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < texts; i += workers {
-				sql := fmt.Sprintf("SELECT id, title, body FROM content WHERE project_id = %d AND author_id = $1 AND status = 'published' /* %d */", i, i)
+				sql := fmt.Sprintf("SELECT title FROM content WHERE id = %d", i)
 				if a.Analyze(sql).Kind != KindSelect {
 					t.Errorf("bad analysis of %q", sql)
 					return
