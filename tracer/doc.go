@@ -46,7 +46,8 @@
 // The tracer copes with pgx's quirks: the SQL of a statement prepared under a
 // name is looked up when the application executes it by name (as database/sql
 // does through stdlib); leading QueryExecMode/QueryResultFormats arguments are
-// skipped and pgx.NamedArgs are rewritten before the SQL is analyzed; a
+// skipped; @name placeholders of pgx.NamedArgs are analyzed as the $n the
+// server receives, and other query rewriters are applied first; a
 // statement-cache miss that prepares inside a query is charged as prepare time;
 // BEGIN/COMMIT/ROLLBACK are recorded as transaction statements; an end event
 // without its start (another tracer's context) is ignored, never a panic.

@@ -245,18 +245,18 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	return q
 }
 
-// unwrapArgs removes pgx's leading option arguments and applies a query
-// rewriter (pgx.NamedArgs) so the analyzed SQL is what the server receives.
+// unwrapArgs removes pgx's leading option arguments and applies a custom
+// query rewriter, so the analyzed SQL is what the server receives.
 func (t *Tracer) unwrapArgs(ctx context.Context, conn *pgx.Conn, sql string, args []any) (string, []any) {
 	for len(args) > 0 {
 		switch a := args[0].(type) {
 		case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
 			args = args[1:]
 			continue
-		case pgx.NamedArgs:
-			return rewrite(ctx, conn, a, sql, args[1:])
-		case pgx.StrictNamedArgs:
-			return rewrite(ctx, conn, a, sql, args[1:])
+		case pgx.NamedArgs, pgx.StrictNamedArgs:
+			// The analyzer rewrites @name placeholders to $n itself, in pgx's
+			// order, and caches the result: no per-call rewrite needed.
+			return sql, args
 		case int, int32, int64, string, bool, float64, []byte, nil:
 			// The common argument types: not a rewriter, skip the interface check.
 		default:
