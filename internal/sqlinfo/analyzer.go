@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -32,8 +34,32 @@ type Config struct {
 // goroutines. Create one with New; the zero Analyzer and a nil *Analyzer
 // analyze without caching.
 type Analyzer struct {
-	cache    *otter.Cache[string, *Info] // nil: no caching
-	maxEntry uint64                      // heavier entries are not cached
+	cache    *otter.Cache[string, *entry] // nil: no caching
+	maxEntry uint64                       // heavier entries are not cached
+	// front is a small direct-mapped table in front of the cache, indexed by
+	// the address of the caller's string. Applications send the same string
+	// value (a constant, sqlc's generated text) again and again, so a hit is
+	// one atomic load and one string comparison instead of hashing the whole
+	// text. Entries are verified by content, so a collision or a reused
+	// address only costs a trip to the cache.
+	front *[frontSlots]atomic.Pointer[entry]
+}
+
+// entry is a cached analysis with the text it belongs to.
+type entry struct {
+	text string
+	info *Info
+}
+
+const (
+	frontBits   = 12
+	frontSlots  = 1 << frontBits
+	frontMaxLen = 4 << 10 // longer texts bypass the front table (bounds what it pins)
+)
+
+func frontIndex(sql string) uint64 {
+	p := uint64(uintptr(unsafe.Pointer(unsafe.StringData(sql)))) ^ uint64(len(sql))
+	return (p * 0x9E3779B97F4A7C15) >> (64 - frontBits)
 }
 
 // New returns an Analyzer whose cache holds at most about cfg.MaxBytes bytes.
@@ -46,11 +72,15 @@ func New(cfg Config) *Analyzer {
 	case maxBytes < 0:
 		return &Analyzer{}
 	}
-	c := otter.Must(&otter.Options[string, *Info]{
+	c := otter.Must(&otter.Options[string, *entry]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       weigh,
 	})
-	return &Analyzer{cache: c, maxEntry: min(uint64(maxBytes)/8, math.MaxUint32)}
+	return &Analyzer{
+		cache:    c,
+		maxEntry: min(uint64(maxBytes)/8, math.MaxUint32),
+		front:    new([frontSlots]atomic.Pointer[entry]),
+	}
 }
 
 // Analyze returns the analysis of sql, from the cache when the same text
@@ -63,22 +93,34 @@ func (a *Analyzer) Analyze(sql string) *Info {
 	if a == nil || a.cache == nil {
 		return analyze(sql)
 	}
-	if info, ok := a.cache.GetIfPresent(sql); ok {
-		return info
+	if len(sql) > frontMaxLen {
+		if e, ok := a.cache.GetIfPresent(sql); ok {
+			return e.info
+		}
+		return a.miss(sql).info
 	}
-	return a.miss(sql)
+	slot := &a.front[frontIndex(sql)]
+	if e := slot.Load(); e != nil && e.text == sql {
+		return e.info
+	}
+	e, ok := a.cache.GetIfPresent(sql)
+	if !ok {
+		e = a.miss(sql)
+	}
+	slot.Store(e)
+	return e.info
 }
 
 // miss analyzes sql and caches the result unless it is too heavy. The key
 // is a copy, so the cache never pins a larger buffer sql may point into.
-func (a *Analyzer) miss(sql string) *Info {
+func (a *Analyzer) miss(sql string) *entry {
 	key := strings.Clone(sql)
-	info := analyze(key)
-	if uint64(weight(key, info)) > a.maxEntry {
-		return info
+	e := &entry{text: key, info: analyze(key)}
+	if uint64(weight(key, e.info)) > a.maxEntry {
+		return e
 	}
-	info, _ = a.cache.SetIfAbsent(key, info)
-	return info
+	e, _ = a.cache.SetIfAbsent(key, e)
+	return e
 }
 
 // Len returns the number of cached entries (an estimate while other
@@ -99,7 +141,7 @@ func (a *Analyzer) weightedSize() uint64 {
 }
 
 // weigh is the otter Weigher: an entry's approximate size in bytes.
-func weigh(key string, info *Info) uint32 { return weight(key, info) }
+func weigh(key string, e *entry) uint32 { return weight(key, e.info) + 32 }
 
 // weight approximates the bytes held by a cache entry, saturating at
 // math.MaxUint32. Strings that share the key's memory are counted anyway:
