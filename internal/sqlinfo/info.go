@@ -100,6 +100,10 @@ type Info struct {
 	// trip: "= ANY($n)", an IN (…) list of two or more items or a parameter array,
 	// or a multi-row VALUES list.
 	BatchShaped bool
+	// Paged is true for a SELECT that reads one page of a longer result: a
+	// LIMIT with an OFFSET, or an ORDER BY with a range comparison in WHERE
+	// (keyset pagination). Running it in a loop is not an N+1.
+	Paged bool
 	// Params is the highest $n placeholder number referenced.
 	Params int
 	// NamedArgs lists the pgx named arguments (@name) of the text in the order

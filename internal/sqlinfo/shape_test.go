@@ -199,3 +199,24 @@ func TestSQLCHeader(t *testing.T) {
 		sqlinfo.AnalyzeUncached("SELECT * FROM users WHERE id = $1").Fingerprint,
 		sqlinfo.AnalyzeUncached("-- name: GetUser :one\nSELECT * FROM users WHERE id = $1").Fingerprint)
 }
+
+func TestPaged(t *testing.T) {
+	for _, tc := range []struct {
+		sql   string
+		paged bool
+	}{
+		{"SELECT id FROM content WHERE id > $1 ORDER BY id LIMIT 500", true},
+		{"SELECT id FROM content WHERE project_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT 50", true},
+		{"SELECT id FROM content ORDER BY id LIMIT $1 OFFSET $2", true},
+		{"SELECT id FROM content WHERE id > 100 ORDER BY id LIMIT 20", true},
+		{"SELECT id FROM content WHERE id = $1", false},
+		{"SELECT id FROM content WHERE id = $1 LIMIT 1", false},
+		{"SELECT id FROM content WHERE id > $1 LIMIT 10", false}, // no ORDER BY: not a page walk
+		{"SELECT id FROM content ORDER BY id LIMIT 10", false},
+		{"UPDATE content SET title = $1 WHERE id > $2", false},
+	} {
+		t.Run(tc.sql, func(t *testing.T) {
+			require.Equal(t, tc.paged, sqlinfo.AnalyzeUncached(tc.sql).Paged)
+		})
+	}
+}
