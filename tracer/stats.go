@@ -33,10 +33,11 @@ func (r Role) String() string {
 // one read-locked map lookup on one of 64 shards and one short per-entry lock.
 // The zero value is not usable: create one with NewRegistry (New does it for you).
 type Registry struct {
-	mu     sync.RWMutex // guards since; held for writing by Reset
-	since  time.Time
-	shards [registryShards]registryShard
-	pool   poolStats
+	mu       sync.RWMutex // guards since; held for writing by Reset
+	since    time.Time
+	shards   [registryShards]registryShard
+	pool     poolStats
+	findings findings
 	// perShard bounds the fingerprints kept per shard; beyond it statements are
 	// counted in overflow, like pg_stat_statements.max.
 	perShard int
@@ -96,6 +97,7 @@ type entry struct {
 	prepares          int64
 	byRole            [2]int64
 	batched           int64
+	findings          int64
 	slowest           Sample
 }
 
@@ -234,6 +236,8 @@ type StatementStats struct {
 	PrimaryCalls, ReplicaCalls int64
 	// BatchCalls counts executions inside a pgx.Batch.
 	BatchCalls int64
+	// Findings counts the detector findings (N+1 …) about this statement.
+	Findings int64
 
 	Slowest Sample
 }
@@ -263,6 +267,7 @@ func (e *entry) snapshot() StatementStats {
 		PrimaryCalls:   e.byRole[RolePrimary],
 		ReplicaCalls:   e.byRole[RoleReplica],
 		BatchCalls:     e.batched,
+		Findings:       e.findings,
 		Slowest:        e.slowest,
 	}
 	s.Tables = append(append([]string(nil), e.info.TablesRead...), e.info.TablesWritten...)
@@ -308,6 +313,8 @@ type Snapshot struct {
 	Taken      time.Time
 	Statements []StatementStats
 	Pool       PoolStats
+	// Findings are the detector findings recorded (RecordFinding), largest total time first.
+	Findings []Finding
 }
 
 // Sort orders the statements by key, descending, ties broken by fingerprint, and returns s.
@@ -359,7 +366,7 @@ func (r *Registry) Snapshot() Snapshot {
 	r.mu.RLock()
 	since := r.since
 	r.mu.RUnlock()
-	snap := Snapshot{Since: since, Taken: time.Now(), Pool: r.pool.snapshot()}
+	snap := Snapshot{Since: since, Taken: time.Now(), Pool: r.pool.snapshot(), Findings: r.findings.snapshot()}
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.RLock()
@@ -390,6 +397,7 @@ func (r *Registry) Reset() {
 	}
 	r.overflow.Store(&entry{info: overflowInfo})
 	r.pool.reset()
+	r.findings.reset()
 	r.since = time.Now()
 }
 

@@ -222,6 +222,8 @@ type queryState struct {
 	acquire      time.Duration
 	prepareStart time.Time
 	prepare      time.Duration
+	scope        Scope
+	pcs          []uintptr
 }
 
 func (q *queryState) Value(key any) any {
@@ -241,6 +243,7 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	}
 	q.sql, q.args = t.unwrapArgs(ctx, conn, q.sql, data.Args)
 	q.info = t.analyzer.Analyze(q.sql)
+	q.scope, q.pcs = startScope(ctx)
 	q.start = time.Now()
 	return q
 }
@@ -297,6 +300,9 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		Conn:        conn,
 	}
 	t.finish(ctx, &ev)
+	if q.scope != nil {
+		q.scope.ObserveStatement(ctx, t, ev, q.pcs)
+	}
 }
 
 // finish records a statement, logs it when slow and calls the observers.
@@ -453,6 +459,8 @@ type batchState struct {
 	context.Context
 	start time.Time
 	last  time.Time
+	scope Scope
+	pcs   []uintptr
 }
 
 func (b *batchState) Value(key any) any {
@@ -464,8 +472,11 @@ func (b *batchState) Value(key any) any {
 
 // TraceBatchStart implements pgx.BatchTracer.
 func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	now := time.Now()
-	return &batchState{Context: ctx, start: now, last: now}
+	b := &batchState{Context: ctx}
+	b.scope, b.pcs = startScope(ctx)
+	b.start = time.Now()
+	b.last = b.start
+	return b
 }
 
 // TraceBatchQuery implements pgx.BatchTracer: each statement of a batch is
@@ -499,6 +510,9 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 		Conn:     conn,
 	}
 	t.finish(ctx, &ev)
+	if b != nil && b.scope != nil {
+		b.scope.ObserveStatement(ctx, t, ev, b.pcs)
+	}
 }
 
 // TraceBatchEnd implements pgx.BatchTracer.
@@ -512,6 +526,8 @@ type copyState struct {
 	context.Context
 	sql   string
 	start time.Time
+	scope Scope
+	pcs   []uintptr
 }
 
 func (c *copyState) Value(key any) any {
@@ -538,7 +554,10 @@ func (t *Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 		sb.WriteString(")")
 	}
 	sb.WriteString(" FROM STDIN")
-	return &copyState{Context: ctx, sql: sb.String(), start: time.Now()}
+	c := &copyState{Context: ctx, sql: sb.String()}
+	c.scope, c.pcs = startScope(ctx)
+	c.start = time.Now()
+	return c
 }
 
 // TraceCopyFromEnd implements pgx.CopyFromTracer.
@@ -559,6 +578,9 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 		Conn:     conn,
 	}
 	t.finish(ctx, &ev)
+	if c.scope != nil {
+		c.scope.ObserveStatement(ctx, t, ev, c.pcs)
+	}
 }
 
 // ---- connect, acquire, release ----

@@ -1,0 +1,350 @@
+package n1detect
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// Kind classifies a finding.
+type Kind string
+
+// Finding kinds.
+const (
+	// NPlusOne: the same read from one call site with different arguments —
+	// one query per item where one query for all items would do.
+	NPlusOne Kind = "n+1"
+	// NPlusOneWrite: an INSERT, UPDATE, DELETE or MERGE per row from one call site.
+	NPlusOneWrite Kind = "n+1 write"
+	// Redundant: the same statement with the same arguments run again, from
+	// one call site or several; a hoist or a cache would remove it.
+	Redundant Kind = "redundant"
+)
+
+// Finding is one pattern found in a scope.
+type Finding struct {
+	// ID is stable across runs and line moves: it hashes the kind, the
+	// fingerprint and the call site's file and function. Use it in Config.Allow.
+	ID    string `json:"id"`
+	Kind  Kind   `json:"kind"`
+	Scope string `json:"scope"`
+	// Query is the normalized SQL; Example one statement as sent, with its
+	// arguments in ExampleArgs only when Config.RedactArgs opted in.
+	Query       string `json:"query"`
+	Fingerprint string `json:"fingerprint"`
+	SQLCName    string `json:"sqlc_name,omitempty"`
+	Example     string `json:"example"`
+	ExampleArgs []any  `json:"example_args,omitempty"`
+	// Count statements with Distinct argument sets took Total.
+	Count    int           `json:"count"`
+	Distinct int           `json:"distinct_args"`
+	Total    time.Duration `json:"total_ns"`
+	// CallSite is where the application issued the statements; Stack adds
+	// the application frames above it (the loop, when a helper issued it).
+	CallSite tracer.CallSite   `json:"call_site"`
+	Stack    []tracer.CallSite `json:"stack,omitempty"`
+	// Parent is the statement that ran just before the repetition started —
+	// usually the one whose rows the loop walks.
+	Parent *Statement `json:"parent,omitempty"`
+	// Also lists the other call sites of a redundant statement.
+	Also []tracer.CallSite `json:"also,omitempty"`
+	Fix  string            `json:"fix"`
+}
+
+// Statement identifies a statement in a finding.
+type Statement struct {
+	Query    string          `json:"query"`
+	SQLCName string          `json:"sqlc_name,omitempty"`
+	CallSite tracer.CallSite `json:"call_site"`
+}
+
+// IsNPlusOne reports whether the finding is an N+1 read or write (what
+// ForTest fails on); redundant statements are reported but not failed.
+func (f Finding) IsNPlusOne() bool { return f.Kind == NPlusOne || f.Kind == NPlusOneWrite }
+
+// String renders the finding for a person: what, where, how often, and how to fix it.
+func (f Finding) String() string {
+	var b strings.Builder
+	what := map[Kind]string{
+		NPlusOne:      "N+1 query",
+		NPlusOneWrite: "N+1 write",
+		Redundant:     "redundant query",
+	}[f.Kind]
+	fmt.Fprintf(&b, "%s [%s]: %d statements", what, f.ID, f.Count)
+	if f.Kind != Redundant || f.Distinct > 1 {
+		fmt.Fprintf(&b, " (%d distinct argument sets)", f.Distinct)
+	}
+	fmt.Fprintf(&b, " took %v", f.Total.Round(time.Microsecond))
+	if f.Scope != "" {
+		fmt.Fprintf(&b, " in %s", f.Scope)
+	}
+	b.WriteString("\n")
+	if f.CallSite.File != "" {
+		fmt.Fprintf(&b, "  at %s:%d (%s)\n", f.CallSite.File, f.CallSite.Line, shortFunc(f.CallSite.Function))
+		for _, s := range f.Stack {
+			fmt.Fprintf(&b, "     called from %s:%d (%s)\n", s.File, s.Line, shortFunc(s.Function))
+		}
+	}
+	for _, s := range f.Also {
+		fmt.Fprintf(&b, "  also at %s:%d (%s)\n", s.File, s.Line, shortFunc(s.Function))
+	}
+	label := ""
+	if f.SQLCName != "" {
+		label = f.SQLCName + ": "
+	}
+	fmt.Fprintf(&b, "  query:   %s%s\n", label, oneLine(stripComments(f.Query), 200))
+	if len(f.ExampleArgs) > 0 {
+		fmt.Fprintf(&b, "  example args: %v\n", f.ExampleArgs)
+	}
+	if f.Parent != nil {
+		fmt.Fprintf(&b, "  after:   %s", oneLine(stripComments(f.Parent.Query), 160))
+		if f.Parent.CallSite.File != "" {
+			fmt.Fprintf(&b, " (%s:%d)", filepath.Base(f.Parent.CallSite.File), f.Parent.CallSite.Line)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "  fix:     %s\n", strings.ReplaceAll(f.Fix, "\n", "\n           "))
+	return b.String()
+}
+
+// MarshalText renders the finding as String does.
+func (f Finding) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// JSON returns the finding as indented JSON.
+func (f Finding) JSON() []byte {
+	type plain Finding // no MarshalText: encode the fields
+	b, _ := json.MarshalIndent(plain(f), "", "  ")
+	return b
+}
+
+// Findings returns the scope's findings so far, most expensive first.
+// Allowed findings (Config.Allow) are left out.
+func (s *Scope) Findings() []Finding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.classifyLocked()
+}
+
+// Finish ends the scope: it computes the findings, records them in the
+// statistics of every pgxperf tracer that saw the scope's statements (so they
+// appear in pgxperf.Pool's report), and returns them. Later calls return the
+// same findings.
+func (s *Scope) Finish() []Finding {
+	s.mu.Lock()
+	if s.finished {
+		defer s.mu.Unlock()
+		return s.findings
+	}
+	s.finished = true
+	s.findings = s.classifyLocked()
+	tracers := make([]*tracer.Tracer, 0, len(s.tracers))
+	for t := range s.tracers {
+		tracers = append(tracers, t)
+	}
+	out := s.findings
+	s.mu.Unlock()
+	registries := map[*tracer.Registry]bool{}
+	for _, t := range tracers {
+		r := t.Registry()
+		if registries[r] {
+			continue
+		}
+		registries[r] = true
+		for _, f := range out {
+			r.RecordFinding(f.record())
+		}
+	}
+	return out
+}
+
+func (f Finding) record() tracer.Finding {
+	var fp uint64
+	fmt.Sscanf(f.Fingerprint, "%x", &fp)
+	return tracer.Finding{ID: f.ID, Kind: string(f.Kind), Fingerprint: fp, Query: f.Query, CallSite: f.CallSite,
+		Scope: f.Scope, Count: f.Count, Total: f.Total, Fix: f.Fix, Text: f.String()}
+}
+
+func (s *Scope) classifyLocked() []Finding {
+	th := s.cfg.threshold()
+	var out []Finding
+	redundantGroups := map[*group]bool{}
+	for _, g := range s.order {
+		if g.count < th || g.total < s.cfg.MinTotal || g.batched {
+			continue
+		}
+		distinct := len(g.distinct)
+		var kind Kind
+		switch {
+		case distinct == 1:
+			kind = Redundant
+			redundantGroups[g] = true
+		case g.info.Kind == sqlinfo.KindSelect || g.info.Kind == sqlinfo.KindUnparsed:
+			kind = NPlusOne
+		default:
+			kind = NPlusOneWrite
+		}
+		f := s.finding(kind, g)
+		f.Count, f.Distinct, f.Total = g.count, distinct, g.total
+		out = append(out, f)
+	}
+	// The same read with the same arguments from several call sites.
+	for _, r := range s.repeats {
+		if len(r.groups) < 2 {
+			continue
+		}
+		first := r.groups[0]
+		if redundantGroups[first] || first.batched {
+			continue
+		}
+		var total time.Duration
+		for _, g := range r.groups {
+			total += g.total / time.Duration(max(g.count, 1))
+		}
+		if len(r.groups) < th || total < s.cfg.MinTotal {
+			continue
+		}
+		f := s.finding(Redundant, r.groups[1])
+		f.Count, f.Distinct, f.Total = len(r.groups), 1, total
+		f.Also = []tracer.CallSite{resolve(first.sites[0])}
+		out = append(out, f)
+	}
+	out = s.allowed(out)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out
+}
+
+func (s *Scope) finding(kind Kind, g *group) Finding {
+	site := resolve(g.sites[0])
+	f := Finding{
+		Kind:        kind,
+		Scope:       s.name,
+		Query:       g.info.Normalized,
+		Fingerprint: g.info.FingerprintHex,
+		SQLCName:    g.info.SQLCName,
+		Example:     g.example,
+		ExampleArgs: g.args,
+		CallSite:    site,
+	}
+	for _, pc := range g.sites[1:] {
+		if pc != 0 {
+			f.Stack = append(f.Stack, resolve(pc))
+		}
+	}
+	if g.parent != nil {
+		f.Parent = &Statement{Query: g.parent.info.Normalized, SQLCName: g.parent.info.SQLCName, CallSite: resolve(g.parent.sites[0])}
+	}
+	f.ID = findingID(kind, g.info.Fingerprint, site)
+	f.Fix = suggestFix(kind, g.info, f.Parent)
+	return f
+}
+
+func resolve(pc uintptr) tracer.CallSite {
+	if pc == 0 {
+		return tracer.CallSite{}
+	}
+	return classify(pc).site
+}
+
+// findingID is stable across runs and unrelated edits: it leaves out line numbers.
+func findingID(kind Kind, fp uint64, site tracer.CallSite) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%016x|%s|%s", kind, fp, filepath.Base(site.File), site.Function)
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+func (s *Scope) allowed(in []Finding) []Finding {
+	if len(s.cfg.Allow) == 0 {
+		return in
+	}
+	out := in[:0]
+next:
+	for _, f := range in {
+		for _, a := range s.cfg.Allow {
+			site := fmt.Sprintf("%s:%d", f.CallSite.File, f.CallSite.Line)
+			if a == f.ID || a == f.Fingerprint || a == f.CallSite.Function || (strings.Contains(a, ":") && strings.HasSuffix(site, a)) {
+				continue next
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+var eqParam = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_."]*)\s*=\s*\$(\d+)`)
+
+// suggestFix proposes a concrete rewrite.
+func suggestFix(kind Kind, info *sqlinfo.Info, parent *Statement) string {
+	q := oneLine(stripComments(info.Normalized), 300)
+	switch kind {
+	case NPlusOne:
+		var b strings.Builder
+		if m := eqParam.FindStringSubmatchIndex(q); m != nil {
+			col, n := q[m[2]:m[3]], q[m[4]:m[5]]
+			batched := q[:m[0]] + col + " = ANY($" + n + ")" + q[m[1]:]
+			fmt.Fprintf(&b, "collect the values and run one query for all of them:\n  %s\n(pass a slice as $%s; with sqlc, write = ANY(@ids::bigint[]) or sqlc.slice)", batched, n)
+		} else {
+			b.WriteString("collect the values and run one query for all of them (WHERE … = ANY($1) with a slice), or JOIN this table in the query that produced them")
+		}
+		if parent != nil {
+			fmt.Fprintf(&b, "\nor JOIN it into the query that produced the values: %s", oneLine(stripComments(parent.Query), 120))
+		}
+		return b.String()
+	case NPlusOneWrite:
+		switch info.Kind {
+		case sqlinfo.KindInsert:
+			return "insert all rows at once: pgx CopyFrom, a multi-row INSERT … VALUES, or INSERT … SELECT * FROM unnest($1::bigint[], $2::text[], …)"
+		case sqlinfo.KindUpdate:
+			return "update all rows in one statement: UPDATE t SET col = v.col FROM unnest($1::bigint[], $2::text[]) AS v(id, col) WHERE t.id = v.id"
+		case sqlinfo.KindDelete:
+			if m := eqParam.FindStringSubmatchIndex(q); m != nil {
+				return "delete all rows in one statement: " + q[:m[0]] + q[m[2]:m[3]] + " = ANY($" + q[m[4]:m[5]] + ")" + q[m[1]:]
+			}
+			return "delete all rows in one statement: DELETE … WHERE id = ANY($1)"
+		}
+		return "write all rows in one statement (unnest arrays, or pgx CopyFrom), or send them in one pgx.Batch"
+	default:
+		return "run it once and reuse the result: hoist it out of the loop, pass the value down, or cache it"
+	}
+}
+
+func stripComments(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s, "*/")
+			if i < 0 {
+				return s
+			}
+			s = s[i+2:]
+		default:
+			return s
+		}
+	}
+}
+
+func oneLine(s string, n int) string {
+	return cut(strings.Join(strings.Fields(s), " "), n)
+}
+
+func shortFunc(fn string) string {
+	if i := strings.LastIndex(fn, "/"); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}

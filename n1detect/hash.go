@@ -1,0 +1,97 @@
+package n1detect
+
+import (
+	"fmt"
+	"hash/maphash"
+	"math"
+	"time"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+var hashSeed = maphash.MakeSeed()
+
+// hashArgs hashes a statement's text and arguments, so that two executions
+// with the same values (or the same literals formatted into the SQL) hash
+// alike. Common types are hashed without allocating; others through fmt.
+func hashArgs(sql string, args []any) uint64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	h.WriteString(sql)
+	var b [8]byte
+	put := func(tag byte, v uint64) {
+		h.WriteByte(tag)
+		for i := range b {
+			b[i] = byte(v >> (8 * i))
+		}
+		h.Write(b[:])
+	}
+	for _, a := range args {
+		switch v := a.(type) {
+		case nil:
+			h.WriteByte(0)
+		case int:
+			put(1, uint64(v))
+		case int64:
+			put(1, uint64(v))
+		case int32:
+			put(1, uint64(v))
+		case int16:
+			put(1, uint64(v))
+		case uint32:
+			put(1, uint64(v))
+		case uint64:
+			put(1, v)
+		case bool:
+			if v {
+				put(2, 1)
+			} else {
+				put(2, 0)
+			}
+		case float64:
+			put(3, math.Float64bits(v))
+		case string:
+			h.WriteByte(4)
+			h.WriteString(v)
+			h.WriteByte(0)
+		case []byte:
+			h.WriteByte(5)
+			h.Write(v)
+			h.WriteByte(0)
+		case time.Time:
+			put(6, uint64(v.UnixNano()))
+		case [16]byte:
+			h.WriteByte(7)
+			h.Write(v[:])
+		default:
+			h.WriteByte(8)
+			fmt.Fprintf(&h, "%T:%v", v, v)
+			h.WriteByte(0)
+		}
+	}
+	return h.Sum64()
+}
+
+// tablesHash identifies the set of tables a statement touches.
+func tablesHash(info *sqlinfo.Info) uint64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	for _, t := range info.TablesRead {
+		h.WriteString(t)
+		h.WriteByte(0)
+	}
+	h.WriteByte(1)
+	for _, t := range info.TablesWritten {
+		h.WriteString(t)
+		h.WriteByte(0)
+	}
+	if len(info.TablesRead)+len(info.TablesWritten) == 0 {
+		// No tables (SELECT $1, functions only): keep such statements apart by shape.
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(info.Fingerprint >> (8 * i))
+		}
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}

@@ -1,0 +1,247 @@
+package n1detect
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// Scope is one unit of work whose statements are checked for N+1 patterns:
+// an HTTP request, a test, a job, or any block the application marks. It
+// counts statements by (application call site, statement shape) and keeps
+// counts and a few hashes, never the statements themselves. It is safe for
+// concurrent use, so a fan-out of goroutines counts in its parent's scope.
+type Scope struct {
+	name    string
+	cfg     Config
+	started time.Time
+
+	mu           sync.Mutex
+	groups       map[groupKey]*group
+	order        []*group // in order of first statement
+	repeats      map[repeatKey]*repeat
+	statements   int
+	ignored      int
+	dropped      int // statements not grouped (MaxGroups reached)
+	fingerprints map[uint64]int
+	last         *group // group of the most recent statement, for parents
+	tracers      map[*tracer.Tracer]struct{}
+	finished     bool
+	findings     []Finding
+	outer        *Scope // an enclosing scope that also counts these statements (Check)
+}
+
+// groupKey identifies statements that repeat "the same" work: issued from
+// the same application frames, of the same kind, on the same tables. The
+// tables (not the fingerprint) key the group so that a per-item query whose
+// WHERE clause varies between items is still one group.
+type groupKey struct {
+	site   uint64
+	kind   sqlinfo.Kind
+	tables uint64
+}
+
+type group struct {
+	key      groupKey
+	sites    [siteDepth]uintptr
+	info     *sqlinfo.Info // the first statement's analysis
+	example  string        // its SQL text (cut to 2 KiB)
+	args     []any         // its arguments, redacted; nil unless opted in
+	count    int
+	distinct map[uint64]struct{}
+	total    time.Duration
+	batched  bool // some were batch-shaped or paged: chunks, not N+1
+	parent   *group
+	first    time.Time
+}
+
+// repeatKey finds the same read with the same arguments from different call
+// sites (redundant work across a unit of work).
+type repeatKey struct {
+	fingerprint uint64
+	args        uint64
+}
+
+type repeat struct {
+	groups []*group
+}
+
+const (
+	maxDistinct = 1024 // argument sets remembered per group
+	maxRepeats  = 4096
+)
+
+type scopeKey struct{}
+
+// Start begins a scope named name (a route, a test, a job) and returns a
+// context that carries it. Every statement traced with that context, or a
+// context derived from it, counts in the scope. Call Finish (or Findings)
+// when the unit of work is done.
+func Start(ctx context.Context, name string, cfg Config) (context.Context, *Scope) {
+	s := &Scope{
+		name:         name,
+		cfg:          cfg,
+		started:      time.Now(),
+		groups:       make(map[groupKey]*group),
+		repeats:      make(map[repeatKey]*repeat),
+		fingerprints: make(map[uint64]int),
+		tracers:      make(map[*tracer.Tracer]struct{}),
+	}
+	ctx = context.WithValue(ctx, scopeKey{}, s)
+	return tracer.WithScope(ctx, s), s
+}
+
+// FromContext returns the scope ctx carries, or nil.
+func FromContext(ctx context.Context) *Scope {
+	s, _ := ctx.Value(scopeKey{}).(*Scope)
+	return s
+}
+
+// Ignore returns a context whose statements are not checked for N+1
+// patterns: mark a loop that is repetitive on purpose. They still count
+// toward the scope's statement budgets.
+func Ignore(ctx context.Context) context.Context {
+	s := FromContext(ctx)
+	if s == nil {
+		return ctx
+	}
+	return tracer.WithScope(ctx, ignored{s})
+}
+
+// Name returns the scope's name.
+func (s *Scope) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
+
+func (s *Scope) setName(name string) {
+	s.mu.Lock()
+	s.name = name
+	s.mu.Unlock()
+}
+
+// WantCallers implements tracer.Scope.
+func (s *Scope) WantCallers() bool { return true }
+
+// ObserveStatement implements tracer.Scope.
+func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev tracer.Event, pcs []uintptr) {
+	info := ev.Info
+	counted := countable(info)
+	var (
+		site  uint64
+		sites [siteDepth]uintptr
+		ok    bool
+		args  uint64
+	)
+	if counted {
+		site, sites, ok = callSite(pcs)
+		args = hashArgs(ev.SQL, ev.Args)
+	}
+	key := groupKey{site: site, kind: info.Kind, tables: tablesHash(info)}
+
+	if s.outer != nil {
+		s.outer.ObserveStatement(ctx, t, ev, pcs)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statements++
+	s.fingerprints[info.Fingerprint]++
+	if t != nil {
+		s.tracers[t] = struct{}{}
+	}
+	if !counted || !ok {
+		return
+	}
+	g := s.groups[key]
+	if g == nil {
+		if len(s.groups) >= s.cfg.maxGroups() {
+			s.dropped++
+			return
+		}
+		g = &group{key: key, sites: sites, info: info, example: cut(ev.SQL, 2048), first: ev.Start,
+			distinct: make(map[uint64]struct{}, 4)}
+		if s.cfg.RedactArgs != nil && len(ev.Args) > 0 {
+			g.args = s.cfg.RedactArgs(ev.SQL, ev.Args)
+		}
+		if s.last != nil && s.last != g {
+			g.parent = s.last
+		}
+		s.groups[key] = g
+		s.order = append(s.order, g)
+	}
+	g.count++
+	g.total += ev.Duration
+	if len(g.distinct) < maxDistinct {
+		g.distinct[args] = struct{}{}
+	}
+	if ev.Batch || info.BatchShaped || info.Paged {
+		g.batched = true
+	}
+	s.last = g
+	if info.Kind == sqlinfo.KindSelect && !ev.Batch {
+		rk := repeatKey{fingerprint: info.Fingerprint, args: args}
+		r := s.repeats[rk]
+		if r == nil && len(s.repeats) < maxRepeats {
+			r = &repeat{}
+			s.repeats[rk] = r
+		}
+		if r != nil && (len(r.groups) == 0 || r.groups[len(r.groups)-1] != g) && len(r.groups) < 8 {
+			r.groups = append(r.groups, g)
+		}
+	}
+}
+
+// countable says whether a statement can be part of an N+1 pattern: reads
+// and writes of rows. Transaction control, DDL, SET … are not.
+func countable(info *sqlinfo.Info) bool {
+	switch info.Kind {
+	case sqlinfo.KindSelect, sqlinfo.KindInsert, sqlinfo.KindUpdate, sqlinfo.KindDelete, sqlinfo.KindMerge:
+		return true
+	case sqlinfo.KindUnparsed:
+		return true // counted under its fallback fingerprint
+	}
+	return false
+}
+
+// ignored is the scope of a region marked with Ignore.
+type ignored struct{ s *Scope }
+
+func (ignored) WantCallers() bool { return false }
+
+func (i ignored) ObserveStatement(_ context.Context, t *tracer.Tracer, ev tracer.Event, _ []uintptr) {
+	i.s.mu.Lock()
+	i.s.statements++
+	i.s.ignored++
+	i.s.fingerprints[ev.Info.Fingerprint]++
+	i.s.mu.Unlock()
+}
+
+// Statements returns how many statements ran in the scope so far (ignored
+// regions and batches included).
+func (s *Scope) Statements() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.statements
+}
+
+// Calls returns how many statements with sql's fingerprint ran in the scope.
+func (s *Scope) Calls(sql string) int {
+	fp := sqlinfo.Analyze(sql).Fingerprint
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fingerprints[fp]
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
