@@ -290,6 +290,10 @@ func suggestFix(kind Kind, info *sqlinfo.Info, parent *Statement) string {
 		if m := eqParam.FindStringSubmatchIndex(q); m != nil {
 			col, n := q[m[2]:m[3]], q[m[4]:m[5]]
 			batched := q[:m[0]] + col + " = ANY($" + n + ")" + q[m[1]:]
+			if aggregates(info) && !strings.Contains(strings.ToUpper(q), "GROUP BY") {
+				// One aggregate per value: group by the column instead.
+				batched = strings.Replace(batched, "SELECT ", "SELECT "+col+", ", 1) + " GROUP BY " + col
+			}
 			fmt.Fprintf(&b, "collect the values and run one query for all of them:\n  %s\n(pass a slice as $%s; with sqlc, write = ANY(@ids::bigint[]) or sqlc.slice)", batched, n)
 		} else {
 			b.WriteString("collect the values and run one query for all of them (WHERE … = ANY($1) with a slice), or JOIN this table in the query that produced them")
@@ -314,6 +318,16 @@ func suggestFix(kind Kind, info *sqlinfo.Info, parent *Statement) string {
 	default:
 		return "run it once and reuse the result: hoist it out of the loop, pass the value down, or cache it"
 	}
+}
+
+func aggregates(info *sqlinfo.Info) bool {
+	for _, f := range info.Functions {
+		switch f {
+		case "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "array_agg", "string_agg", "jsonb_agg", "json_agg":
+			return true
+		}
+	}
+	return false
 }
 
 func stripComments(s string) string {

@@ -23,6 +23,9 @@ type Report struct {
 	Statements    []tracer.StatementStats
 	Conn          tracer.PoolStats
 	Pool          PoolStat
+	// Findings are the N+1 and redundant-query findings of n1detect scopes
+	// (tests, requests, jobs) whose statements this Pool served.
+	Findings []tracer.Finding
 }
 
 // PoolStat is a copy of pgxpool.Stat's figures.
@@ -51,7 +54,7 @@ func (p *Pool) Report() Report {
 	r := Report{Taken: time.Now(), Pool: poolStat(p.primary.Stat()), SlowThreshold: -1}
 	if p.tracer != nil {
 		snap := p.tracer.Snapshot()
-		r.Since, r.Statements, r.Conn = snap.Since, snap.Statements, snap.Pool
+		r.Since, r.Statements, r.Conn, r.Findings = snap.Since, snap.Statements, snap.Pool, snap.Findings
 		r.SlowThreshold = p.tracer.SlowThreshold()
 	}
 	return r
@@ -111,6 +114,16 @@ func (r Report) WriteText(w io.Writer, top int) error {
 			}
 		}
 	}
+	if len(r.Findings) > 0 {
+		ew.printf("\nN+1 findings (%d):\n", len(r.Findings))
+		for _, f := range r.Findings {
+			seen := ""
+			if f.Occurrences > 1 {
+				seen = fmt.Sprintf(" (seen in %d scopes)", f.Occurrences)
+			}
+			ew.printf("%s%s\n", indent(f.Text, "  "), seen)
+		}
+	}
 	var failing []tracer.StatementStats
 	for _, st := range r.Statements {
 		if st.Errors > 0 {
@@ -136,6 +149,11 @@ func (r Report) String() string {
 	var sb strings.Builder
 	_ = r.WriteText(&sb, 20)
 	return sb.String()
+}
+
+func indent(s, prefix string) string {
+	s = strings.TrimRight(s, "\n")
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 func dur(d time.Duration) time.Duration {

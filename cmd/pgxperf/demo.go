@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/n1detect"
 	"github.com/pgxperf/pgxperf/pgxperf"
 	"github.com/pgxperf/pgxperf/testdata"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -142,7 +143,37 @@ func workload(ctx context.Context, pool *pgxperf.Pool) (int, error) {
 		return calls, first
 	}
 	n, err := deliberatelySlow(ctx, pool)
-	return calls + n, err
+	if err != nil {
+		return calls + n, err
+	}
+	m, err := dashboardRequest(ctx, pool)
+	return calls + n + m, err
+}
+
+// dashboardRequest is one request of a dashboard handler with a classic N+1:
+// it lists a user's projects, then counts each project's published content
+// with one query per project. It runs in an n1detect scope, as
+// n1detect.Middleware would run it; Finish records the finding in the Pool's
+// report.
+func dashboardRequest(ctx context.Context, pool *pgxperf.Pool) (int, error) {
+	ctx, scope := n1detect.Start(ctx, "GET /users/{id}/dashboard", n1detect.Config{})
+	defer scope.Finish()
+	const userID = 42
+	rows, err := pool.Query(ctx, listUserProjects, int64(userID))
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 1, fmt.Errorf("ListUserProjects: %w", err)
+	}
+	for _, id := range ids {
+		var n int64
+		if err := pool.QueryRow(ctx, countPublished, id).Scan(&n); err != nil {
+			return 1, fmt.Errorf("CountPublished: %w", err)
+		}
+	}
+	return 1 + len(ids), nil
 }
 
 const (
@@ -159,6 +190,10 @@ WHERE project_id = $1 AND period_start >= $2
 GROUP BY platform_type`
 	touchContent = `-- name: TouchContent :exec
 UPDATE content SET updated_at = now() WHERE id = $1`
+	listUserProjects = `-- name: ListUserProjects :many
+SELECT id FROM projects WHERE owner_id = $1 ORDER BY id`
+	countPublished = `-- name: CountPublished :one
+SELECT count(*) FROM content WHERE project_id = $1 AND status = 'published'`
 	createSession = `-- name: CreateSession :one
 INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, now() + interval '1 day') RETURNING id`
 )
