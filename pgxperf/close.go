@@ -19,7 +19,6 @@ const DefaultCloseTimeout = 30 * time.Second
 // again is a no-op.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
-		close(p.closed)
 		done := make(chan struct{})
 		go func() {
 			p.primary.Close()

@@ -43,7 +43,6 @@ type Pool struct {
 	busy   map[*pgx.Conn]struct{} // connections acquired and not yet released
 
 	closeOnce sync.Once
-	closed    chan struct{}
 }
 
 // New creates a Pool from a connection string, like pgxpool.New.
@@ -84,7 +83,6 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 		opts:   opts,
 		logger: opts.Logger,
 		busy:   make(map[*pgx.Conn]struct{}),
-		closed: make(chan struct{}),
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
