@@ -26,6 +26,7 @@ help:
 
 test: env
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./...   # pgxperf must build without a C compiler (no parser then)
 	$(GO) test -race -count=1 ./...
 	@if [ -f bench/go.mod ]; then \
 		echo 'cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...'; \

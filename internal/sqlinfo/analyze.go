@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
 
 // errNUL is the ParseError of text with a NUL byte, which Postgres rejects.
@@ -39,11 +37,11 @@ func analyze(sql string) (info *Info) {
 		// NUL; the server rejects such a message. Never call it read-only.
 		return fallback(sql, named, errNUL)
 	}
-	tree, err := pg_query.Parse(text)
+	tree, err := pgParse(text)
 	if err != nil {
 		return fallback(sql, named, err)
 	}
-	fp, err := pg_query.FingerprintToUInt64(text)
+	fp, err := pgFingerprint(text)
 	if err != nil {
 		return fallback(sql, named, err)
 	}
@@ -84,7 +82,7 @@ func analyze(sql string) (info *Info) {
 // original sql the original string is returned, so that a cache entry holds
 // the text once.
 func normalize(text, sql string) string {
-	norm, err := pg_query.Normalize(text)
+	norm, err := pgNormalize(text)
 	if err != nil {
 		norm, _ = fallbackNormalize(text)
 	}
