@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
@@ -42,6 +43,24 @@ type Registry struct {
 	// counted in overflow, like pg_stat_statements.max.
 	perShard int
 	overflow atomic.Pointer[entry]
+	// front maps an analysis (*sqlinfo.Info, one per distinct SQL text) to its
+	// entry without taking a shard lock: a direct-mapped table checked by
+	// pointer, invalidated by Reset through gen.
+	front [frontSlots]atomic.Pointer[frontRef]
+	gen   atomic.Uint64
+}
+
+type frontRef struct {
+	info *sqlinfo.Info
+	e    *entry
+	gen  uint64
+}
+
+const frontSlots = 1024
+
+func frontIndex(info *sqlinfo.Info) uintptr {
+	p := uintptr(unsafe.Pointer(info))
+	return ((p >> 4) * 0x9E3779B97F4A7C15) >> (64 - 10) & (frontSlots - 1)
 }
 
 // DefaultMaxFingerprints is the number of distinct fingerprints a Registry
@@ -102,6 +121,17 @@ type entry struct {
 }
 
 func (r *Registry) entry(info *sqlinfo.Info) *entry {
+	slot := &r.front[frontIndex(info)]
+	gen := r.gen.Load()
+	if ref := slot.Load(); ref != nil && ref.info == info && ref.gen == gen {
+		return ref.e
+	}
+	e := r.lookup(info)
+	slot.Store(&frontRef{info: info, e: e, gen: gen})
+	return e
+}
+
+func (r *Registry) lookup(info *sqlinfo.Info) *entry {
 	fp := info.Fingerprint
 	sh := &r.shards[fp%registryShards]
 	sh.mu.RLock()
@@ -396,6 +426,7 @@ func (r *Registry) Reset() {
 		sh.mu.Unlock()
 	}
 	r.overflow.Store(&entry{info: overflowInfo})
+	r.gen.Add(1)
 	r.pool.reset()
 	r.findings.reset()
 	r.since = time.Now()

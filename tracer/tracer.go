@@ -212,19 +212,33 @@ func (s *shared) resolveSQL(st *connState, sql string) string {
 type queryKey struct{}
 
 // queryState is the context a traced query carries between start and end.
-// Embedding the parent context makes it one allocation per query.
+// Embedding the parent context makes it one allocation per query; it is kept
+// small (96 bytes) because every statement pays for it.
 type queryState struct {
 	context.Context
-	info         *sqlinfo.Info
-	sql          string
-	args         []any
-	start        time.Time
-	acquire      time.Duration
-	prepareStart time.Time
-	prepare      time.Duration
-	scope        Scope
-	pcs          []uintptr
+	info    *sqlinfo.Info
+	sql     string
+	args    []any
+	start   time.Duration // monotonic, since epoch
+	acquire time.Duration
+	prepare time.Duration
+	scope   *scopeState // nil unless the context carries a scope
 }
+
+// scopeState is the part of a query's state that only scoped statements need.
+type scopeState struct {
+	scope Scope
+	pcs   []uintptr
+}
+
+// epoch anchors the monotonic clock: a statement's start is read as
+// time.Since(epoch), one monotonic clock read, and turned into wall time only
+// when needed.
+var epoch = time.Now()
+
+func now() time.Duration { return time.Since(epoch) }
+
+func wall(mono time.Duration) time.Time { return epoch.Add(mono) }
 
 func (q *queryState) Value(key any) any {
 	if key == (queryKey{}) {
@@ -243,8 +257,10 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	}
 	q.sql, q.args = t.unwrapArgs(ctx, conn, q.sql, data.Args)
 	q.info = t.analyzer.Analyze(q.sql)
-	q.scope, q.pcs = startScope(ctx)
-	q.start = time.Now()
+	if sc, pcs := startScope(ctx); sc != nil {
+		q.scope = &scopeState{scope: sc, pcs: pcs}
+	}
+	q.start = now()
 	return q
 }
 
@@ -290,8 +306,8 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		Info:        q.info,
 		SQL:         q.sql,
 		Args:        q.args,
-		Start:       q.start,
-		Duration:    time.Since(q.start) - q.prepare, // monotonic clock only: cheaper than time.Now
+		Start:       wall(q.start),
+		Duration:    now() - q.start - q.prepare,
 		PrepareTime: q.prepare,
 		AcquireWait: q.acquire,
 		Rows:        data.CommandTag.RowsAffected(),
@@ -301,7 +317,7 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 	}
 	t.finish(ctx, &ev)
 	if q.scope != nil {
-		q.scope.ObserveStatement(ctx, t, ev, q.pcs)
+		q.scope.scope.ObserveStatement(ctx, t, ev, q.scope.pcs)
 	}
 }
 
