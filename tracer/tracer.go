@@ -76,7 +76,12 @@ type shared struct {
 	observers atomic.Pointer[[]Observer]
 	obsMu     sync.Mutex
 	conns     sync.Map // uintptr(*pgx.Conn) → *connState
+	// connFront caches conns lookups by connection address (a pool has few
+	// connections): one atomic load instead of a map lookup per statement.
+	connFront [connFrontSlots]atomic.Pointer[connState]
 }
+
+const connFrontSlots = 256
 
 var (
 	_ pgx.QueryTracer       = (*Tracer)(nil)
@@ -152,6 +157,8 @@ func (t *Tracer) SlowThreshold() time.Duration { return t.slow }
 // connState is what the tracer remembers about one connection: the pool wait
 // that preceded its next statement and the statements prepared under a name.
 type connState struct {
+	key            uintptr // the connection's address
+	dead           atomic.Bool
 	pendingAcquire atomic.Int64
 	mu             sync.Mutex
 	prepared       map[string]string // statement name → SQL
@@ -159,12 +166,21 @@ type connState struct {
 
 func connKey(c *pgx.Conn) uintptr { return uintptr(unsafe.Pointer(c)) }
 
+func connFrontIndex(key uintptr) uintptr { return ((key >> 4) * 0x9E3779B97F4A7C15) >> (64 - 8) }
+
 func (s *shared) connState(c *pgx.Conn) *connState {
 	if c == nil {
 		return nil
 	}
-	if v, ok := s.conns.Load(connKey(c)); ok {
-		return v.(*connState)
+	key := connKey(c)
+	slot := &s.connFront[connFrontIndex(key)]
+	if st := slot.Load(); st != nil && st.key == key && !st.dead.Load() {
+		return st
+	}
+	if v, ok := s.conns.Load(key); ok {
+		st := v.(*connState)
+		slot.Store(st)
+		return st
 	}
 	return nil
 }
@@ -173,14 +189,14 @@ func (s *shared) connStateCreate(c *pgx.Conn) *connState {
 	if st := s.connState(c); st != nil {
 		return st
 	}
-	st := &connState{}
 	key := connKey(c)
+	st := &connState{key: key}
 	if v, loaded := s.conns.LoadOrStore(key, st); loaded {
 		return v.(*connState)
 	}
 	// Forget the state when the connection is garbage: the key is an address,
 	// so delete only this state, never a newer connection's at the same address.
-	runtime.AddCleanup(c, func(k uintptr) { s.conns.CompareAndDelete(k, st) }, key)
+	runtime.AddCleanup(c, func(k uintptr) { s.forget(k, st) }, key)
 	return st
 }
 
@@ -188,9 +204,20 @@ func (s *shared) connStateCreate(c *pgx.Conn) *connState {
 // it from pgxpool's BeforeClose hook; other users need not call it (the state
 // is also dropped when the connection is garbage collected).
 func (t *Tracer) ForgetConn(c *pgx.Conn) {
-	if c != nil {
-		t.conns.Delete(connKey(c))
+	if c == nil {
+		return
 	}
+	if v, ok := t.conns.Load(connKey(c)); ok {
+		t.forget(connKey(c), v.(*connState))
+	}
+}
+
+// forget drops st, the state of the connection at address key, from the map
+// and the front table; a newer connection's state at the same address stays.
+func (s *shared) forget(key uintptr, st *connState) {
+	st.dead.Store(true)
+	s.conns.CompareAndDelete(key, st)
+	s.connFront[connFrontIndex(key)].CompareAndSwap(st, nil)
 }
 
 // resolveSQL maps a prepared statement's name to its SQL.
