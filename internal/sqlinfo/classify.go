@@ -2,6 +2,7 @@ package sqlinfo
 
 import (
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"strings"
 )
 
 // Fixed values of Info.Reason. Callers may compare against them; the other
@@ -26,6 +27,9 @@ const (
 	ReasonSelectInto = "SELECT INTO"
 	// ReasonDDL: CREATE, ALTER, DROP, TRUNCATE, GRANT, … (Kind KindDDL).
 	ReasonDDL = "ddl statement"
+	// ReasonUnknownFunction starts the reason of a SELECT whose only obstacle
+	// is a function that is not a known read-only built-in (Info.ReadOnlyIfFunctions).
+	ReasonUnknownFunction = "calls unknown function "
 )
 
 // explainAnalyzePrefix starts the reason of an EXPLAIN ANALYZE, followed by
@@ -36,6 +40,7 @@ const explainAnalyzePrefix = "explain analyze: "
 // statement n, using the facts w collected from the whole text.
 func classify(info *Info, n *pg_query.Node, w *walker) {
 	info.Kind, info.TxOp, info.ReadOnly, info.Reason = verdict(n, w)
+	info.ReadOnlyIfFunctions = info.Kind == KindSelect && strings.HasPrefix(info.Reason, ReasonUnknownFunction)
 }
 
 func verdict(n *pg_query.Node, w *walker) (Kind, TxOp, bool, string) {
@@ -92,7 +97,7 @@ func selectVerdict(w *walker) (bool, string) {
 		}
 	}
 	if unknown != "" {
-		return false, "calls unknown function " + unknown
+		return false, ReasonUnknownFunction + unknown
 	}
 	return true, ReasonPlainSelect
 }

@@ -91,6 +91,10 @@ type Info struct {
 	// UnknownFunctions lists the called functions that are not known built-ins
 	// (user functions). The statement is then not ReadOnly unless a caller proves otherwise.
 	UnknownFunctions []string
+	// ReadOnlyIfFunctions is true for a SELECT that would be ReadOnly if every
+	// function in UnknownFunctions were read-only (stable or immutable, no
+	// side effects): a router that knows them from pg_proc may route it to a replica.
+	ReadOnlyIfFunctions bool
 	// Locking is the locking clause if any ("FOR UPDATE", "FOR SHARE SKIP LOCKED", …).
 	Locking string
 	// SQLCName and SQLCCommand come from a leading "-- name: GetUser :one" comment.
