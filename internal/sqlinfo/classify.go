@@ -64,6 +64,9 @@ func verdict(n *pg_query.Node, w *walker) (Kind, TxOp, bool, string) {
 		return KindUtility, TxNone, true, ReasonShow
 	case *pg_query.Node_ExplainStmt:
 		if !explainAnalyze(s.ExplainStmt) {
+			if w.tempRel != "" {
+				return KindUtility, TxNone, false, "reads temporary table " + w.tempRel
+			}
 			return KindUtility, TxNone, true, ReasonExplainOnly
 		}
 		_, _, ro, reason := verdict(s.ExplainStmt.Query, w)
@@ -84,6 +87,8 @@ func selectVerdict(w *walker) (bool, string) {
 		return false, "writable CTE (" + w.writableCTE + ")"
 	case len(w.lockings) > 0:
 		return false, "locking clause " + w.lockings[0]
+	case w.tempRel != "":
+		return false, "reads temporary table " + w.tempRel
 	}
 	unknown := ""
 	for _, f := range w.funcs {

@@ -27,6 +27,7 @@ type walker struct {
 	writableCTE   string   // kind of the first data-modifying CTE ("insert", …)
 	hasInto       bool     // SELECT INTO / CREATE TABLE AS
 	batch         bool
+	tempRel       string // a relation named in pg_temp (first one)
 	params        int
 	// explainOnly is set while walking the statement of an EXPLAIN without
 	// ANALYZE: nothing is executed, so relations are recorded as read.
@@ -256,6 +257,11 @@ func (w *walker) rel(rv *pg_query.RangeVar, acc access) {
 	if rv.Schemaname != "" {
 		name = rv.Schemaname + "." + name
 	}
+	if isTempSchema(rv.Schemaname) || rv.Relpersistence == "t" {
+		// A temporary table exists only in the session that made it, and
+		// never on a standby.
+		w.tempRel = name
+	}
 	if rv.Catalogname != "" {
 		name = rv.Catalogname + "." + name
 	}
@@ -264,6 +270,23 @@ func (w *walker) rel(rv *pg_query.RangeVar, acc access) {
 	} else {
 		w.read = append(w.read, name)
 	}
+}
+
+// isTempSchema reports whether a schema name is pg_temp or a session's pg_temp_N.
+func isTempSchema(schema string) bool {
+	if schema == "pg_temp" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(schema, "pg_temp_")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // drop records the tables, views, indexes and sequences a DROP removes.
