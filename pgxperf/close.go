@@ -2,9 +2,11 @@ package pgxperf
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DefaultCloseTimeout is how long Close waits for calls in flight when
@@ -19,9 +21,16 @@ const DefaultCloseTimeout = 30 * time.Second
 // again is a no-op.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
+		if p.router != nil {
+			p.router.Close() // the monitor's own connections first
+		}
 		done := make(chan struct{})
 		go func() {
-			p.primary.Close()
+			var wg sync.WaitGroup
+			for _, pool := range append([]*pgxpool.Pool{p.primary}, p.replicas...) {
+				wg.Go(pool.Close)
+			}
+			wg.Wait()
 			close(done)
 		}()
 		timeout := p.opts.CloseTimeout

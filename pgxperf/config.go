@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
@@ -45,9 +46,14 @@ type Options struct {
 	CloseTimeout time.Duration
 
 	// ReplicaURLs are the connection strings of streaming replicas
-	// (DATABASE_READ_REPLICA_URL). They are validated now; routing reads to
-	// them is the job of the replica package.
+	// (DATABASE_READ_REPLICA_URL). With replicas, statements the analyzer
+	// proves read-only go to a healthy replica (see package replica); the pool
+	// settings and hooks of the primary's config apply to each replica's pool.
 	ReplicaURLs []string
+
+	// Routing configures read routing when ReplicaURLs are set (balancing, lag
+	// limits, function lists …); its zero value is useful.
+	Routing replica.Options
 
 	// RedisURL is the Redis server of the query cache (REDIS_URL), validated now.
 	RedisURL string

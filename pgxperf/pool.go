@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
@@ -34,10 +35,12 @@ var (
 // the same signatures and semantics, and traces every call. It is safe for
 // concurrent use.
 type Pool struct {
-	primary *pgxpool.Pool
-	tracer  *tracer.Tracer // nil when monitoring is disabled
-	opts    Options
-	logger  *slog.Logger
+	primary  *pgxpool.Pool
+	replicas []*pgxpool.Pool
+	router   *replica.Router // nil without replicas
+	tracer   *tracer.Tracer  // nil when monitoring is disabled
+	opts     Options
+	logger   *slog.Logger
 
 	busyMu sync.Mutex
 	busy   map[*pgx.Conn]struct{} // connections acquired and not yet released
@@ -96,13 +99,20 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 		p.tracer = tracer.New(tc)
 		ours = &poolTracer{Tracer: p.tracer, pool: p}
 	}
-	cfg.ConnConfig.Tracer = chainTracer(ours, cfg.ConnConfig.Tracer)
+	userTracer := cfg.ConnConfig.Tracer
+	cfg.ConnConfig.Tracer = chainTracer(ours, userTracer)
 	p.chainHooks(cfg)
 	primary, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	p.primary = primary
+	if len(opts.ReplicaURLs) > 0 {
+		if err := p.startReplicas(ctx, config, userTracer); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -249,8 +259,20 @@ func (p *Pool) Ping(ctx context.Context) error {
 	return c.Ping(ctx)
 }
 
-// Exec executes sql with arguments, like pgxpool.Pool.Exec.
+// Exec executes sql with arguments, like pgxpool.Pool.Exec. With replicas,
+// a statement proven read-only may run on one.
 func (p *Pool) Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error) {
+	if p.router != nil {
+		ctx, cancel := p.callContext(ctx)
+		if cancel != nil {
+			defer cancel()
+		}
+		return p.routedExec(ctx, sql, arguments)
+	}
+	return p.primaryExec(ctx, sql, arguments)
+}
+
+func (p *Pool) primaryExec(ctx context.Context, sql string, arguments []any) (pgconn.CommandTag, error) {
 	ctx, cancel := p.callContext(ctx)
 	if cancel != nil {
 		defer cancel()
@@ -267,8 +289,25 @@ func (p *Pool) Exec(ctx context.Context, sql string, arguments ...any) (pgconn.C
 }
 
 // Query runs a query that returns rows, like pgxpool.Pool.Query. Close the
-// rows (or read them to the end) to release the connection.
+// rows (or read them to the end) to release the connection. With replicas, a
+// statement proven read-only runs on one.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if p.router != nil {
+		ctx, cancel := p.callContext(ctx)
+		rows, err := p.routedQuery(ctx, sql, args)
+		if cancel != nil {
+			if err != nil {
+				cancel()
+				return rows, err
+			}
+			return &cancelRows{Rows: rows, cancel: cancel}, nil
+		}
+		return rows, err
+	}
+	return p.primaryQuery(ctx, sql, args)
+}
+
+func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
 	ctx, cancel := p.callContext(ctx)
 	if p.opts.AcquireTimeout <= 0 {
 		rows, err := p.primary.Query(ctx, sql, args...)
@@ -302,7 +341,7 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 // QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
 func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	ctx, cancel := p.callContext(ctx)
-	if p.opts.AcquireTimeout <= 0 && cancel == nil {
+	if p.opts.AcquireTimeout <= 0 && cancel == nil && p.router == nil {
 		return p.primary.QueryRow(ctx, sql, args...)
 	}
 	rows, err := p.Query(ctx, sql, args...)
@@ -317,6 +356,18 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 
 // SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if p.router != nil {
+		ctx, cancel := p.callContext(ctx)
+		br := p.routedBatch(ctx, b)
+		if cancel != nil {
+			return &cancelBatch{BatchResults: br, cancel: cancel}
+		}
+		return br
+	}
+	return p.primarySendBatch(ctx, b)
+}
+
+func (p *Pool) primarySendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, cancel := p.callContext(ctx)
 	if p.opts.AcquireTimeout <= 0 {
 		br := p.primary.SendBatch(ctx, b)
@@ -343,6 +394,17 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 // BeginTx starts a transaction with options on the primary, like
 // pgxpool.Pool.BeginTx. The whole transaction runs on one connection.
 func (p *Pool) BeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, error) {
+	if p.router != nil {
+		ctx, cancel := p.callContext(ctx)
+		if cancel != nil {
+			defer cancel()
+		}
+		return p.routedBeginTx(ctx, txOptions)
+	}
+	return p.primaryBeginTx(ctx, txOptions)
+}
+
+func (p *Pool) primaryBeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, error) {
 	ctx, cancel := p.callContext(ctx)
 	if cancel != nil {
 		// The deadline covers BEGIN only; the transaction's own calls carry their contexts.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
@@ -23,6 +24,9 @@ type Report struct {
 	Statements    []tracer.StatementStats
 	Conn          tracer.PoolStats
 	Pool          PoolStat
+	// Nodes are the primary's and each replica's routing figures (state,
+	// lag, statements routed, retries, errors); empty without replicas.
+	Nodes []replica.NodeStats
 	// Findings are the N+1 and redundant-query findings of n1detect scopes
 	// (tests, requests, jobs) whose statements this Pool served.
 	Findings []tracer.Finding
@@ -52,6 +56,9 @@ func poolStat(s *pgxpool.Stat) PoolStat {
 // disabled, only the pool counters are filled.
 func (p *Pool) Report() Report {
 	r := Report{Taken: time.Now(), Pool: poolStat(p.primary.Stat()), SlowThreshold: -1}
+	if p.router != nil {
+		r.Nodes = p.router.Nodes()
+	}
 	if p.tracer != nil {
 		snap := p.tracer.Snapshot()
 		r.Since, r.Statements, r.Conn, r.Findings = snap.Since, snap.Statements, snap.Pool, snap.Findings
@@ -112,6 +119,21 @@ func (r Report) WriteText(w io.Writer, top int) error {
 			if site := st.Slowest.CallSite.String(); site != "" {
 				ew.printf("      at %s\n", site)
 			}
+		}
+	}
+	if len(r.Nodes) > 0 {
+		ew.printf("\nrouting:\n")
+		ntw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(ntw, "  node\tstate\trouted\tretries\terrors\tlag\tlag bytes\treplayed")
+		for _, n := range r.Nodes {
+			lag, lagBytes, replay := "-", "-", "-"
+			if !n.Primary {
+				lag, lagBytes, replay = n.Lag.Round(time.Millisecond).String(), fmt.Sprint(n.LagBytes), n.ReplayLSN.String()
+			}
+			fmt.Fprintf(ntw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.Name, n.State, n.Routed, n.Retries, n.Errors, lag, lagBytes, replay)
+		}
+		if err := ntw.Flush(); err != nil {
+			return err
 		}
 	}
 	if len(r.Findings) > 0 {

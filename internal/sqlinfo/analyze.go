@@ -73,6 +73,7 @@ func analyze(sql string) (info *Info) {
 		}
 	}
 	info.Locking = joinLockings(w.lockings)
+	info.HintPrimary = strings.Contains(sql, HintPrimary)
 	info.BatchShaped = w.batch
 	info.Params = w.params
 	return info

@@ -56,6 +56,10 @@ const (
 	TxPrepare // PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED
 )
 
+// HintPrimary is the SQL comment hint that keeps a statement on the primary:
+// SELECT /* pgxperf:primary */ … or -- pgxperf:primary.
+const HintPrimary = "pgxperf:primary"
+
 // Info is the immutable analysis of one SQL text. Every field is computed once
 // per distinct text; an *Info returned by Analyze must never be modified (slices included).
 type Info struct {
@@ -95,6 +99,9 @@ type Info struct {
 	// function in UnknownFunctions were read-only (stable or immutable, no
 	// side effects): a router that knows them from pg_proc may route it to a replica.
 	ReadOnlyIfFunctions bool
+	// HintPrimary is true when the text carries the comment hint
+	// /* pgxperf:primary */: a router must send it to the primary.
+	HintPrimary bool
 	// Locking is the locking clause if any ("FOR UPDATE", "FOR SHARE SKIP LOCKED", …).
 	Locking string
 	// SQLCName and SQLCCommand come from a leading "-- name: GetUser :one" comment.

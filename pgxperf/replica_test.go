@@ -1,0 +1,126 @@
+package pgxperf_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgxperf/pgxperf/internal/testenv"
+	"github.com/pgxperf/pgxperf/pgxperf"
+	"github.com/pgxperf/pgxperf/replica"
+)
+
+func newReplicatedPool(t *testing.T, opts pgxperf.Options) *pgxperf.Pool {
+	t.Helper()
+	primary, rep := testenv.NewReplicatedDatabase(t)
+	cfg, err := pgxpool.ParseConfig(primary)
+	require.NoError(t, err)
+	cfg.MaxConns = 4
+	opts.ReplicaURLs = []string{rep}
+	opts.Tracer.SlowThreshold = -1
+	if opts.Routing.CheckInterval == 0 {
+		opts.Routing.CheckInterval = 100 * time.Millisecond
+	}
+	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func inRecovery(t *testing.T, ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, sql string, args ...any) bool {
+	t.Helper()
+	var rec bool
+	require.NoError(t, q.QueryRow(ctx, sql, args...).Scan(&rec))
+	return rec
+}
+
+func TestRoutingReadsToReplicaWritesToPrimary(t *testing.T) {
+	p := newReplicatedPool(t, pgxperf.Options{})
+	ctx := testCtx(t)
+
+	require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"), "a plain read goes to the replica")
+	require.False(t, inRecovery(t, ctx, p, "SELECT /* pgxperf:primary */ pg_is_in_recovery()"), "comment hint")
+	require.False(t, inRecovery(t, replica.ForcePrimary(ctx), p, "SELECT pg_is_in_recovery()"), "context override")
+
+	// Statements a standby would reject run on the primary and succeed.
+	_, err := p.Exec(ctx, "INSERT INTO users (email, display_name) VALUES ($1, $2)", "route@example.com", "Route")
+	require.NoError(t, err)
+	require.False(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery() FROM users LIMIT 1 FOR UPDATE"), "locking clause")
+	var n int64
+	require.NoError(t, p.QueryRow(ctx, "SELECT nextval('users_id_seq')").Scan(&n))
+	require.NoError(t, p.QueryRow(ctx, "SELECT pg_advisory_xact_lock(42)::text IS NULL").Scan(new(bool)))
+
+	// A transaction stays on the primary.
+	tx, err := p.Begin(ctx)
+	require.NoError(t, err)
+	require.False(t, inRecovery(t, ctx, tx, "SELECT pg_is_in_recovery()"))
+	require.NoError(t, tx.Commit(ctx))
+
+	// A read-only transaction may use a replica when asked to.
+	tx, err = p.BeginTx(replica.PreferReplica(ctx), pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	require.NoError(t, err)
+	require.True(t, inRecovery(t, ctx, tx, "SELECT pg_is_in_recovery()"))
+	require.NoError(t, tx.Rollback(ctx))
+
+	// A batch of reads goes to the replica; a batch with a write to the primary.
+	b := &pgx.Batch{}
+	b.Queue("SELECT pg_is_in_recovery()")
+	br := p.SendBatch(ctx, b)
+	var rec bool
+	require.NoError(t, br.QueryRow().Scan(&rec))
+	require.NoError(t, br.Close())
+	require.True(t, rec)
+
+	rep := p.Report()
+	require.Len(t, rep.Nodes, 2)
+	require.Equal(t, replica.StateOnline, rep.Nodes[1].State)
+	require.Positive(t, rep.Nodes[1].Routed)
+	require.Positive(t, rep.Nodes[0].Routed)
+	var sb strings.Builder
+	require.NoError(t, rep.WriteText(&sb, 0))
+	require.Contains(t, sb.String(), "routing:")
+	var replicaCalls int64
+	for _, st := range rep.Statements {
+		replicaCalls += st.ReplicaCalls
+	}
+	require.Positive(t, replicaCalls, "statistics know which role served a statement")
+}
+
+// Read-your-writes: in a session, a read right after a write sees it,
+// whatever the replica's lag.
+func TestReadYourWrites(t *testing.T) {
+	p := newReplicatedPool(t, pgxperf.Options{})
+	ctx := testCtx(t)
+	sess := replica.NewSession()
+	sctx := replica.WithSession(ctx, sess)
+	stale := 0
+	for i := 0; i < 200; i++ {
+		email := fmt.Sprintf("ryw%d@example.com", i)
+		_, err := p.Exec(sctx, "INSERT INTO users (email, display_name) VALUES ($1, 'x')", email)
+		require.NoError(t, err)
+		var c int
+		require.NoError(t, p.QueryRow(sctx, "SELECT count(*) FROM users WHERE email = $1", email).Scan(&c))
+		if c != 1 {
+			stale++
+		}
+	}
+	require.Zero(t, stale)
+	require.NotZero(t, sess.LSN())
+	tok := sess.Token()
+	back, err := replica.ParseToken(tok)
+	require.NoError(t, err)
+	require.Equal(t, sess.LSN(), back.LSN())
+
+	// Once the replica has replayed past the session's position, reads go back to it.
+	require.Eventually(t, func() bool {
+		return inRecovery(t, sctx, p, "SELECT pg_is_in_recovery()")
+	}, 10*time.Second, 50*time.Millisecond)
+}

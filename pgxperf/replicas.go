@@ -1,0 +1,66 @@
+package pgxperf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/replica"
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// startReplicas opens one pool per replica URL, with the primary config's
+// pool settings and hooks, and a router over them.
+func (p *Pool) startReplicas(ctx context.Context, primaryCfg *pgxpool.Config, userTracer pgx.QueryTracer) error {
+	var reps []replica.Replica
+	for i, u := range p.opts.ReplicaURLs {
+		rc, err := pgxpool.ParseConfig(u)
+		if err != nil {
+			return errors.Join(ErrInvalidConfig, fmt.Errorf("pgxperf: replica %d: %w", i+1, err))
+		}
+		rc.MaxConns, rc.MinConns, rc.MinIdleConns = primaryCfg.MaxConns, primaryCfg.MinConns, primaryCfg.MinIdleConns
+		rc.MaxConnLifetime, rc.MaxConnLifetimeJitter = primaryCfg.MaxConnLifetime, primaryCfg.MaxConnLifetimeJitter
+		rc.MaxConnIdleTime, rc.HealthCheckPeriod, rc.PingTimeout = primaryCfg.MaxConnIdleTime, primaryCfg.HealthCheckPeriod, primaryCfg.PingTimeout
+		rc.BeforeConnect, rc.AfterConnect, rc.PrepareConn = primaryCfg.BeforeConnect, primaryCfg.AfterConnect, primaryCfg.PrepareConn
+		rc.BeforeAcquire, rc.AfterRelease, rc.BeforeClose = primaryCfg.BeforeAcquire, primaryCfg.AfterRelease, primaryCfg.BeforeClose //nolint:staticcheck
+		rc.ShouldPing = primaryCfg.ShouldPing
+		var ours pgx.QueryTracer = &connTracker{pool: p}
+		if p.tracer != nil {
+			ours = &poolTracer{Tracer: p.tracer.ForRole(tracer.RoleReplica), pool: p}
+		}
+		rc.ConnConfig.Tracer = chainTracer(ours, userTracer)
+		p.chainHooks(rc)
+		pool, err := pgxpool.NewWithConfig(ctx, rc)
+		if err != nil {
+			return err
+		}
+		p.replicas = append(p.replicas, pool)
+		reps = append(reps, replica.Replica{Name: fmt.Sprintf("replica-%d %s:%d", i+1, rc.ConnConfig.Host, rc.ConnConfig.Port), Pool: pool})
+	}
+	opts := p.opts.Routing
+	if opts.Logger == nil {
+		opts.Logger = p.logger
+	}
+	r, err := replica.New(ctx, replica.Config{Primary: p.primary, Replicas: reps, Options: opts})
+	if err != nil {
+		return err
+	}
+	p.router = r
+	return nil
+}
+
+// Router returns the read router, or nil when no replica is configured.
+func (p *Pool) Router() *replica.Router { return p.router }
+
+// AcquireReplica acquires a connection from a healthy replica (the primary
+// when none is available). Acquire always uses the primary.
+func (p *Pool) AcquireReplica(ctx context.Context) (*pgxpool.Conn, error) {
+	if p.router == nil {
+		return p.acquire(ctx)
+	}
+	n := p.router.RouteTx(replica.PreferReplica(ctx), true)
+	return n.Pool().Acquire(ctx)
+}

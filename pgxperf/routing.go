@@ -1,0 +1,311 @@
+package pgxperf
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/replica"
+	"github.com/pgxperf/pgxperf/tracer"
+)
+
+// This file holds the call paths used when replicas are configured: each
+// statement is routed by replica.Router; a read that fails on a replica with
+// a connection error or a recovery conflict, before any row reached the
+// caller, is retried on another replica and then on the primary (re-running
+// it is safe: only statements proven read-only go to replicas); and after a
+// write in a replica.Session the primary's WAL position is recorded so the
+// session's later reads see it.
+
+// retryable says whether a read that failed on a replica may be retried
+// elsewhere, and whether the replica itself looks down.
+func retryable(ctx context.Context, err error) (retry, down bool) {
+	if err == nil || ctx.Err() != nil {
+		return false, false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "40001" && strings.Contains(pgErr.Message, "recovery"):
+			return true, false // canceled by a conflict with recovery
+		case pgErr.Code == "25006":
+			return true, false // the standby refused: run it on the primary
+		case strings.HasPrefix(pgErr.Code, "57P"), strings.HasPrefix(pgErr.Code, "08"):
+			return true, true // shutting down, cannot connect now, connection failure
+		}
+		return false, false // the statement's own error: the caller gets it
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false, false
+	}
+	return true, true // network, connect and protocol errors
+}
+
+// failed records a failure on a replica node.
+func failed(n *replica.Node, err error, down bool) {
+	n.CountRetry()
+	if down {
+		n.MarkFailed(err)
+	}
+}
+
+// noScope hides an n1detect scope from pgxperf's own statements.
+func noScope(ctx context.Context) context.Context { return tracer.WithScope(ctx, nil) }
+
+// recordWrite stores the primary's WAL insert position in the context's
+// session after a write: one round trip, only when a session is present.
+func (p *Pool) recordWrite(ctx context.Context, s *replica.Session) {
+	if s == nil {
+		return
+	}
+	var text string
+	if err := p.primary.QueryRow(noScope(context.WithoutCancel(ctx)), "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
+		// Without the position, keep the session on the primary from now on.
+		s.Observe(replica.LSN(^uint64(0) >> 1))
+		return
+	}
+	if lsn, err := replica.ParseLSN(text); err == nil {
+		s.Observe(lsn)
+	}
+}
+
+func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.CommandTag, error) {
+	info := sqlinfo.Analyze(sql)
+	node := p.router.Route(ctx, info)
+	var tried []*replica.Node
+	for !node.IsPrimary() {
+		done := node.Acquired()
+		tag, err := node.Pool().Exec(ctx, sql, args...)
+		done()
+		retry, down := retryable(ctx, err)
+		if !retry {
+			return tag, err
+		}
+		failed(node, err, down)
+		tried = append(tried, node)
+		node = p.router.Next(ctx, tried)
+	}
+	p.router.CountPrimary()
+	tag, err := p.primaryExec(ctx, sql, args)
+	if err == nil && !info.ReadOnly {
+		p.recordWrite(ctx, replica.SessionFromContext(ctx))
+	}
+	return tag, err
+}
+
+func (p *Pool) routedQuery(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
+	info := sqlinfo.Analyze(sql)
+	node := p.router.Route(ctx, info)
+	if node.IsPrimary() {
+		return p.primaryRoutedQuery(ctx, info, sql, args)
+	}
+	rr := &replicaRows{p: p, ctx: ctx, info: info, sql: sql, args: args}
+	if err := rr.run(node); err != nil {
+		return errRows{err: err}, err
+	}
+	return rr, nil
+}
+
+func (p *Pool) primaryRoutedQuery(ctx context.Context, info *sqlinfo.Info, sql string, args []any) (pgx.Rows, error) {
+	p.router.CountPrimary()
+	rows, err := p.primaryQuery(ctx, sql, args)
+	if err != nil || info.ReadOnly {
+		return rows, err
+	}
+	if s := replica.SessionFromContext(ctx); s != nil {
+		return &writeRows{Rows: rows, after: func() { p.recordWrite(ctx, s) }}, nil
+	}
+	return rows, nil
+}
+
+// replicaRows reads from a replica; when the replica fails before the first
+// row, it re-runs the query on the next node and reads from there.
+type replicaRows struct {
+	pgx.Rows
+	p     *Pool
+	ctx   context.Context
+	info  *sqlinfo.Info
+	sql   string
+	args  []any
+	tried []*replica.Node
+	node  *replica.Node
+	done  func()
+	seen  bool // a row reached the caller: no more retries
+	once  sync.Once
+}
+
+// run starts the query on node, moving on to the next node while it fails
+// with a retryable error.
+func (r *replicaRows) run(node *replica.Node) error {
+	for {
+		if node.IsPrimary() {
+			r.node, r.done = node, func() {}
+			rows, err := r.p.primaryRoutedQuery(r.ctx, r.info, r.sql, r.args)
+			r.Rows = rows
+			return err
+		}
+		done := node.Acquired()
+		rows, err := node.Pool().Query(r.ctx, r.sql, r.args...)
+		if err == nil {
+			r.Rows, r.node, r.done = rows, node, done
+			return nil
+		}
+		done()
+		retry, down := retryable(r.ctx, err)
+		if !retry {
+			r.Rows = errRows{err: err}
+			return err
+		}
+		failed(node, err, down)
+		r.tried = append(r.tried, node)
+		node = r.p.router.Next(r.ctx, r.tried)
+	}
+}
+
+func (r *replicaRows) Next() bool {
+	for {
+		if r.Rows.Next() {
+			r.seen = true
+			return true
+		}
+		err := r.Rows.Err()
+		retry, down := retryable(r.ctx, err)
+		if r.seen || !retry || r.node == nil || r.node.IsPrimary() {
+			r.finish()
+			return false
+		}
+		// Failed before the first row: try the next node.
+		r.Rows.Close()
+		r.done()
+		failed(r.node, err, down)
+		r.tried = append(r.tried, r.node)
+		if err := r.run(r.p.router.Next(r.ctx, r.tried)); err != nil {
+			r.finish()
+			return false
+		}
+	}
+}
+
+func (r *replicaRows) finish() {
+	r.once.Do(func() {
+		r.Rows.Close()
+		if r.done != nil {
+			r.done()
+		}
+	})
+}
+
+func (r *replicaRows) Close() { r.finish() }
+
+// writeRows records the session's WAL position once a write's rows are closed.
+type writeRows struct {
+	pgx.Rows
+	after func()
+	once  sync.Once
+}
+
+func (w *writeRows) Next() bool {
+	if w.Rows.Next() {
+		return true
+	}
+	w.Close()
+	return false
+}
+
+func (w *writeRows) Close() {
+	w.once.Do(func() {
+		w.Rows.Close()
+		if w.Rows.Err() == nil {
+			w.after()
+		}
+	})
+}
+
+// batchReadOnly reports whether every statement of a batch may run on a replica.
+func batchReadOnly(b *pgx.Batch) bool {
+	for _, q := range b.QueuedQueries {
+		if !sqlinfo.Analyze(q.SQL).ReadOnly {
+			return false
+		}
+	}
+	return len(b.QueuedQueries) > 0
+}
+
+func (p *Pool) routedBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if batchReadOnly(b) {
+		// Route as one read (the first statement decides the node).
+		node := p.router.Route(ctx, sqlinfo.Analyze(b.QueuedQueries[0].SQL))
+		if !node.IsPrimary() {
+			done := node.Acquired()
+			return &doneBatch{BatchResults: node.Pool().SendBatch(ctx, b), done: done}
+		}
+	}
+	p.router.CountPrimary()
+	br := p.primarySendBatch(ctx, b)
+	if s := replica.SessionFromContext(ctx); s != nil && !batchReadOnly(b) {
+		return &doneBatch{BatchResults: br, done: func() { p.recordWrite(ctx, s) }}
+	}
+	return br
+}
+
+type doneBatch struct {
+	pgx.BatchResults
+	done func()
+	once sync.Once
+}
+
+func (b *doneBatch) Close() error {
+	err := b.BatchResults.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+func (p *Pool) routedBeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	node := p.router.RouteTx(ctx, opts.AccessMode == pgx.ReadOnly)
+	if !node.IsPrimary() {
+		tx, err := node.Pool().BeginTx(ctx, opts)
+		if err == nil {
+			return tx, nil
+		}
+		if retry, down := retryable(ctx, err); !retry {
+			return nil, err
+		} else {
+			failed(node, err, down)
+		}
+	}
+	p.router.CountPrimary()
+	tx, err := p.primaryBeginTx(ctx, opts)
+	if err != nil || opts.AccessMode == pgx.ReadOnly {
+		return tx, err
+	}
+	if s := replica.SessionFromContext(ctx); s != nil {
+		return &sessionTx{Tx: tx, after: func() { p.recordWrite(ctx, s) }}, nil
+	}
+	return tx, nil
+}
+
+// sessionTx records the session's WAL position after a commit.
+type sessionTx struct {
+	pgx.Tx
+	after func()
+}
+
+func (t *sessionTx) Commit(ctx context.Context) error {
+	err := t.Tx.Commit(ctx)
+	if err == nil {
+		t.after()
+	}
+	return err
+}
+
+var (
+	_ pgx.Rows         = (*replicaRows)(nil)
+	_ pgx.Rows         = (*writeRows)(nil)
+	_ pgx.BatchResults = (*doneBatch)(nil)
+	_ pgx.Tx           = (*sessionTx)(nil)
+)

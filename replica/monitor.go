@@ -1,0 +1,200 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// monitor polls the primary's WAL position and each replica's recovery
+// state, replay position and replay timestamp, on a jittered interval with a
+// short timeout, over connections of its own (untraced, so checks never show
+// in statistics or N+1 scopes).
+type monitor struct {
+	r      *Router
+	conns  map[*Node]*pgx.Conn
+	mu     sync.Mutex // guards conns
+	stopCh chan struct{}
+	done   chan struct{}
+}
+
+func newMonitor(r *Router) *monitor {
+	return &monitor{r: r, conns: map[*Node]*pgx.Conn{}, stopCh: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (m *monitor) start() {
+	if len(m.r.replicas) == 0 {
+		close(m.done)
+		return
+	}
+	go m.loop()
+}
+
+func (m *monitor) loop() {
+	defer close(m.done)
+	for {
+		d := m.r.opts.CheckInterval
+		d += time.Duration(rand.Int64N(int64(d))) // [interval, 2×interval)
+		t := time.NewTimer(d)
+		select {
+		case <-m.stopCh:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-m.stopCh:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		m.checkAll(ctx)
+		cancel()
+	}
+}
+
+// stop ends the loop and closes the monitor's connections.
+func (m *monitor) stop() {
+	close(m.stopCh)
+	<-m.done
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for n, c := range m.conns {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.Close(ctx)
+		cancel()
+		delete(m.conns, n)
+	}
+}
+
+// checkAll reads the primary's position, then checks every replica in parallel.
+func (m *monitor) checkAll(ctx context.Context) {
+	var primaryLSN LSN
+	if err := m.query(ctx, m.r.primary, func(c *pgx.Conn, ctx context.Context) error {
+		var s string
+		if err := c.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+			return err
+		}
+		l, err := ParseLSN(s)
+		primaryLSN = l
+		return err
+	}); err == nil {
+		m.r.primary.replayLSN.Store(uint64(primaryLSN))
+		m.r.primary.checked.Store(time.Now().UnixNano())
+	}
+	var wg sync.WaitGroup
+	for _, n := range m.r.replicas {
+		wg.Add(1)
+		go func(n *Node) {
+			defer wg.Done()
+			m.checkReplica(ctx, n, primaryLSN)
+		}(n)
+	}
+	wg.Wait()
+}
+
+func (m *monitor) checkReplica(ctx context.Context, n *Node, primaryLSN LSN) {
+	var (
+		inRecovery bool
+		replay     string
+		replayedAt pgtype.Timestamptz
+	)
+	err := m.query(ctx, n, func(c *pgx.Conn, ctx context.Context) error {
+		return c.QueryRow(ctx, `SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn(), '0/0')::text, pg_last_xact_replay_timestamp()`).
+			Scan(&inRecovery, &replay, &replayedAt)
+	})
+	n.checked.Store(time.Now().UnixNano())
+	old := n.State()
+	if err != nil {
+		n.errs.Add(1)
+		msg := err.Error()
+		n.lastErr.Store(&msg)
+		m.transition(n, old, StateOffline, "err", err)
+		return
+	}
+	if !inRecovery {
+		m.transition(n, old, StatePromoted, "reason", "pg_is_in_recovery() is false: the replica was promoted")
+		return
+	}
+	lsn, err := ParseLSN(replay)
+	if err != nil {
+		m.transition(n, old, StateOffline, "err", err)
+		return
+	}
+	n.replayLSN.Store(uint64(lsn))
+	var lagBytes int64
+	var lag time.Duration
+	if primaryLSN > lsn {
+		lagBytes = int64(primaryLSN - lsn)
+		if replayedAt.Valid {
+			lag = time.Since(replayedAt.Time)
+		}
+	}
+	n.lagBytes.Store(lagBytes)
+	n.lagNanos.Store(int64(lag))
+	state := StateOnline
+	// Behind in bytes, or behind and its last replayed transaction is old.
+	if lagBytes > m.r.opts.MaxLagBytes || (lagBytes > 0 && lag > m.r.opts.MaxLagTime) {
+		state = StateLagging
+	}
+	m.transition(n, old, state, "lag_bytes", lagBytes, "lag", lag)
+}
+
+func (m *monitor) transition(n *Node, old, state State, args ...any) {
+	n.state.Store(int32(state))
+	if old == state {
+		return
+	}
+	level := m.r.logger.Warn
+	if state == StateOnline {
+		level = m.r.logger.Info
+	}
+	level("pgxperf replica "+state.String(), append([]any{"replica", n.name, "was", old.String()}, args...)...)
+}
+
+// query runs f on the node's monitor connection, (re)connecting as needed,
+// bounded by the check timeout.
+func (m *monitor) query(ctx context.Context, n *Node, f func(*pgx.Conn, context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, m.r.opts.CheckTimeout)
+	defer cancel()
+	m.mu.Lock()
+	c := m.conns[n]
+	m.mu.Unlock()
+	if c == nil || c.IsClosed() {
+		cfg := n.pool.Config().ConnConfig.Copy()
+		cfg.Tracer = nil // checks are not application statements
+		cfg.RuntimeParams["application_name"] = "pgxperf-monitor"
+		var err error
+		if c, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		select {
+		case <-m.stopCh:
+			m.mu.Unlock()
+			_ = c.Close(context.Background())
+			return errors.New("replica: monitor stopped")
+		default:
+		}
+		m.conns[n] = c
+		m.mu.Unlock()
+	}
+	if err := f(c, ctx); err != nil {
+		// A failed or timed-out check leaves the connection in doubt: drop it.
+		m.mu.Lock()
+		delete(m.conns, n)
+		m.mu.Unlock()
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.Close(cctx)
+		ccancel()
+		return err
+	}
+	return nil
+}

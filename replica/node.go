@@ -1,0 +1,124 @@
+package replica
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// State is a node's health as the monitor last saw it.
+type State int32
+
+// Node states. Only StateOnline replicas receive reads; the primary is
+// always used whatever its state.
+const (
+	StateOnline   State = iota // answering and within the lag limits
+	StateLagging               // answering, but behind the primary beyond a limit
+	StateOffline               // not answering (connection error, timeout)
+	StatePromoted              // no longer in recovery: taken out of rotation
+)
+
+// String returns "online", "lagging", "offline" or "promoted".
+func (s State) String() string {
+	switch s {
+	case StateOnline:
+		return "online"
+	case StateLagging:
+		return "lagging"
+	case StateOffline:
+		return "offline"
+	case StatePromoted:
+		return "promoted"
+	}
+	return "unknown"
+}
+
+// Node is one server: the primary or a replica, with its pool and the
+// figures the router and monitor keep about it. Its methods are safe for
+// concurrent use.
+type Node struct {
+	name    string
+	pool    *pgxpool.Pool
+	primary bool
+	weight  int
+
+	state     atomic.Int32
+	inFlight  atomic.Int64
+	replayLSN atomic.Uint64 // replicas: last replayed WAL position; primary: current position
+	lagBytes  atomic.Int64
+	lagNanos  atomic.Int64
+	checked   atomic.Int64 // unix nanos of the last check
+	routed    atomic.Int64
+	retries   atomic.Int64
+	errs      atomic.Int64
+	lastErr   atomic.Pointer[string]
+}
+
+// Name returns the node's name ("primary", or the replica's configured name).
+func (n *Node) Name() string { return n.name }
+
+// Pool returns the node's pool.
+func (n *Node) Pool() *pgxpool.Pool { return n.pool }
+
+// IsPrimary reports whether the node is the primary.
+func (n *Node) IsPrimary() bool { return n.primary }
+
+// State returns the node's health as last checked.
+func (n *Node) State() State { return State(n.state.Load()) }
+
+// Acquired marks one more call in flight on the node (least-in-flight
+// balancing); call the returned function when it ends.
+func (n *Node) Acquired() func() {
+	n.inFlight.Add(1)
+	return func() { n.inFlight.Add(-1) }
+}
+
+// NodeStats is a copy of a node's figures.
+type NodeStats struct {
+	Name      string
+	Primary   bool
+	State     State
+	LagBytes  int64
+	Lag       time.Duration
+	ReplayLSN LSN
+	InFlight  int64
+	Routed    int64 // statements routed to the node
+	Retries   int64 // reads retried elsewhere after failing here
+	Errors    int64 // connection errors and failed checks
+	LastError string
+	CheckedAt time.Time
+}
+
+// Stats returns a copy of the node's figures.
+func (n *Node) Stats() NodeStats {
+	s := NodeStats{
+		Name: n.name, Primary: n.primary, State: n.State(),
+		LagBytes: n.lagBytes.Load(), Lag: time.Duration(n.lagNanos.Load()),
+		ReplayLSN: LSN(n.replayLSN.Load()), InFlight: n.inFlight.Load(),
+		Routed: n.routed.Load(), Retries: n.retries.Load(), Errors: n.errs.Load(),
+	}
+	if e := n.lastErr.Load(); e != nil {
+		s.LastError = *e
+	}
+	if c := n.checked.Load(); c > 0 {
+		s.CheckedAt = time.Unix(0, c)
+	}
+	return s
+}
+
+// CountRetry records a read that failed on this node and was retried elsewhere.
+func (n *Node) CountRetry() { n.retries.Add(1) }
+
+// MarkFailed records a connection-level failure seen by a caller and takes
+// a replica out of rotation until the monitor sees it answer again.
+func (n *Node) MarkFailed(err error) {
+	n.errs.Add(1)
+	if err != nil {
+		msg := err.Error()
+		n.lastErr.Store(&msg)
+	}
+	if !n.primary {
+		n.state.Store(int32(StateOffline))
+	}
+}

@@ -1,0 +1,273 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// Balance chooses among the replicas that may serve a read.
+type Balance uint8
+
+// Balancing strategies.
+const (
+	RoundRobin    Balance = iota // in turn, each replica Weight times per round
+	LeastInFlight                // the replica with the fewest calls in flight
+)
+
+// Replica is one streaming replica to route reads to.
+type Replica struct {
+	// Name identifies it in figures and logs (default "replica-N").
+	Name string
+	Pool *pgxpool.Pool
+	// Weight is its share in round-robin (default 1).
+	Weight int
+}
+
+// Options are the router's settings. The zero value is useful: round-robin,
+// replicas excluded beyond 16 MiB or 30 s of lag, checked every 1–2 s.
+type Options struct {
+	Balance Balance
+	// MaxLagBytes excludes a replica whose replay is this far behind the
+	// primary's WAL (default 16 MiB). MaxLagTime excludes one whose last
+	// replayed transaction is this old while it is behind (default 30 s).
+	MaxLagBytes int64
+	MaxLagTime  time.Duration
+	// CheckInterval is the monitor's period; each check waits a random time
+	// between it and twice it (default 1 s). CheckTimeout bounds one check
+	// (default 500 ms).
+	CheckInterval time.Duration
+	CheckTimeout  time.Duration
+	// ReadOnlyFunctions and WriteFunctions mark user functions explicitly
+	// (lower-case, schema-qualified as called). Other user functions are
+	// looked up once in pg_proc on the primary: only stable and immutable ones
+	// are read-only.
+	ReadOnlyFunctions []string
+	WriteFunctions    []string
+	// DisableFunctionLookup keeps every user function on the primary.
+	DisableFunctionLookup bool
+	// ReadOnlyTransactions lets BeginTx with AccessMode pgx.ReadOnly run on a
+	// replica (also per context with PreferReplica).
+	ReadOnlyTransactions bool
+	// Logger receives state changes (offline, lagging, promoted, back online).
+	Logger *slog.Logger
+}
+
+// Config is a Router's configuration: the pools and the Options.
+type Config struct {
+	Primary  *pgxpool.Pool
+	Replicas []Replica
+	Options
+}
+
+// ErrNoPrimary is returned by New without a primary pool.
+var ErrNoPrimary = errors.New("replica: Config.Primary is nil")
+
+// Router decides, per statement, which node serves it. Route is cheap
+// (no allocation, no lock) and safe for concurrent use; a background monitor
+// keeps each replica's health and lag up to date.
+type Router struct {
+	opts     Options
+	primary  *Node
+	replicas []*Node
+	wheel    []int // round-robin order, each replica Weight times
+	next     atomic.Uint64
+	funcs    *funcCache
+	monitor  *monitor
+	logger   *slog.Logger
+	closeOne sync.Once
+}
+
+// New creates a Router, checks every replica once, and starts the monitor.
+// Close stops the monitor; the pools stay open (they belong to the caller).
+func New(ctx context.Context, cfg Config) (*Router, error) {
+	if cfg.Primary == nil {
+		return nil, ErrNoPrimary
+	}
+	o := cfg.Options
+	if o.MaxLagBytes <= 0 {
+		o.MaxLagBytes = 16 << 20
+	}
+	if o.MaxLagTime <= 0 {
+		o.MaxLagTime = 30 * time.Second
+	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = time.Second
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 500 * time.Millisecond
+	}
+	r := &Router{opts: o, logger: o.Logger}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	r.primary = &Node{name: "primary", pool: cfg.Primary, primary: true}
+	for i, rep := range cfg.Replicas {
+		if rep.Pool == nil {
+			return nil, errors.New("replica: Replica.Pool is nil")
+		}
+		name := rep.Name
+		if name == "" {
+			name = "replica-" + itoa(i+1)
+		}
+		w := rep.Weight
+		if w <= 0 {
+			w = 1
+		}
+		n := &Node{name: name, pool: rep.Pool, weight: w}
+		n.state.Store(int32(StateOffline)) // until the first check says otherwise
+		r.replicas = append(r.replicas, n)
+		for range w {
+			r.wheel = append(r.wheel, i)
+		}
+	}
+	r.funcs = newFuncCache(cfg.Primary, o)
+	r.monitor = newMonitor(r)
+	r.monitor.checkAll(ctx)
+	r.monitor.start()
+	return r, nil
+}
+
+// Close stops the monitor and closes its connections. Safe to call twice.
+func (r *Router) Close() {
+	r.closeOne.Do(r.monitor.stop)
+}
+
+// Primary returns the primary node.
+func (r *Router) Primary() *Node { return r.primary }
+
+// Replicas returns the replica nodes.
+func (r *Router) Replicas() []*Node { return r.replicas }
+
+// Nodes returns the figures of the primary and every replica.
+func (r *Router) Nodes() []NodeStats {
+	out := []NodeStats{r.primary.Stats()}
+	for _, n := range r.replicas {
+		out = append(out, n.Stats())
+	}
+	return out
+}
+
+// Route returns the node that should run a statement analyzed as info with
+// the context ctx: a replica only when the statement is proven read-only,
+// the context does not force the primary, and a healthy replica has
+// replayed the context's session position; otherwise the primary.
+func (r *Router) Route(ctx context.Context, info *sqlinfo.Info) *Node {
+	if len(r.replicas) == 0 || !r.readOnly(ctx, info) {
+		return r.primary
+	}
+	rt := fromContext(ctx)
+	if rt.mode == ModePrimary {
+		return r.primary
+	}
+	var min LSN
+	if rt.session != nil && !rt.allowStale {
+		min = rt.session.LSN()
+	}
+	if n := r.pick(min, nil); n != nil {
+		return n
+	}
+	return r.primary
+}
+
+// RouteTx returns the node for a transaction: the primary, unless it is
+// read-only and read-only transactions may use replicas (Options or
+// PreferReplica).
+func (r *Router) RouteTx(ctx context.Context, readOnly bool) *Node {
+	rt := fromContext(ctx)
+	if len(r.replicas) == 0 || !readOnly || rt.mode == ModePrimary ||
+		(!r.opts.ReadOnlyTransactions && rt.mode != ModePreferReplica) {
+		return r.primary
+	}
+	var min LSN
+	if rt.session != nil && !rt.allowStale {
+		min = rt.session.LSN()
+	}
+	if n := r.pick(min, nil); n != nil {
+		return n
+	}
+	return r.primary
+}
+
+// Next returns another replica for a read that failed on the nodes in tried,
+// or the primary when none is left.
+func (r *Router) Next(ctx context.Context, tried []*Node) *Node {
+	rt := fromContext(ctx)
+	var min LSN
+	if rt.session != nil && !rt.allowStale {
+		min = rt.session.LSN()
+	}
+	if n := r.pick(min, tried); n != nil {
+		return n
+	}
+	return r.primary
+}
+
+// readOnly decides whether a statement may run on a replica.
+func (r *Router) readOnly(ctx context.Context, info *sqlinfo.Info) bool {
+	if info.ReadOnly {
+		return !info.HintPrimary
+	}
+	if !info.ReadOnlyIfFunctions || info.HintPrimary {
+		return false
+	}
+	for _, f := range info.UnknownFunctions {
+		if !r.funcs.readOnly(ctx, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// pick chooses a healthy replica that has replayed min, skipping tried.
+func (r *Router) pick(min LSN, tried []*Node) *Node {
+	ok := func(n *Node) bool {
+		if n.State() != StateOnline || (min != 0 && LSN(n.replayLSN.Load()) < min) {
+			return false
+		}
+		for _, t := range tried {
+			if t == n {
+				return false
+			}
+		}
+		return true
+	}
+	if r.opts.Balance == LeastInFlight {
+		var best *Node
+		for _, n := range r.replicas {
+			if ok(n) && (best == nil || n.inFlight.Load() < best.inFlight.Load()) {
+				best = n
+			}
+		}
+		if best != nil {
+			best.routed.Add(1)
+		}
+		return best
+	}
+	start := r.next.Add(1)
+	for i := range len(r.wheel) {
+		n := r.replicas[r.wheel[(start+uint64(i))%uint64(len(r.wheel))]]
+		if ok(n) {
+			n.routed.Add(1)
+			return n
+		}
+	}
+	return nil
+}
+
+// CountPrimary records a statement routed to the primary (for the figures).
+func (r *Router) CountPrimary() { r.primary.routed.Add(1) }
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
