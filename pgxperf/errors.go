@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/pgxperf/pgxperf/replica"
 )
 
 // pgxperf's own errors. Errors from Postgres, pgx and pgxpool reach the caller
@@ -15,6 +17,11 @@ var (
 	// Options.AcquireTimeout (DATABASE_POOL_TIMEOUT). It also matches
 	// context.DeadlineExceeded with errors.Is.
 	ErrAcquireTimeout = acquireTimeoutError{}
+
+	// ErrPrimaryUnavailable is returned (wrapping the health check's error) for
+	// a write while the replica monitor finds the primary down: with replicas
+	// configured, writes fail fast and reads keep working from the replicas.
+	ErrPrimaryUnavailable = replica.ErrPrimaryUnavailable
 
 	// ErrInvalidConfig is matched (errors.Is) by every configuration error,
 	// including *EnvError.

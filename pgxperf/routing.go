@@ -90,6 +90,9 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 		tried = append(tried, node)
 		node = p.router.Next(ctx, tried)
 	}
+	if err := p.router.PrimaryErr(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
 	p.router.CountPrimary()
 	tag, err := p.primaryExec(ctx, sql, args)
 	if err == nil && !info.ReadOnly {
@@ -112,6 +115,11 @@ func (p *Pool) routedQuery(ctx context.Context, sql string, args []any) (pgx.Row
 }
 
 func (p *Pool) primaryRoutedQuery(ctx context.Context, info *sqlinfo.Info, sql string, args []any) (pgx.Rows, error) {
+	if !info.ReadOnly {
+		if err := p.router.PrimaryErr(); err != nil {
+			return errRows{err: err}, err
+		}
+	}
 	p.router.CountPrimary()
 	rows, err := p.primaryQuery(ctx, sql, args)
 	if err != nil || info.ReadOnly {
@@ -245,6 +253,9 @@ func (p *Pool) routedBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 			return &doneBatch{BatchResults: node.Pool().SendBatch(ctx, b), done: done}
 		}
 	}
+	if err := p.router.PrimaryErr(); err != nil && !batchReadOnly(b) {
+		return pgx.FailedBatchResults(b, err)
+	}
 	p.router.CountPrimary()
 	br := p.primarySendBatch(ctx, b)
 	if s := replica.SessionFromContext(ctx); s != nil && !batchReadOnly(b) {
@@ -277,6 +288,9 @@ func (p *Pool) routedBeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, e
 		} else {
 			failed(node, err, down)
 		}
+	}
+	if err := p.router.PrimaryErr(); err != nil {
+		return nil, err
 	}
 	p.router.CountPrimary()
 	tx, err := p.primaryBeginTx(ctx, opts)

@@ -88,6 +88,13 @@ func (m *monitor) checkAll(ctx context.Context) {
 	}); err == nil {
 		m.r.primary.replayLSN.Store(uint64(primaryLSN))
 		m.r.primary.checked.Store(time.Now().UnixNano())
+		m.transition(m.r.primary, m.r.primary.State(), StateOnline)
+	} else if ctx.Err() == nil {
+		m.r.primary.errs.Add(1)
+		msg := err.Error()
+		m.r.primary.lastErr.Store(&msg)
+		m.r.primary.checked.Store(time.Now().UnixNano())
+		m.transition(m.r.primary, m.r.primary.State(), StateOffline, "err", err)
 	}
 	var wg sync.WaitGroup
 	for _, n := range m.r.replicas {

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,24 @@ type Config struct {
 
 // ErrNoPrimary is returned by New without a primary pool.
 var ErrNoPrimary = errors.New("replica: Config.Primary is nil")
+
+// ErrPrimaryUnavailable is returned, wrapped with the monitor's last error,
+// for a statement that needs the primary while the monitor finds it down:
+// writes fail fast instead of each waiting for a connect timeout. Reads keep
+// working from the replicas.
+var ErrPrimaryUnavailable = errors.New("replica: the primary is unavailable")
+
+// PrimaryErr returns nil while the primary answers its health checks, else
+// an error matching ErrPrimaryUnavailable with the last check's error.
+func (r *Router) PrimaryErr() error {
+	if r.primary.State() != StateOffline {
+		return nil
+	}
+	if e := r.primary.lastErr.Load(); e != nil {
+		return fmt.Errorf("%w: %s", ErrPrimaryUnavailable, *e)
+	}
+	return ErrPrimaryUnavailable
+}
 
 // Router decides, per statement, which node serves it. Route is cheap
 // (no allocation, no lock) and safe for concurrent use; a background monitor
