@@ -58,6 +58,8 @@ type Finding struct {
 	// Also lists the other call sites of a redundant statement.
 	Also []tracer.CallSite `json:"also,omitempty"`
 	Fix  string            `json:"fix"`
+
+	frames []tracer.CallSite // the call site and the application frames above it
 }
 
 // Statement identifies a statement in a finding.
@@ -116,13 +118,9 @@ func (f Finding) String() string {
 	return b.String()
 }
 
-// MarshalText renders the finding as String does.
-func (f Finding) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
-
-// JSON returns the finding as indented JSON.
+// JSON returns the finding as indented JSON (json.Marshal gives the same fields).
 func (f Finding) JSON() []byte {
-	type plain Finding // no MarshalText: encode the fields
-	b, _ := json.MarshalIndent(plain(f), "", "  ")
+	b, _ := json.MarshalIndent(f, "", "  ")
 	return b
 }
 
@@ -176,9 +174,9 @@ func (f Finding) record() tracer.Finding {
 func (s *Scope) classifyLocked() []Finding {
 	th := s.cfg.threshold()
 	var out []Finding
-	redundantGroups := map[*group]bool{}
+	reported := map[*group]bool{}
 	for _, g := range s.order {
-		if g.count < th || g.total < s.cfg.MinTotal || g.batched {
+		if g.count < th || g.total < s.cfg.MinTotal || g.notLoop() {
 			continue
 		}
 		distinct := len(g.distinct)
@@ -186,37 +184,66 @@ func (s *Scope) classifyLocked() []Finding {
 		switch {
 		case distinct == 1:
 			kind = Redundant
-			redundantGroups[g] = true
+		case g.maxPerFP < th:
+			// A list of different statements, each run fewer than threshold
+			// times from one line (a loop over report queries): not one
+			// query per item.
+			continue
 		case g.info.Kind == sqlinfo.KindSelect || g.info.Kind == sqlinfo.KindUnparsed:
 			kind = NPlusOne
 		default:
 			kind = NPlusOneWrite
 		}
+		reported[g] = true
 		f := s.finding(kind, g)
 		f.Count, f.Distinct, f.Total = g.count, distinct, g.total
 		out = append(out, f)
 	}
-	// The same read with the same arguments from several call sites.
+	// The same read with the same arguments from several call sites: one
+	// finding per pair of sites, leaving out groups already reported.
+	type pair struct{ a, b *group }
+	merged := map[pair]*Finding{}
+	var pairs []pair
 	for _, r := range s.repeats {
 		if len(r.groups) < 2 {
 			continue
 		}
-		first := r.groups[0]
-		if redundantGroups[first] || first.batched {
+		skip := false
+		for _, g := range r.groups {
+			if reported[g] || g.notLoop() {
+				skip = true
+				break
+			}
+		}
+		if skip || len(r.groups) < th {
 			continue
 		}
 		var total time.Duration
 		for _, g := range r.groups {
 			total += g.total / time.Duration(max(g.count, 1))
 		}
-		if len(r.groups) < th || total < s.cfg.MinTotal {
+		k := pair{r.groups[0], r.groups[1]}
+		if f := merged[k]; f != nil {
+			f.Count += len(r.groups)
+			f.Total += total
 			continue
 		}
 		f := s.finding(Redundant, r.groups[1])
 		f.Count, f.Distinct, f.Total = len(r.groups), 1, total
-		f.Also = []tracer.CallSite{resolve(first.sites[0])}
-		out = append(out, f)
+		for _, g := range r.groups {
+			if g != r.groups[1] {
+				f.Also = append(f.Also, resolve(g.sites[0]))
+			}
+		}
+		merged[k] = &f
+		pairs = append(pairs, k)
 	}
+	for _, k := range pairs {
+		if f := merged[k]; f.Total >= s.cfg.MinTotal {
+			out = append(out, *f)
+		}
+	}
+	uniqueIDs(out)
 	out = s.allowed(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Total > out[j].Total })
 	return out
@@ -242,7 +269,8 @@ func (s *Scope) finding(kind Kind, g *group) Finding {
 	if g.parent != nil {
 		f.Parent = &Statement{Query: g.parent.info.Normalized, SQLCName: g.parent.info.SQLCName, CallSite: resolve(g.parent.sites[0])}
 	}
-	f.ID = findingID(kind, g.info.Fingerprint, site)
+	f.frames = append([]tracer.CallSite{site}, f.Stack...)
+	f.ID = findingID(kind, g.info.Fingerprint, f.frames, 2)
 	f.Fix = suggestFix(kind, g.info, f.Parent)
 	return f
 }
@@ -254,11 +282,53 @@ func resolve(pc uintptr) tracer.CallSite {
 	return classify(pc).site
 }
 
-// findingID is stable across runs and unrelated edits: it leaves out line numbers.
-func findingID(kind Kind, fp uint64, site tracer.CallSite) string {
+// findingID is stable across runs and across edits elsewhere in the file:
+// it hashes the kind, the fingerprint, and for the first depth frames (the
+// call site and its caller) the file and the text of the source line (its
+// number only when the source cannot be read). uniqueIDs deepens it
+// when two findings of a scope would share one.
+func findingID(kind Kind, fp uint64, frames []tracer.CallSite, depth int) string {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%016x|%s|%s", kind, fp, filepath.Base(site.File), site.Function)
+	fmt.Fprintf(h, "%s|%016x", kind, fp)
+	for i, s := range frames {
+		if i == depth {
+			break
+		}
+		// Not the function name: the compiler names closures by where they
+		// are inlined (func1.func5), which would change the ID from caller to caller.
+		fmt.Fprintf(h, "|%s|%s", filepath.Base(s.File), lineKey(s))
+	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// uniqueIDs gives findings that share an ID (one helper reached from two
+// loops) deeper IDs, one more frame at a time, until they differ.
+func uniqueIDs(fs []Finding) {
+	for depth := 3; depth <= siteDepth; depth++ {
+		byID := map[string][]int{}
+		for i, f := range fs {
+			byID[f.ID] = append(byID[f.ID], i)
+		}
+		clash := false
+		for _, idx := range byID {
+			if len(idx) < 2 {
+				continue
+			}
+			clash = true
+			for _, i := range idx {
+				fs[i].ID = findingID(fs[i].Kind, parseHex(fs[i].Fingerprint), fs[i].frames, depth)
+			}
+		}
+		if !clash {
+			return
+		}
+	}
+}
+
+func parseHex(s string) uint64 {
+	var v uint64
+	fmt.Sscanf(s, "%x", &v)
+	return v
 }
 
 func (s *Scope) allowed(in []Finding) []Finding {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
@@ -65,11 +67,47 @@ func hashArgs(sql string, args []any) uint64 {
 			h.Write(v[:])
 		default:
 			h.WriteByte(8)
-			fmt.Fprintf(&h, "%T:%v", v, v)
+			h.WriteString(fmt.Sprintf("%T:%v", v, v)) // not Fprintf: h would escape
 			h.WriteByte(0)
 		}
 	}
 	return h.Sum64()
+}
+
+// hashArgsExcept hashes the arguments other than the $n numbers in skip (the
+// cursor of a page).
+func hashArgsExcept(args []any, skip []int) uint64 {
+	kept := make([]any, 0, len(args))
+	for i, a := range args {
+		if !slices.Contains(skip, i+1) {
+			kept = append(kept, a)
+		}
+	}
+	return hashArgs("", kept)
+}
+
+// multiValued reports whether a batch-shaped statement really carries
+// several values: an array argument with two or more elements, or no array
+// argument at all (a literal IN list or multi-row VALUES). "= ANY($1)" called
+// per item with one-element slices is still one query per item.
+func multiValued(args []any) bool {
+	sawSlice := false
+	for _, a := range args {
+		if a == nil {
+			continue
+		}
+		if _, isBytes := a.([]byte); isBytes {
+			continue
+		}
+		// Arrays are single values ([16]byte is a UUID); slices are lists.
+		if v := reflect.ValueOf(a); v.Kind() == reflect.Slice {
+			sawSlice = true
+			if v.Len() > 1 {
+				return true
+			}
+		}
+	}
+	return !sawSlice
 }
 
 // tablesHash identifies the set of tables a statement touches.

@@ -2,6 +2,7 @@ package n1detect
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,10 +53,20 @@ type group struct {
 	args     []any         // its arguments, redacted; nil unless opted in
 	count    int
 	distinct map[uint64]struct{}
+	perFP    map[uint64]int // statements per fingerprint: one-off statements of a list are not a loop
+	maxPerFP int
 	total    time.Duration
-	batched  bool // some were batch-shaped or paged: chunks, not N+1
-	parent   *group
-	first    time.Time
+	// chunked: some statements were batch-shaped with several values, or two
+	// or more of the group's statements went in one pgx.Batch.
+	chunked   bool
+	lastBatch uint64
+	inBatch   int
+	// pages: distinct values of the non-cursor arguments of paged
+	// statements; one value means a page walk, several mean one query per item.
+	paged   bool
+	nonPage map[uint64]struct{}
+	parent  *group
+	first   time.Time
 }
 
 // repeatKey finds the same read with the same arguments from different call
@@ -129,6 +140,11 @@ func (s *Scope) WantCallers() bool { return true }
 
 // ObserveStatement implements tracer.Scope.
 func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev tracer.Event, pcs []uintptr) {
+	if s.outer != nil {
+		// An enclosing scope counts the statement for its budgets; the
+		// verdict on it is this scope's.
+		s.outer.count(t, ev)
+	}
 	info := ev.Info
 	counted := countable(info)
 	var (
@@ -142,10 +158,12 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 		args = hashArgs(ev.SQL, ev.Args)
 	}
 	key := groupKey{site: site, kind: info.Kind, tables: tablesHash(info)}
-
-	if s.outer != nil {
-		s.outer.ObserveStatement(ctx, t, ev, pcs)
+	multi := info.BatchShaped && multiValued(ev.Args)
+	var nonPage uint64
+	if info.Paged {
+		nonPage = hashArgsExcept(ev.Args, info.CursorParams)
 	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.statements++
@@ -163,7 +181,7 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 			return
 		}
 		g = &group{key: key, sites: sites, info: info, example: cut(ev.SQL, 2048), first: ev.Start,
-			distinct: make(map[uint64]struct{}, 4)}
+			distinct: make(map[uint64]struct{}, 4), perFP: make(map[uint64]int, 1)}
 		if s.cfg.RedactArgs != nil && len(ev.Args) > 0 {
 			g.args = s.cfg.RedactArgs(ev.SQL, ev.Args)
 		}
@@ -178,8 +196,31 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 	if len(g.distinct) < maxDistinct {
 		g.distinct[args] = struct{}{}
 	}
-	if ev.Batch || info.BatchShaped || info.Paged {
-		g.batched = true
+	if len(g.perFP) < 64 || g.perFP[info.Fingerprint] > 0 {
+		g.perFP[info.Fingerprint]++
+		g.maxPerFP = max(g.maxPerFP, g.perFP[info.Fingerprint])
+	}
+	if multi {
+		g.chunked = true
+	}
+	if ev.Batch {
+		if ev.BatchID == g.lastBatch {
+			g.inBatch++
+			if g.inBatch >= 2 {
+				g.chunked = true // several of them in one round trip
+			}
+		} else {
+			g.lastBatch, g.inBatch = ev.BatchID, 1
+		}
+	}
+	if info.Paged {
+		g.paged = true
+		if g.nonPage == nil {
+			g.nonPage = make(map[uint64]struct{}, 2)
+		}
+		if len(g.nonPage) < maxDistinct {
+			g.nonPage[nonPage] = struct{}{}
+		}
 	}
 	s.last = g
 	if info.Kind == sqlinfo.KindSelect && !ev.Batch {
@@ -189,10 +230,30 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 			r = &repeat{}
 			s.repeats[rk] = r
 		}
-		if r != nil && (len(r.groups) == 0 || r.groups[len(r.groups)-1] != g) && len(r.groups) < 8 {
+		if r != nil && !slices.Contains(r.groups, g) && len(r.groups) < 8 {
 			r.groups = append(r.groups, g)
 		}
 	}
+}
+
+// count records a statement for budgets only.
+func (s *Scope) count(t *tracer.Tracer, ev tracer.Event) {
+	if s.outer != nil {
+		s.outer.count(t, ev)
+	}
+	s.mu.Lock()
+	s.statements++
+	s.fingerprints[ev.Info.Fingerprint]++
+	if t != nil {
+		s.tracers[t] = struct{}{}
+	}
+	s.mu.Unlock()
+}
+
+// notLoop says why a group is not an N+1 even though it repeats: it works in
+// chunks, or it walks the pages of one result.
+func (g *group) notLoop() bool {
+	return g.chunked || (g.paged && len(g.nonPage) <= 1)
 }
 
 // countable says whether a statement can be part of an N+1 pattern: reads
@@ -213,10 +274,9 @@ type ignored struct{ s *Scope }
 func (ignored) WantCallers() bool { return false }
 
 func (i ignored) ObserveStatement(_ context.Context, t *tracer.Tracer, ev tracer.Event, _ []uintptr) {
+	i.s.count(t, ev)
 	i.s.mu.Lock()
-	i.s.statements++
 	i.s.ignored++
-	i.s.fingerprints[ev.Info.Fingerprint]++
 	i.s.mu.Unlock()
 }
 

@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/pgxperf/pgxperf/tracer"
@@ -31,7 +33,7 @@ func classify(pc uintptr) frame {
 	fs := runtime.CallersFrames([]uintptr{pc})
 	f, _ := fs.Next()
 	fr := frame{site: tracer.CallSite{Function: f.Function, File: f.File, Line: f.Line}}
-	fr.app = f.Function != "" && !tracer.IsLibraryFunction(f.Function) && !isGenerated(f.File)
+	fr.app = f.Function != "" && !tracer.IsLibraryFrame(f.Function, f.File) && !isGenerated(f.File)
 	frames.Store(pc, fr)
 	return fr
 }
@@ -67,8 +69,8 @@ func isGenerated(file string) bool {
 
 // siteDepth is how many application frames identify a call site: the
 // first is where the statement is issued, the next ones tell apart two
-// loops that reach it through one helper.
-const siteDepth = 3
+// loops that reach it through a chain of helpers. Findings show them all.
+const siteDepth = 8
 
 // callSite finds the application frames among pcs. key hashes the first
 // siteDepth of them; sites holds their program counters (resolved later).
@@ -95,3 +97,28 @@ func callSite(pcs []uintptr) (key uint64, sites [siteDepth]uintptr, ok bool) {
 }
 
 var siteSeed = maphash.MakeSeed()
+
+// lines caches source files' lines for finding IDs (files up to 1 MiB).
+var lines sync.Map // file → []string (nil when unreadable)
+
+// lineKey is the trimmed text of a call site's source line, or its number
+// when the source cannot be read (a binary deployed without it).
+func lineKey(site tracer.CallSite) string {
+	v, ok := lines.Load(site.File)
+	if !ok {
+		var ls []string
+		if fi, err := os.Stat(site.File); err == nil && fi.Size() <= 1<<20 {
+			if b, err := os.ReadFile(site.File); err == nil {
+				ls = strings.Split(string(b), "\n")
+			}
+		}
+		v, _ = lines.LoadOrStore(site.File, ls)
+	}
+	ls := v.([]string)
+	if site.Line >= 1 && site.Line <= len(ls) {
+		if text := strings.TrimSpace(ls[site.Line-1]); text != "" {
+			return text
+		}
+	}
+	return strconv.Itoa(site.Line)
+}

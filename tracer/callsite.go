@@ -9,9 +9,9 @@ import (
 // CallSite is a frame of application code: the first caller outside pgx,
 // pgxperf, database/sql and the Go runtime.
 type CallSite struct {
-	Function string
-	File     string
-	Line     int
+	Function string `json:"function"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
 }
 
 // String formats the call site as "file:line (function)", or "" when unknown.
@@ -31,9 +31,26 @@ var libraryPrefixes = []string{
 	"github.com/jackc/pgx/",
 	"github.com/jackc/puddle/",
 	"github.com/pgxperf/pgxperf/",
+	"golang.org/x/sync/",
 	"database/sql.",
 	"runtime.",
 	"testing.",
+}
+
+// goroot is where the standard library's files are: its frames (sync's
+// WaitGroup.Go, net/http's handlers …) are never the call site.
+var goroot = func() string {
+	r := runtime.GOROOT() //nolint:staticcheck // the best hint there is; empty is fine
+	if r == "" {
+		return ""
+	}
+	return strings.TrimSuffix(r, "/") + "/src/"
+}()
+
+// IsLibraryFrame is IsLibraryFunction, also true for the standard library's
+// files (under GOROOT).
+func IsLibraryFrame(fn, file string) bool {
+	return IsLibraryFunction(fn) || (goroot != "" && strings.HasPrefix(file, goroot))
 }
 
 // IsLibraryFunction reports whether a function (as runtime.Frame.Function
@@ -75,7 +92,7 @@ func ResolveCallSite(pcs []uintptr) CallSite {
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
-		if f.Function != "" && !IsLibraryFunction(f.Function) {
+		if f.Function != "" && !IsLibraryFrame(f.Function, f.File) {
 			return CallSite{Function: f.Function, File: f.File, Line: f.Line}
 		}
 		if !more {

@@ -50,9 +50,11 @@ type Event struct {
 	Rows        int64
 	Err         error
 	Role        Role
-	// Batch is true for statements of a pgx.Batch (Op == OpBatchQuery).
-	Batch bool
-	Conn  *pgx.Conn
+	// Batch is true for statements of a pgx.Batch (Op == OpBatchQuery);
+	// BatchID tells batches apart (statements of one SendBatch share it).
+	Batch   bool
+	BatchID uint64
+	Conn    *pgx.Conn
 }
 
 // Observer receives every finished statement. ObserveQuery is called

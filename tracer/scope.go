@@ -3,6 +3,8 @@ package tracer
 import (
 	"context"
 	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // Scope receives every statement run with a context that carries it (see
@@ -26,11 +28,19 @@ type scopeKey struct{}
 // Tracer with that context (or one derived from it) are reported to s; a nil
 // s hides an enclosing scope.
 func WithScope(ctx context.Context, s Scope) context.Context {
+	scopesUsed.Store(true)
 	return context.WithValue(ctx, scopeKey{}, scopeBox{s})
 }
 
+// scopesUsed is false until the first WithScope: until then no statement
+// pays for the context lookup.
+var scopesUsed atomic.Bool
+
 // ScopeFromContext returns the scope ctx carries, or nil.
 func ScopeFromContext(ctx context.Context) Scope {
+	if !scopesUsed.Load() {
+		return nil
+	}
 	if b, ok := ctx.Value(scopeKey{}).(scopeBox); ok {
 		return b.s
 	}
@@ -41,18 +51,34 @@ func ScopeFromContext(ctx context.Context) Scope {
 type scopeBox struct{ s Scope }
 
 // maxCallers bounds the stack captured for a scope: enough to get past pgx,
-// pgxpool, pgxperf and sqlc-generated code to a few application frames.
-const maxCallers = 24
+// pgxpool, pgxperf and sqlc-generated code to several application frames.
+// The cost of runtime.Callers grows with it.
+const maxCallers = 20
+
+type pcBuf [maxCallers]uintptr
+
+var pcBufs = sync.Pool{New: func() any { return new(pcBuf) }}
 
 // startScope looks the scope up once per statement and captures the
-// callers when the scope wants them.
-func startScope(ctx context.Context) (Scope, []uintptr) {
+// callers when the scope wants them, into a pooled buffer that endScope
+// returns.
+func startScope(ctx context.Context) (Scope, *pcBuf, int) {
 	sc := ScopeFromContext(ctx)
 	if sc == nil || !sc.WantCallers() {
-		return sc, nil
+		return sc, nil, 0
 	}
-	pcs := make([]uintptr, maxCallers)
+	buf := pcBufs.Get().(*pcBuf)
 	// Skip runtime.Callers, startScope and the Trace…Start method.
-	n := runtime.Callers(3, pcs)
-	return sc, pcs[:n]
+	n := runtime.Callers(3, buf[:])
+	return sc, buf, n
+}
+
+// observe hands a finished statement to its scope and recycles the buffer.
+func observe(ctx context.Context, t *Tracer, sc Scope, buf *pcBuf, n int, ev Event) {
+	if buf == nil {
+		sc.ObserveStatement(ctx, t, ev, nil)
+		return
+	}
+	sc.ObserveStatement(ctx, t, ev, buf[:n])
+	pcBufs.Put(buf)
 }

@@ -255,7 +255,8 @@ type queryState struct {
 // scopeState is the part of a query's state that only scoped statements need.
 type scopeState struct {
 	scope Scope
-	pcs   []uintptr
+	buf   *pcBuf
+	n     int
 }
 
 // epoch anchors the monotonic clock: a statement's start is read as
@@ -284,8 +285,8 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	}
 	q.sql, q.args = t.unwrapArgs(ctx, conn, q.sql, data.Args)
 	q.info = t.analyzer.Analyze(q.sql)
-	if sc, pcs := startScope(ctx); sc != nil {
-		q.scope = &scopeState{scope: sc, pcs: pcs}
+	if sc, buf, n := startScope(ctx); sc != nil {
+		q.scope = &scopeState{scope: sc, buf: buf, n: n}
 	}
 	q.start = now()
 	return q
@@ -344,7 +345,7 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 	}
 	t.finish(ctx, &ev)
 	if q.scope != nil {
-		q.scope.scope.ObserveStatement(ctx, t, ev, q.scope.pcs)
+		observe(ctx, t, q.scope.scope, q.scope.buf, q.scope.n, ev)
 	}
 }
 
@@ -502,9 +503,14 @@ type batchState struct {
 	context.Context
 	start time.Time
 	last  time.Time
+	id    uint64
 	scope Scope
-	pcs   []uintptr
+	buf   *pcBuf
+	n     int
 }
+
+// batchIDs numbers the batches of the process (Event.BatchID).
+var batchIDs atomic.Uint64
 
 func (b *batchState) Value(key any) any {
 	if key == (batchKey{}) {
@@ -515,8 +521,8 @@ func (b *batchState) Value(key any) any {
 
 // TraceBatchStart implements pgx.BatchTracer.
 func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	b := &batchState{Context: ctx}
-	b.scope, b.pcs = startScope(ctx)
+	b := &batchState{Context: ctx, id: batchIDs.Add(1)}
+	b.scope, b.buf, b.n = startScope(ctx)
 	b.start = time.Now()
 	b.last = b.start
 	return b
@@ -552,14 +558,27 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 		Batch:    true,
 		Conn:     conn,
 	}
+	if b != nil {
+		ev.BatchID = b.id
+	}
 	t.finish(ctx, &ev)
 	if b != nil && b.scope != nil {
-		b.scope.ObserveStatement(ctx, t, ev, b.pcs)
+		// The batch's statements share its callers: keep the buffer until TraceBatchEnd.
+		var pcs []uintptr
+		if b.buf != nil {
+			pcs = b.buf[:b.n]
+		}
+		b.scope.ObserveStatement(ctx, t, ev, pcs)
 	}
 }
 
 // TraceBatchEnd implements pgx.BatchTracer.
-func (t *Tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+func (t *Tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	if b, ok := ctx.Value(batchKey{}).(*batchState); ok && b.buf != nil {
+		pcBufs.Put(b.buf)
+		b.buf = nil
+	}
+}
 
 // ---- copy ----
 
@@ -570,7 +589,8 @@ type copyState struct {
 	sql   string
 	start time.Time
 	scope Scope
-	pcs   []uintptr
+	buf   *pcBuf
+	n     int
 }
 
 func (c *copyState) Value(key any) any {
@@ -598,7 +618,7 @@ func (t *Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 	sb.WriteString(" FROM STDIN")
 	c := &copyState{Context: ctx, sql: sb.String()}
-	c.scope, c.pcs = startScope(ctx)
+	c.scope, c.buf, c.n = startScope(ctx)
 	c.start = time.Now()
 	return c
 }
@@ -622,7 +642,7 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 	}
 	t.finish(ctx, &ev)
 	if c.scope != nil {
-		c.scope.ObserveStatement(ctx, t, ev, c.pcs)
+		observe(ctx, t, c.scope, c.buf, c.n, ev)
 	}
 }
 

@@ -62,7 +62,7 @@ func analyze(sql string) (info *Info) {
 		info.Kind, info.Reason = KindMulti, ReasonMulti
 	} else {
 		classify(info, tree.Stmts[0].Stmt, &w)
-		info.Paged = isPaged(tree.Stmts[0].Stmt)
+		info.Paged, info.CursorParams = isPaged(tree.Stmts[0].Stmt)
 	}
 	info.TablesRead = sortedSet(w.read)
 	info.TablesWritten = sortedSet(w.written)

@@ -115,6 +115,9 @@ type Info struct {
 	// LIMIT with an OFFSET, or an ORDER BY with a range comparison in WHERE
 	// (keyset pagination). Running it in a loop is not an N+1.
 	Paged bool
+	// CursorParams are the $n numbers that move a page (the keyset values
+	// compared with < or >, or the OFFSET), when Paged.
+	CursorParams []int
 	// Params is the highest $n placeholder number referenced.
 	Params int
 	// NamedArgs lists the pgx named arguments (@name) of the text in the order

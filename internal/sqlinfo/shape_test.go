@@ -220,3 +220,9 @@ func TestPaged(t *testing.T) {
 		})
 	}
 }
+
+func TestCursorParams(t *testing.T) {
+	require.Equal(t, []int{1}, sqlinfo.AnalyzeUncached("SELECT id FROM content WHERE id > $1 ORDER BY id LIMIT 500").CursorParams)
+	require.Equal(t, []int{2, 3}, sqlinfo.AnalyzeUncached("SELECT id FROM content WHERE project_id = $1 AND (created_at, id) < ($2, $3::bigint) ORDER BY created_at DESC, id DESC LIMIT 50").CursorParams)
+	require.Equal(t, []int{2}, sqlinfo.AnalyzeUncached("SELECT id FROM content ORDER BY id LIMIT $1 OFFSET $2").CursorParams)
+}
