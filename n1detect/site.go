@@ -2,12 +2,12 @@ package n1detect
 
 import (
 	"bytes"
-	"hash/maphash"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -26,7 +26,26 @@ var frames sync.Map // uintptr → frame
 // NOT EDIT." marker (sqlc, protoc …): its frames are never the call site.
 var generated sync.Map // string → bool
 
+// frameFront is a direct-mapped cache in front of frames: a statement's
+// dozen counters are classified with an atomic load each.
+var frameFront [4096]atomic.Pointer[frameEntry]
+
+type frameEntry struct {
+	pc uintptr
+	fr frame
+}
+
 func classify(pc uintptr) frame {
+	slot := &frameFront[(pc*0x9E3779B97F4A7C15)>>(64-12)]
+	if e := slot.Load(); e != nil && e.pc == pc {
+		return e.fr
+	}
+	fr := classifySlow(pc)
+	slot.Store(&frameEntry{pc: pc, fr: fr})
+	return fr
+}
+
+func classifySlow(pc uintptr) frame {
 	if v, ok := frames.Load(pc); ok {
 		return v.(frame)
 	}
@@ -75,28 +94,24 @@ const siteDepth = 8
 // callSite finds the application frames among pcs. key hashes the first
 // siteDepth of them; sites holds their program counters (resolved later).
 func callSite(pcs []uintptr) (key uint64, sites [siteDepth]uintptr, ok bool) {
-	var h maphash.Hash
-	h.SetSeed(siteSeed)
 	n := 0
+	key = 0x9E3779B97F4A7C15
 	for _, pc := range pcs {
 		if !classify(pc).app {
 			continue
 		}
 		sites[n] = pc
-		var b [8]byte
-		for i := range b {
-			b[i] = byte(pc >> (8 * i))
-		}
-		h.Write(b[:])
+		// A multiply-xorshift mix: enough to tell stacks apart, far cheaper
+		// than a general hash.
+		key = (key ^ uint64(pc)) * 0xBF58476D1CE4E5B9
+		key ^= key >> 31
 		n++
 		if n == siteDepth {
 			break
 		}
 	}
-	return h.Sum64(), sites, n > 0
+	return key, sites, n > 0
 }
-
-var siteSeed = maphash.MakeSeed()
 
 // lines caches source files' lines for finding IDs (files up to 1 MiB).
 var lines sync.Map // file → []string (nil when unreadable)

@@ -53,7 +53,7 @@ type scopeBox struct{ s Scope }
 // maxCallers bounds the stack captured for a scope: enough to get past pgx,
 // pgxpool, pgxperf and sqlc-generated code to several application frames.
 // The cost of runtime.Callers grows with it.
-const maxCallers = 20
+const maxCallers = 12
 
 type pcBuf [maxCallers]uintptr
 
