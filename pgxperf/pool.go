@@ -341,6 +341,9 @@ func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Ro
 // QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
 func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	ctx, cancel := p.callContext(ctx)
+	if p.router != nil && cancel == nil {
+		return p.routedQueryRow(ctx, sql, args)
+	}
 	if p.opts.AcquireTimeout <= 0 && cancel == nil && p.router == nil {
 		return p.primary.QueryRow(ctx, sql, args...)
 	}

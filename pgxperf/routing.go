@@ -79,9 +79,9 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 	node := p.router.Route(ctx, info)
 	var tried []*replica.Node
 	for !node.IsPrimary() {
-		done := node.Acquired()
+		node.Begin()
 		tag, err := node.Pool().Exec(ctx, sql, args...)
-		done()
+		node.Released()
 		retry, down := retryable(ctx, err)
 		if !retry {
 			return tag, err
@@ -131,6 +131,52 @@ func (p *Pool) primaryRoutedQuery(ctx context.Context, info *sqlinfo.Info, sql s
 	return rows, nil
 }
 
+// routedQueryRow serves QueryRow: on a replica through the node's own
+// QueryRow, retried on the next node when it fails before scanning a row.
+func (p *Pool) routedQueryRow(ctx context.Context, sql string, args []any) pgx.Row {
+	info := sqlinfo.Analyze(sql)
+	node := p.router.Route(ctx, info)
+	if node.IsPrimary() {
+		rows, err := p.primaryRoutedQuery(ctx, info, sql, args)
+		if err != nil {
+			return errRow{err: err}
+		}
+		return &cancelRow{rows: rows}
+	}
+	return &replicaRow{p: p, ctx: ctx, info: info, node: node, sql: sql, args: args}
+}
+
+type replicaRow struct {
+	p    *Pool
+	ctx  context.Context
+	info *sqlinfo.Info
+	node *replica.Node
+	sql  string
+	args []any
+}
+
+func (r *replicaRow) Scan(dest ...any) error {
+	var tried []*replica.Node
+	node := r.node
+	for !node.IsPrimary() {
+		node.Begin()
+		err := node.Pool().QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+		node.Released()
+		retry, down := retryable(r.ctx, err)
+		if !retry {
+			return err
+		}
+		failed(node, err, down)
+		tried = append(tried, node)
+		node = r.p.router.Next(r.ctx, tried)
+	}
+	rows, err := r.p.primaryRoutedQuery(r.ctx, r.info, r.sql, r.args)
+	if err != nil {
+		return err
+	}
+	return (&cancelRow{rows: rows}).Scan(dest...)
+}
+
 // replicaRows reads from a replica; when the replica fails before the first
 // row, it re-runs the query on the next node and reads from there.
 type replicaRows struct {
@@ -157,13 +203,13 @@ func (r *replicaRows) run(node *replica.Node) error {
 			r.Rows = rows
 			return err
 		}
-		done := node.Acquired()
+		node.Begin()
 		rows, err := node.Pool().Query(r.ctx, r.sql, r.args...)
 		if err == nil {
-			r.Rows, r.node, r.done = rows, node, done
+			r.Rows, r.node, r.done = rows, node, node.Released
 			return nil
 		}
-		done()
+		node.Released()
 		retry, down := retryable(r.ctx, err)
 		if !retry {
 			r.Rows = errRows{err: err}
@@ -318,6 +364,7 @@ func (t *sessionTx) Commit(ctx context.Context) error {
 }
 
 var (
+	_ pgx.Row          = (*replicaRow)(nil)
 	_ pgx.Rows         = (*replicaRows)(nil)
 	_ pgx.Rows         = (*writeRows)(nil)
 	_ pgx.BatchResults = (*doneBatch)(nil)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // monitor polls the primary's WAL position and each replica's recovery
@@ -18,9 +17,52 @@ import (
 type monitor struct {
 	r      *Router
 	conns  map[*Node]*pgx.Conn
-	mu     sync.Mutex // guards conns
+	mu     sync.Mutex // guards conns and history
 	stopCh chan struct{}
 	done   chan struct{}
+	// history holds the primary's WAL position at recent checks, oldest
+	// first. A replica that has replayed the position of time T is at most
+	// now − T behind: its time lag, measured without trusting
+	// pg_last_xact_replay_timestamp (which looks old whenever the primary
+	// was idle).
+	history []walSample
+}
+
+type walSample struct {
+	at  time.Time
+	lsn LSN
+}
+
+const historyLen = 256
+
+func (m *monitor) remember(lsn LSN) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.history) == historyLen {
+		m.history = append(m.history[:0], m.history[1:]...)
+	}
+	m.history = append(m.history, walSample{at: time.Now(), lsn: lsn})
+}
+
+// timeLag bounds how far behind a replica that replayed lsn is: now minus
+// the last check at which the primary was no further than lsn. ok is false
+// when no remembered check is that old (it is behind all of them).
+func (m *monitor) timeLag(lsn LSN) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if m.history[i].lsn <= lsn {
+			if i == len(m.history)-1 {
+				return 0, true
+			}
+			// Caught up with check i, not with check i+1.
+			return time.Since(m.history[i+1].at), true
+		}
+	}
+	if len(m.history) > 0 {
+		return time.Since(m.history[0].at), false
+	}
+	return 0, false
 }
 
 func newMonitor(r *Router) *monitor {
@@ -86,6 +128,7 @@ func (m *monitor) checkAll(ctx context.Context) {
 		primaryLSN = l
 		return err
 	}); err == nil {
+		m.remember(primaryLSN)
 		m.r.primary.replayLSN.Store(uint64(primaryLSN))
 		m.r.primary.checked.Store(time.Now().UnixNano())
 		m.transition(m.r.primary, m.r.primary.State(), StateOnline)
@@ -111,11 +154,10 @@ func (m *monitor) checkReplica(ctx context.Context, n *Node, primaryLSN LSN) {
 	var (
 		inRecovery bool
 		replay     string
-		replayedAt pgtype.Timestamptz
 	)
 	err := m.query(ctx, n, func(c *pgx.Conn, ctx context.Context) error {
-		return c.QueryRow(ctx, `SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn(), '0/0')::text, pg_last_xact_replay_timestamp()`).
-			Scan(&inRecovery, &replay, &replayedAt)
+		return c.QueryRow(ctx, `SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn(), '0/0')::text`).
+			Scan(&inRecovery, &replay)
 	})
 	n.checked.Store(time.Now().UnixNano())
 	old := n.State()
@@ -140,15 +182,12 @@ func (m *monitor) checkReplica(ctx context.Context, n *Node, primaryLSN LSN) {
 	var lag time.Duration
 	if primaryLSN > lsn {
 		lagBytes = int64(primaryLSN - lsn)
-		if replayedAt.Valid {
-			lag = time.Since(replayedAt.Time)
-		}
+		lag, _ = m.timeLag(lsn)
 	}
 	n.lagBytes.Store(lagBytes)
 	n.lagNanos.Store(int64(lag))
 	state := StateOnline
-	// Behind in bytes, or behind and its last replayed transaction is old.
-	if lagBytes > m.r.opts.MaxLagBytes || (lagBytes > 0 && lag > m.r.opts.MaxLagTime) {
+	if lagBytes > m.r.opts.MaxLagBytes || lag > m.r.opts.MaxLagTime {
 		state = StateLagging
 	}
 	m.transition(n, old, state, "lag_bytes", lagBytes, "lag", lag)

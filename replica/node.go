@@ -71,8 +71,14 @@ func (n *Node) State() State { return State(n.state.Load()) }
 // balancing); call the returned function when it ends.
 func (n *Node) Acquired() func() {
 	n.inFlight.Add(1)
-	return func() { n.inFlight.Add(-1) }
+	return n.Released
 }
+
+// Begin marks one more call in flight on the node; Released ends it.
+func (n *Node) Begin() { n.inFlight.Add(1) }
+
+// Released marks a call begun with Begin (or Acquired) as ended.
+func (n *Node) Released() { n.inFlight.Add(-1) }
 
 // NodeStats is a copy of a node's figures.
 type NodeStats struct {

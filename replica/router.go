@@ -37,8 +37,10 @@ type Replica struct {
 type Options struct {
 	Balance Balance
 	// MaxLagBytes excludes a replica whose replay is this far behind the
-	// primary's WAL (default 16 MiB). MaxLagTime excludes one whose last
-	// replayed transaction is this old while it is behind (default 30 s).
+	// primary's WAL (default 16 MiB). MaxLagTime excludes one that has not
+	// replayed what the primary had this long ago (default 30 s; measured
+	// against the primary's WAL positions at past checks, so an idle primary
+	// does not make a replica look late).
 	MaxLagBytes int64
 	MaxLagTime  time.Duration
 	// CheckInterval is the monitor's period; each check waits a random time
