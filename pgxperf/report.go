@@ -95,7 +95,7 @@ func (r Report) SlowStatements() []tracer.StatementStats {
 func (r Report) WriteText(w io.Writer, top int) error {
 	ew := &errWriter{w: w}
 	ew.printf("pgxperf report: %d statement fingerprints, %s of data\n", len(r.Statements), r.Taken.Sub(r.Since).Round(time.Millisecond))
-	ew.printf("pool: %d/%d connections in use, %d acquires (%d waited, %v waiting), %d connects\n\n",
+	ew.printf("primary pool: %d/%d connections in use, %d acquires (%d waited, %v waiting), %d connects\n\n",
 		r.Pool.AcquiredConns, r.Pool.MaxConns, r.Pool.AcquireCount, r.Pool.EmptyAcquireCount,
 		r.Pool.EmptyAcquireWaitTime.Round(time.Microsecond), r.Conn.Connects)
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgxperf/pgxperf/n1detect"
 	"github.com/pgxperf/pgxperf/pgxperf"
+	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/testdata"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -25,7 +26,7 @@ var demoDB = "pgxperf_demo"
 
 // runDemo creates the scratch database, runs the workload through a
 // pgxperf.Pool and prints the report.
-func runDemo(ctx context.Context, out io.Writer, adminURL string, keep bool) error {
+func runDemo(ctx context.Context, out io.Writer, adminURL, replicaURL string, keep bool) error {
 	fmt.Fprintln(out, "pgxperf demo: what pgxperf sees of an application's database calls")
 	fmt.Fprintln(out)
 
@@ -46,10 +47,20 @@ func runDemo(ctx context.Context, out io.Writer, adminURL string, keep bool) err
 	cfg.MaxConns = 4
 	// Slow-query records go to the terminal, as an application's logs would.
 	logger := slog.New(slog.NewTextHandler(&prefixWriter{w: out, prefix: "  log: "}, nil))
-	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	opts := pgxperf.Options{
 		Logger: logger,
 		Tracer: tracer.Config{SlowThreshold: 100 * time.Millisecond},
-	})
+	}
+	if replicaURL != "" {
+		rdsn, err := waitForReplica(ctx, dsn, replicaURL)
+		if err != nil {
+			fmt.Fprintf(out, "no replica (%v): every read is served by the primary\n\n", err)
+		} else {
+			opts.ReplicaURLs = []string{rdsn}
+			fmt.Fprintf(out, "streaming replica at %s has replayed the database: read-only statements go there\n\n", redact(replicaURL))
+		}
+	}
+	pool, err := pgxperf.NewWithOptions(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -62,6 +73,11 @@ func runDemo(ctx context.Context, out io.Writer, adminURL string, keep bool) err
 		return err
 	}
 	fmt.Fprintf(out, "ran %d calls in %v\n\n", n, time.Since(wstart).Round(time.Millisecond))
+	if pool.Router() != nil {
+		if err := readYourWrites(ctx, out, pool); err != nil {
+			return err
+		}
+	}
 
 	fmt.Fprintln(out, "== statements by total time ==")
 	if err := pool.Report().WriteText(out, 15); err != nil {
@@ -71,6 +87,68 @@ func runDemo(ctx context.Context, out io.Writer, adminURL string, keep bool) err
 	if keep {
 		fmt.Fprintf(out, "kept database %q (-keep)\n", demoDB)
 	}
+	return nil
+}
+
+// waitForReplica returns the DSN of the demo database on the replica once
+// the replica has replayed its creation and seed (bounded to 60 s).
+func waitForReplica(ctx context.Context, primaryDSN, replicaURL string) (string, error) {
+	u, err := url.Parse(replicaURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + demoDB
+	rdsn := u.String()
+	pc, err := pgx.Connect(ctx, primaryDSN)
+	if err != nil {
+		return "", err
+	}
+	defer pc.Close(context.Background())
+	var target string
+	if err := pc.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		return "", err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		rc, err := pgx.Connect(cctx, rdsn)
+		if err == nil {
+			var done bool
+			err = rc.QueryRow(cctx, "SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::text::pg_lsn", target).Scan(&done)
+			rc.Close(context.Background())
+			cancel()
+			if err == nil && done {
+				return rdsn, nil
+			}
+			if err == nil {
+				err = errors.New("not in recovery, or still replaying")
+			}
+		} else {
+			cancel()
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "", err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// readYourWrites shows a session: a write, then reads that must see it.
+func readYourWrites(ctx context.Context, out io.Writer, pool *pgxperf.Pool) error {
+	sess := replica.NewSession()
+	sctx := replica.WithSession(ctx, sess)
+	if _, err := pool.Exec(sctx, touchContent, int64(7)); err != nil {
+		return err
+	}
+	var inRecovery bool
+	if err := pool.QueryRow(sctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return err
+	}
+	where := "the primary (the replica had not replayed the write yet)"
+	if inRecovery {
+		where = "the replica (it had already replayed the write)"
+	}
+	fmt.Fprintf(out, "read-your-writes: after an UPDATE in a session (token %s), its next read ran on %s\n\n", sess.Token(), where)
 	return nil
 }
 

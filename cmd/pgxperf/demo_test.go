@@ -25,7 +25,8 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 
 	var out strings.Builder
-	require.NoError(t, runDemo(ctx, &out, dsn, false))
+	replicaDSN := testenv.RequireReplica(t)
+	require.NoError(t, runDemo(ctx, &out, dsn, replicaDSN, false))
 	text := out.String()
 	for _, want := range []string{
 		"== statements by total time ==",
