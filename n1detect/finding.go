@@ -103,12 +103,12 @@ func (f Finding) String() string {
 	if f.SQLCName != "" {
 		label = f.SQLCName + ": "
 	}
-	fmt.Fprintf(&b, "  query:   %s%s\n", label, oneLine(stripComments(f.Query), 200))
+	fmt.Fprintf(&b, "  query:   %s%s\n", label, sqlinfo.OneLine(sqlinfo.StripLeadingComments(f.Query), 200))
 	if len(f.ExampleArgs) > 0 {
 		fmt.Fprintf(&b, "  example args: %v\n", f.ExampleArgs)
 	}
 	if f.Parent != nil {
-		fmt.Fprintf(&b, "  after:   %s", oneLine(stripComments(f.Parent.Query), 160))
+		fmt.Fprintf(&b, "  after:   %s", sqlinfo.OneLine(sqlinfo.StripLeadingComments(f.Parent.Query), 160))
 		if f.Parent.CallSite.File != "" {
 			fmt.Fprintf(&b, " (%s:%d)", filepath.Base(f.Parent.CallSite.File), f.Parent.CallSite.Line)
 		}
@@ -353,7 +353,7 @@ var eqParam = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_."]*)\s*=\s*\$(\d+)`)
 
 // suggestFix proposes a concrete rewrite.
 func suggestFix(kind Kind, info *sqlinfo.Info, parent *Statement) string {
-	q := oneLine(stripComments(info.Normalized), 300)
+	q := sqlinfo.OneLine(sqlinfo.StripLeadingComments(info.Normalized), 300)
 	switch kind {
 	case NPlusOne:
 		var b strings.Builder
@@ -369,7 +369,7 @@ func suggestFix(kind Kind, info *sqlinfo.Info, parent *Statement) string {
 			b.WriteString("collect the values and run one query for all of them (WHERE … = ANY($1) with a slice), or JOIN this table in the query that produced them")
 		}
 		if parent != nil {
-			fmt.Fprintf(&b, "\nor JOIN it into the query that produced the values: %s", oneLine(stripComments(parent.Query), 120))
+			fmt.Fprintf(&b, "\nor JOIN it into the query that produced the values: %s", sqlinfo.OneLine(sqlinfo.StripLeadingComments(parent.Query), 120))
 		}
 		return b.String()
 	case NPlusOneWrite:
@@ -398,32 +398,6 @@ func aggregates(info *sqlinfo.Info) bool {
 		}
 	}
 	return false
-}
-
-func stripComments(s string) string {
-	for {
-		s = strings.TrimLeft(s, " \t\r\n")
-		switch {
-		case strings.HasPrefix(s, "--"):
-			i := strings.IndexByte(s, '\n')
-			if i < 0 {
-				return ""
-			}
-			s = s[i+1:]
-		case strings.HasPrefix(s, "/*"):
-			i := strings.Index(s, "*/")
-			if i < 0 {
-				return s
-			}
-			s = s[i+2:]
-		default:
-			return s
-		}
-	}
-}
-
-func oneLine(s string, n int) string {
-	return cut(strings.Join(strings.Fields(s), " "), n)
 }
 
 func shortFunc(fn string) string {

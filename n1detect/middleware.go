@@ -1,6 +1,7 @@
 package n1detect
 
 import (
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -66,7 +67,7 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 						slog.Int("count", f.Count),
 						slog.Duration("total", f.Total),
 						slog.String("caller", f.CallSite.String()),
-						slog.String("sql", oneLine(stripComments(f.Query), 300)),
+						slog.String("sql", sqlinfo.OneLine(sqlinfo.StripLeadingComments(f.Query), 300)),
 						slog.String("fix", f.Fix),
 					)
 				}

@@ -3,6 +3,7 @@ package n1detect
 import (
 	"context"
 	"fmt"
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"strings"
 )
 
@@ -112,7 +113,7 @@ func check(t TB, s *Scope, o options) []Finding {
 	}
 	for sql, max := range o.maxCalls {
 		if n := s.Calls(sql); n > max {
-			t.Errorf("n1detect: %s ran %q %d times, budget is %d", s.name, oneLine(stripComments(sql), 100), n, max)
+			t.Errorf("n1detect: %s ran %q %d times, budget is %d", s.name, sqlinfo.OneLine(sqlinfo.StripLeadingComments(sql), 100), n, max)
 		}
 	}
 	return findings
@@ -133,7 +134,7 @@ func (s *Scope) summary() string {
 			continue
 		}
 		seen[g.info.Fingerprint] = true
-		rows = append(rows, row{oneLine(stripComments(g.info.Normalized), 100), s.fingerprints[g.info.Fingerprint]})
+		rows = append(rows, row{sqlinfo.OneLine(sqlinfo.StripLeadingComments(g.info.Normalized), 100), s.fingerprints[g.info.Fingerprint]})
 	}
 	var b strings.Builder
 	for _, r := range rows {

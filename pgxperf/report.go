@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -192,45 +193,11 @@ func dur(d time.Duration) time.Duration {
 // statementLabel shows a statement on one line: its sqlc name, then its
 // normalized text without leading comments.
 func statementLabel(st tracer.StatementStats, n int) string {
-	q := stripLeadingComments(st.Query)
+	q := sqlinfo.StripLeadingComments(st.Query)
 	if st.SQLCName != "" {
 		q = st.SQLCName + ": " + q
 	}
-	return oneLine(q, n)
-}
-
-func stripLeadingComments(s string) string {
-	for {
-		s = strings.TrimLeft(s, " \t\r\n")
-		switch {
-		case strings.HasPrefix(s, "--"):
-			i := strings.IndexByte(s, '\n')
-			if i < 0 {
-				return ""
-			}
-			s = s[i+1:]
-		case strings.HasPrefix(s, "/*"):
-			i := strings.Index(s, "*/")
-			if i < 0 {
-				return s
-			}
-			s = s[i+2:]
-		default:
-			return s
-		}
-	}
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		cut := n
-		for cut > 0 && s[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		return s[:cut] + "…"
-	}
-	return s
+	return sqlinfo.OneLine(q, n)
 }
 
 type errWriter struct {

@@ -188,11 +188,7 @@ func (r *Router) Route(ctx context.Context, info *sqlinfo.Info) *Node {
 	if rt.mode == ModePrimary {
 		return r.primary
 	}
-	var min LSN
-	if rt.session != nil && !rt.allowStale {
-		min = rt.session.LSN()
-	}
-	if n := r.pick(min, nil); n != nil {
+	if n := r.pick(rt.minLSN(), nil); n != nil {
 		return n
 	}
 	return r.primary
@@ -207,11 +203,7 @@ func (r *Router) RouteTx(ctx context.Context, readOnly bool) *Node {
 		(!r.opts.ReadOnlyTransactions && rt.mode != ModePreferReplica) {
 		return r.primary
 	}
-	var min LSN
-	if rt.session != nil && !rt.allowStale {
-		min = rt.session.LSN()
-	}
-	if n := r.pick(min, nil); n != nil {
+	if n := r.pick(rt.minLSN(), nil); n != nil {
 		return n
 	}
 	return r.primary
@@ -220,12 +212,7 @@ func (r *Router) RouteTx(ctx context.Context, readOnly bool) *Node {
 // Next returns another replica for a read that failed on the nodes in tried,
 // or the primary when none is left.
 func (r *Router) Next(ctx context.Context, tried []*Node) *Node {
-	rt := fromContext(ctx)
-	var min LSN
-	if rt.session != nil && !rt.allowStale {
-		min = rt.session.LSN()
-	}
-	if n := r.pick(min, tried); n != nil {
+	if n := r.pick(fromContext(ctx).minLSN(), tried); n != nil {
 		return n
 	}
 	return r.primary

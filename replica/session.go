@@ -84,6 +84,14 @@ type routing struct {
 	allowStale bool
 }
 
+// minLSN is the WAL position a replica must have replayed for this context.
+func (r routing) minLSN() LSN {
+	if r.session == nil || r.allowStale {
+		return 0
+	}
+	return r.session.LSN()
+}
+
 type routingKey struct{}
 
 func fromContext(ctx context.Context) routing {
