@@ -430,6 +430,21 @@ func (p *Pool) primaryBeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx
 
 // CopyFrom copies rows into a table on the primary, like pgxpool.Pool.CopyFrom.
 func (p *Pool) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
+	if p.router != nil {
+		if err := p.router.PrimaryErr(); err != nil {
+			return 0, err
+		}
+		p.router.CountPrimary()
+		n, err := p.primaryCopyFrom(ctx, tableName, columnNames, rowSrc)
+		if mayHaveWritten(err) {
+			p.recordWrite(ctx, replica.SessionFromContext(ctx))
+		}
+		return n, err
+	}
+	return p.primaryCopyFrom(ctx, tableName, columnNames, rowSrc)
+}
+
+func (p *Pool) primaryCopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
 	ctx, cancel := p.callContext(ctx)
 	if cancel != nil {
 		defer cancel()

@@ -54,6 +54,14 @@ func failed(n *replica.Node, err error, down bool) {
 	}
 }
 
+// mayHaveWritten says whether a write that returned err may have changed
+// data: anything but an error from the server (which rolled the statement
+// back) — a failed Scan after INSERT … RETURNING has committed.
+func mayHaveWritten(err error) bool {
+	var pgErr *pgconn.PgError
+	return err == nil || !errors.As(err, &pgErr)
+}
+
 // noScope hides an n1detect scope from pgxperf's own statements.
 func noScope(ctx context.Context) context.Context { return tracer.WithScope(ctx, nil) }
 
@@ -95,7 +103,7 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 	}
 	p.router.CountPrimary()
 	tag, err := p.primaryExec(ctx, sql, args)
-	if err == nil && !info.ReadOnly {
+	if !info.ReadOnly && mayHaveWritten(err) {
 		p.recordWrite(ctx, replica.SessionFromContext(ctx))
 	}
 	return tag, err
@@ -274,7 +282,7 @@ func (w *writeRows) Next() bool {
 func (w *writeRows) Close() {
 	w.once.Do(func() {
 		w.Rows.Close()
-		if w.Rows.Err() == nil {
+		if mayHaveWritten(w.Rows.Err()) {
 			w.after()
 		}
 	})

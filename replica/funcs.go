@@ -12,14 +12,16 @@ import (
 // funcCache knows whether user functions are read-only: from the Options'
 // lists, else from pg_proc.provolatile on the primary, read once per name.
 type funcCache struct {
-	primary  *pgxpool.Pool
+	// pool returns where to read pg_proc: the primary while it answers, else
+	// an online replica (the catalog is the same there).
+	pool     func() *pgxpool.Pool
 	disabled bool
 	mu       sync.RWMutex
 	known    map[string]bool
 }
 
-func newFuncCache(primary *pgxpool.Pool, o Options) *funcCache {
-	c := &funcCache{primary: primary, disabled: o.DisableFunctionLookup, known: map[string]bool{}}
+func newFuncCache(pool func() *pgxpool.Pool, o Options) *funcCache {
+	c := &funcCache{pool: pool, disabled: o.DisableFunctionLookup, known: map[string]bool{}}
 	for _, f := range o.ReadOnlyFunctions {
 		c.known[strings.ToLower(f)] = true
 	}
@@ -53,7 +55,7 @@ func (c *funcCache) readOnly(_ context.Context, name string) bool {
 	defer cancel()
 	var stable bool
 	var n int64
-	if err := c.primary.QueryRow(lctx, lookupVolatility, fn, schema).Scan(&stable, &n); err != nil {
+	if err := c.pool().QueryRow(lctx, lookupVolatility, fn, schema).Scan(&stable, &n); err != nil {
 		return false // unknown means primary; try again next time
 	}
 	ro := stable && n > 0

@@ -202,7 +202,11 @@ func (m *monitor) transition(n *Node, old, state State, args ...any) {
 	if state == StateOnline {
 		level = m.r.logger.Info
 	}
-	level("pgxperf replica "+state.String(), append([]any{"replica", n.name, "was", old.String()}, args...)...)
+	kind := "replica"
+	if n.primary {
+		kind = "primary"
+	}
+	level("pgxperf "+kind+" "+state.String(), append([]any{"node", n.name, "was", old.String()}, args...)...)
 }
 
 // query runs f on the node's monitor connection, (re)connecting as needed,

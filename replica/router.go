@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 			r.wheel = append(r.wheel, i)
 		}
 	}
-	r.funcs = newFuncCache(cfg.Primary, o)
+	r.funcs = newFuncCache(r.catalogPool, o)
 	r.monitor = newMonitor(r)
 	r.monitor.checkAll(ctx)
 	r.monitor.start()
@@ -268,6 +268,19 @@ func (r *Router) pick(min LSN, tried []*Node) *Node {
 		}
 	}
 	return nil
+}
+
+// catalogPool is where function volatility is read: the primary while it
+// answers, else an online replica.
+func (r *Router) catalogPool() *pgxpool.Pool {
+	if r.PrimaryErr() != nil {
+		for _, n := range r.replicas {
+			if n.State() == StateOnline {
+				return n.pool
+			}
+		}
+	}
+	return r.primary.pool
 }
 
 // CountPrimary records a statement routed to the primary (for the figures).
