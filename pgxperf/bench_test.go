@@ -25,11 +25,6 @@ const benchSQL = "SELECT $1::int"
 
 type queryRower func(context.Context, string, ...any) pgx.Row
 
-type benchPool struct {
-	name     string
-	queryRow queryRower
-}
-
 // benchPools opens, side by side, the pools the benchmarks compare and warms
 // them up (connections open, statement prepared on them, statement analyzed):
 //
@@ -39,51 +34,60 @@ type benchPool struct {
 //   - pgxperf: pgxperf's defaults (as pgxperf.New: statistics, acquire and
 //     prepare timing, slow-query log at the default 100 ms threshold), except
 //     that slow-query records, which a busy machine can produce, are formatted
-//     into io.Discard instead of interleaving with the benchmark's output.
-func benchPools(b *testing.B) (pools []benchPool, perf *pgxperf.Pool) {
+//     into io.Discard instead of interleaving with the benchmark's output;
+//
+// and, when extra is set:
+//
+//   - raw2: a second plain pgxpool, to check that a comparison is unbiased;
+//   - nomon: pgxperf with DisableMonitoring, which keeps only the facade's own
+//     bookkeeping (the connections in use, for Close).
+func benchPools(b *testing.B, extra bool) (pools map[string]queryRower, perf *pgxperf.Pool) {
 	b.Helper()
 	dsn := testenv.RequirePrimary(b)
 	ctx := context.Background()
-
-	raw, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
+	pools = make(map[string]queryRower)
+	config := func() *pgxpool.Config {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return cfg
 	}
-	b.Cleanup(raw.Close)
-
-	tcfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
+	plain := func(cfg *pgxpool.Config) queryRower {
+		p, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		return p.QueryRow
 	}
+	withPgxperf := func(opts pgxperf.Options) *pgxperf.Pool {
+		p, err := pgxperf.NewWithOptions(ctx, config(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		return p
+	}
+
+	pools["raw"] = plain(config())
+	tcfg := config()
 	tcfg.ConnConfig.Tracer = tracer.New(tracer.Config{Logger: discardLogger()})
-	traced, err := pgxpool.NewWithConfig(ctx, tcfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(traced.Close)
-
-	pcfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	perf, err = pgxperf.NewWithOptions(ctx, pcfg, pgxperf.Options{Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(perf.Close)
+	pools["tracer"] = plain(tcfg)
+	perf = withPgxperf(pgxperf.Options{Logger: discardLogger()})
 	if perf.Tracer() == nil {
 		b.Fatal("pgxperf: monitoring is off")
 	}
-
-	pools = []benchPool{
-		{"raw", raw.QueryRow},
-		{"tracer", traced.QueryRow},
-		{"pgxperf", perf.QueryRow},
+	pools["pgxperf"] = perf.QueryRow
+	if extra {
+		pools["raw2"] = plain(config())
+		pools["nomon"] = withPgxperf(pgxperf.Options{DisableMonitoring: true}).QueryRow
 	}
-	for _, p := range pools {
+
+	for _, queryRow := range pools {
 		for i := range 200 {
 			var n int
-			if err := p.queryRow(ctx, benchSQL, i).Scan(&n); err != nil {
+			if err := queryRow(ctx, benchSQL, i).Scan(&n); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -103,19 +107,20 @@ func checkRecorded(b *testing.B, perf *pgxperf.Pool) {
 }
 
 // BenchmarkPoolQueryRow measures one QueryRow(…).Scan round trip of
-// SELECT $1::int on the primary over loopback through each pool of benchPools
-// (pool=raw, pool=tracer, pool=pgxperf). Compare them with
-// benchstat -col /pool, as scripts/bench.sh does, never across runs.
+// SELECT $1::int on the primary over loopback through the pools raw, tracer
+// and pgxperf of benchPools. Compare them with benchstat -col /pool, as
+// scripts/bench.sh does, never across runs.
 func BenchmarkPoolQueryRow(b *testing.B) {
-	pools, perf := benchPools(b)
+	pools, perf := benchPools(b, false)
 	ctx := context.Background()
-	for _, p := range pools {
-		b.Run("pool="+p.name, func(b *testing.B) {
+	for _, name := range []string{"raw", "tracer", "pgxperf"} {
+		queryRow := pools[name]
+		b.Run("pool="+name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n, i int
 			cpu := processCPU()
 			for b.Loop() {
-				if err := p.queryRow(ctx, benchSQL, i).Scan(&n); err != nil {
+				if err := queryRow(ctx, benchSQL, i).Scan(&n); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -129,39 +134,48 @@ func BenchmarkPoolQueryRow(b *testing.B) {
 	checkRecorded(b, perf)
 }
 
-// BenchmarkPoolQueryRowPaired is BenchmarkPoolQueryRow's raw-versus-pgxperf
-// comparison made robust to a busy machine: it alternates between the plain
-// pool and pgxperf every pairBlock queries (a few milliseconds), timing each
-// query, so that both see the same load. It reports, per pool, the mean time
-// per query without its slowest 1% (a query that waited while the machine ran
-// something else says nothing about either pool), and their ratio as
-// "pgxperf/raw": 1.03 means pgxperf takes 3% longer, a throughput of 0.97×.
-// "pgxperf/raw-p50" is the ratio of the median times. ns/op is the plain mean
-// over both pools.
+// BenchmarkPoolQueryRowPaired is BenchmarkPoolQueryRow's comparison with the
+// plain pool made robust to a busy machine: each sub-benchmark alternates
+// between the plain pool (raw) and one other pool every pairBlock queries (a
+// few milliseconds), timing each query, so that both see the same load. It
+// reports, per pool, the mean time per query without its slowest 1% (a query
+// that waited while the machine ran something else says nothing about either
+// pool), and their ratio as "x/raw": 1.03 means the other pool takes 3% longer,
+// a throughput of 0.97×. "x/raw-p50" is the ratio of the median times. ns/op is
+// the plain mean over both pools.
+//
+//   - pool=raw2: a second plain pool; its ratio must be 1 within the noise,
+//     or the method is biased;
+//   - pool=tracer: the tracer alone;
+//   - pool=nomon: pgxperf with monitoring disabled: the facade's bookkeeping;
+//   - pool=pgxperf: pgxperf with its defaults: the figure the target is about.
 func BenchmarkPoolQueryRowPaired(b *testing.B) {
 	const pairBlock = 32
-	pools, perf := benchPools(b)
-	pair := [2]benchPool{pools[0], pools[2]} // raw, pgxperf
+	pools, perf := benchPools(b, true)
 	ctx := context.Background()
-	var times [2][]time.Duration
-	var n, i int
-	b.ReportAllocs()
-	for b.Loop() {
-		k := (i / pairBlock) % 2
-		s := time.Now()
-		if err := pair[k].queryRow(ctx, benchSQL, i).Scan(&n); err != nil {
-			b.Fatal(err)
-		}
-		times[k] = append(times[k], time.Since(s))
-		i++
-	}
-	raw, pgx := trimmedMean(times[0]), trimmedMean(times[1])
-	if raw > 0 && pgx > 0 {
-		b.ReportMetric(pgx/raw, "pgxperf/raw")
-		b.ReportMetric(raw, "raw-ns/query")
-		b.ReportMetric(pgx, "pgxperf-ns/query")
-		// The medians' ratio: the typical query, whatever the slow tail.
-		b.ReportMetric(float64(median(times[1]))/float64(median(times[0])), "pgxperf/raw-p50")
+	for _, name := range []string{"raw2", "tracer", "nomon", "pgxperf"} {
+		pair := [2]queryRower{pools["raw"], pools[name]}
+		b.Run("pool="+name, func(b *testing.B) {
+			var times [2][]time.Duration
+			var n, i int
+			b.ReportAllocs()
+			for b.Loop() {
+				k := (i / pairBlock) % 2
+				s := time.Now()
+				if err := pair[k](ctx, benchSQL, i).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				times[k] = append(times[k], time.Since(s))
+				i++
+			}
+			raw, other := trimmedMean(times[0]), trimmedMean(times[1])
+			if raw > 0 && other > 0 {
+				b.ReportMetric(other/raw, "x/raw")
+				b.ReportMetric(float64(median(times[1]))/float64(median(times[0])), "x/raw-p50")
+				b.ReportMetric(raw, "raw-ns/query")
+				b.ReportMetric(other, "x-ns/query")
+			}
+		})
 	}
 	checkRecorded(b, perf)
 }

@@ -74,6 +74,9 @@ func waitFor(done <-chan struct{}, d time.Duration) bool {
 }
 
 func (p *Pool) busyConns() []*pgx.Conn {
+	if p.tracer != nil {
+		return p.tracer.InUse()
+	}
 	p.busyMu.Lock()
 	defer p.busyMu.Unlock()
 	out := make([]*pgx.Conn, 0, len(p.busy))

@@ -97,7 +97,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 			tc.Logger = opts.Logger
 		}
 		p.tracer = tracer.New(tc)
-		ours = &poolTracer{Tracer: p.tracer, pool: p}
+		ours = p.tracer
 	}
 	userTracer := cfg.ConnConfig.Tracer
 	cfg.ConnConfig.Tracer = chainTracer(ours, userTracer)

@@ -29,7 +29,7 @@ func (p *Pool) startReplicas(ctx context.Context, primaryCfg *pgxpool.Config, us
 		rc.ShouldPing = primaryCfg.ShouldPing
 		var ours pgx.QueryTracer = &connTracker{pool: p}
 		if p.tracer != nil {
-			ours = &poolTracer{Tracer: p.tracer.ForRole(tracer.RoleReplica), pool: p}
+			ours = p.tracer.ForRole(tracer.RoleReplica)
 		}
 		rc.ConnConfig.Tracer = chainTracer(ours, userTracer)
 		p.chainHooks(rc)

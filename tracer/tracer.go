@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -158,6 +159,8 @@ func (t *Tracer) SlowThreshold() time.Duration { return t.slow }
 // that preceded its next statement and the statements prepared under a name.
 type connState struct {
 	key            uintptr // the connection's address
+	conn           weak.Pointer[pgx.Conn]
+	busy           atomic.Bool // acquired from a pool and not released
 	dead           atomic.Bool
 	pendingAcquire atomic.Int64
 	mu             sync.Mutex
@@ -190,7 +193,7 @@ func (s *shared) connStateCreate(c *pgx.Conn) *connState {
 		return st
 	}
 	key := connKey(c)
-	st := &connState{key: key}
+	st := &connState{key: key, conn: weak.Make(c)}
 	if v, loaded := s.conns.LoadOrStore(key, st); loaded {
 		return v.(*connState)
 	}
@@ -683,22 +686,39 @@ func (t *Tracer) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEndDa
 
 type acquireKey struct{}
 
+// acquireState carries an Acquire's start (monotonic: no wall-clock read)
+// in 24 bytes: every pool call pays for it.
+type acquireState struct {
+	context.Context
+	start time.Duration
+}
+
+func (s *acquireState) Value(key any) any {
+	if key == (acquireKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
 // TraceAcquireStart implements pgxpool.AcquireTracer.
 func (t *Tracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
-	return &timedState{Context: ctx, key: acquireKey{}, start: time.Now()}
+	return &acquireState{Context: ctx, start: now()}
 }
 
 // TraceAcquireEnd implements pgxpool.AcquireTracer. The wait is recorded for
-// the pool and charged to the connection's next statement.
+// the pool and charged to the connection's next statement; the connection is
+// marked in use (InUse).
 func (t *Tracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
-	s, ok := ctx.Value(acquireKey{}).(*timedState)
+	s, ok := ctx.Value(acquireKey{}).(*acquireState)
 	if !ok {
 		return
 	}
-	d := time.Since(s.start)
+	d := now() - s.start
 	t.reg.pool.acquired(d, data.Err)
 	if data.Err == nil && data.Conn != nil {
-		t.connStateCreate(data.Conn).pendingAcquire.Store(int64(d))
+		st := t.connStateCreate(data.Conn)
+		st.pendingAcquire.Store(int64(d))
+		st.busy.Store(true)
 	}
 }
 
@@ -707,5 +727,23 @@ func (t *Tracer) TraceRelease(_ *pgxpool.Pool, data pgxpool.TraceReleaseData) {
 	t.reg.pool.releases.Add(1)
 	if st := t.connState(data.Conn); st != nil {
 		st.pendingAcquire.Store(0)
+		st.busy.Store(false)
 	}
+}
+
+// InUse returns the connections acquired from a pool traced by t (any role)
+// and not released yet. pgxperf's Close cancels their queries when they
+// outlast its deadline.
+func (t *Tracer) InUse() []*pgx.Conn {
+	var out []*pgx.Conn
+	t.conns.Range(func(_, v any) bool {
+		st := v.(*connState)
+		if st.busy.Load() && !st.dead.Load() {
+			if c := st.conn.Value(); c != nil {
+				out = append(out, c)
+			}
+		}
+		return true
+	})
+	return out
 }
