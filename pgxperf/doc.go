@@ -37,9 +37,26 @@
 // slowest call with its call site. Statements over the slow threshold (100 ms
 // by default) are logged through log/slog. Pool.Report returns it all.
 //
+// # Replicas
+//
+// With Options.ReplicaURLs, statements the analyzer proves read-only go to a
+// healthy streaming replica and everything else to the primary (package
+// replica): transactions, CopyFrom and Acquire stay on the primary
+// (AcquireReplica asks for a replica), a read that fails on a replica before
+// its first row is retried on another node, and a replica.Session in the
+// context gives read-your-writes. Report lists each node's state, lag and
+// counts.
+//
+// # N+1 detection
+//
+// Statements run in an n1detect scope (a request, a test, a job) are checked
+// for N+1 patterns; findings appear in Report.
+//
 // # Errors
 //
 // pgxperf adds few failure modes, each a documented sentinel: ErrAcquireTimeout
-// (Options.AcquireTimeout elapsed; also matches context.DeadlineExceeded) and
-// ErrInvalidConfig (matched by every configuration error, including *EnvError).
+// (Options.AcquireTimeout elapsed; also matches context.DeadlineExceeded),
+// ErrPrimaryUnavailable (with replicas: a write while the monitor finds the
+// primary down; reads keep working) and ErrInvalidConfig (matched by every
+// configuration error, including *EnvError).
 package pgxperf

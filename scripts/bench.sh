@@ -41,7 +41,7 @@ COUNT="${BENCH_COUNT:-6}"
 BENCHTIME="${BENCH_TIME:-1s}"
 OUT="$ROOT/bench/results"
 BENCHSTAT_PKG="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
-ROOT_PATTERN='BenchmarkPoolQueryRow|BenchmarkAnalyze|BenchmarkTracer'
+ROOT_PATTERN='BenchmarkPoolQueryRow|BenchmarkAnalyze|BenchmarkTracer|BenchmarkScope|BenchmarkRoute|BenchmarkReplicaQueryRow'
 MODE="${1:-run}"
 
 case "$MODE" in run | tables) ;; *) echo "usage: $0 [run|tables]" >&2; exit 2 ;; esac
@@ -147,6 +147,19 @@ write_tables() {
 			echo "## Statement analyzer (internal/sqlinfo)"
 			echo "## (cd bench/results && benchstat -filter '.name:/^Analyze/' core.txt)"
 			benchstat -filter '.name:/^Analyze/' core.txt
+		fi
+		if grep -q '^BenchmarkScope' "$OUT/core.txt"; then
+			echo
+			echo "## n1detect: what a scope adds per statement (n1detect/bench_test.go)"
+			echo "## (cd bench/results && benchstat -filter '.name:Scope' -col '/@(tracer noscope scope ignored)' core.txt)"
+			benchstat -filter '.name:Scope' -col '/@(tracer noscope scope ignored)' core.txt || benchstat -filter '.name:/Scope/' core.txt
+		fi
+		if grep -q '^BenchmarkRoute' "$OUT/core.txt"; then
+			echo
+			echo "## Read routing: the decision for a cached statement, and a read on the replica"
+			echo "## (cd bench/results && benchstat -filter '.name:Route' core.txt; benchstat -filter '.name:ReplicaQueryRow' -col '/pool@(raw pgxperf)' core.txt)"
+			benchstat -filter '.name:Route' core.txt
+			benchstat -filter '.name:ReplicaQueryRow' -col '/pool@(raw pgxperf)' core.txt
 		fi
 	} >"$OUT/benchstat.tmp"
 	mv "$OUT/benchstat.tmp" "$OUT/benchstat.txt"
