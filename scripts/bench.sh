@@ -56,7 +56,8 @@ fi
 run_benchmarks() {
 	local bin tracers core env rel dir i
 	bin="$(mktemp -d)"
-	trap 'rm -rf "$bin"' EXIT
+	BENCH_BIN_DIR="$bin"
+	trap 'rm -rf "${BENCH_BIN_DIR:-}"' EXIT
 	tracers="$bin/tracers.txt"
 	core="$bin/core.txt"
 	env="$bin/env.txt"
@@ -151,8 +152,8 @@ write_tables() {
 		if grep -q '^BenchmarkScope' "$OUT/core.txt"; then
 			echo
 			echo "## n1detect: what a scope adds per statement (n1detect/bench_test.go)"
-			echo "## (cd bench/results && benchstat -filter '.name:Scope' -col '/@(tracer noscope scope ignored)' core.txt)"
-			benchstat -filter '.name:Scope' -col '/@(tracer noscope scope ignored)' core.txt || benchstat -filter '.name:/Scope/' core.txt
+			echo "## (cd bench/results && benchstat -filter '.name:Scope' core.txt)"
+			benchstat -filter '.name:Scope' core.txt
 		fi
 		if grep -q '^BenchmarkRoute' "$OUT/core.txt"; then
 			echo
