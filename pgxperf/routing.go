@@ -71,14 +71,9 @@ func (p *Pool) recordWrite(ctx context.Context, s *replica.Session) {
 	if s == nil {
 		return
 	}
-	var text string
-	if err := p.primary.QueryRow(noScope(context.WithoutCancel(ctx)), "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
+	if err := p.router.ObserveWrite(noScope(context.WithoutCancel(ctx)), s); err != nil {
 		// Without the position, keep the session on the primary from now on.
 		s.Observe(replica.LSN(^uint64(0) >> 1))
-		return
-	}
-	if lsn, err := replica.ParseLSN(text); err == nil {
-		s.Observe(lsn)
 	}
 }
 

@@ -178,3 +178,22 @@ func BenchmarkRoute(b *testing.B) {
 		}
 	}
 }
+
+// The router on its own: after ObserveWrite, a session's reads avoid replicas
+// that have not replayed the write, then come back to them.
+func TestStandaloneReadYourWrites(t *testing.T) {
+	r := newRouter(t, replica.Options{CheckInterval: 50 * time.Millisecond}, 1)
+	ctx := context.Background()
+	s := replica.NewSession()
+	sctx := replica.WithSession(ctx, s)
+	_, err := r.Primary().Pool().Exec(ctx, "SELECT pg_logical_emit_message(false, 'pgxperf', 'write')")
+	require.NoError(t, err)
+	require.NoError(t, r.ObserveWrite(ctx, s))
+	require.NotZero(t, s.LSN())
+	read := sqlinfo.Analyze("SELECT 1 FROM pg_class LIMIT 1")
+	// Until the monitor sees the replica past the write, reads go to the
+	// primary (TestRouteDecisions pins that with a position far ahead);
+	// then they come back to the replica.
+	require.Eventually(t, func() bool { return !r.Route(sctx, read).IsPrimary() }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, r.ObserveWrite(ctx, nil))
+}

@@ -67,6 +67,26 @@ func ParseToken(token string) (*Session, error) {
 	return s, nil
 }
 
+// ObserveWrite records in s the primary's current WAL insert position: call
+// it after a write (an autocommit statement or a committed transaction) when
+// using the Router on its own; pgxperf.Pool does it for you. One round trip
+// to the primary; a nil session does nothing.
+func (r *Router) ObserveWrite(ctx context.Context, s *Session) error {
+	if s == nil {
+		return nil
+	}
+	var text string
+	if err := r.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
+		return err
+	}
+	lsn, err := ParseLSN(text)
+	if err != nil {
+		return err
+	}
+	s.Observe(lsn)
+	return nil
+}
+
 // Mode overrides routing for the calls of a context.
 type Mode uint8
 
