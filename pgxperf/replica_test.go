@@ -124,3 +124,35 @@ func TestReadYourWrites(t *testing.T) {
 		return inRecovery(t, sctx, p, "SELECT pg_is_in_recovery()")
 	}, 10*time.Second, 50*time.Millisecond)
 }
+
+// Close ends every server session the Pool opened, the monitor's included,
+// on the primary and on the replica.
+func TestCloseEndsReplicaAndMonitorSessions(t *testing.T) {
+	primary, rep := testenv.NewReplicatedDatabase(t)
+	ctx := testCtx(t)
+	cfg, err := pgxpool.ParseConfig(primary)
+	require.NoError(t, err)
+	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+		ReplicaURLs: []string{rep},
+		Routing:     replica.Options{CheckInterval: 50 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	for i := 0; i < 20; i++ {
+		require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"))
+		_, err := p.Exec(ctx, "SELECT 1")
+		require.NoError(t, err)
+	}
+	db := testenv.DatabaseName(primary)
+	sessions := func(dsn string) int {
+		c, err := pgx.Connect(ctx, dsn)
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		var n int
+		require.NoError(t, c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&n))
+		return n
+	}
+	require.Positive(t, sessions(testenv.PrimaryDSN()))
+	p.Close()
+	require.Zero(t, sessions(testenv.PrimaryDSN()), "primary sessions left after Close")
+	require.Zero(t, sessions(testenv.ReplicaDSN()), "replica sessions left after Close")
+}
