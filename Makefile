@@ -28,6 +28,8 @@ test: env
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...   # pgxperf must build without a C compiler (no parser then)
 	$(GO) test -race -count=1 ./...
+	@# Memory-bound tests are skipped under -race (it inflates memory and time): run them without it.
+	$(GO) test -count=1 -run 'TestCacheMemoryBound|TestMillionStatementsBoundedMemory' ./internal/sqlinfo/ ./n1detect/
 	@if [ -f bench/go.mod ]; then \
 		echo 'cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...'; \
 		cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...; \
