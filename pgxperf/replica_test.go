@@ -156,3 +156,32 @@ func TestCloseEndsReplicaAndMonitorSessions(t *testing.T) {
 	require.Zero(t, sessions(testenv.PrimaryDSN()), "primary sessions left after Close")
 	require.Zero(t, sessions(testenv.ReplicaDSN()), "replica sessions left after Close")
 }
+
+// Replica reads are read ahead (64 KiB) before the first row reaches the
+// caller; a larger result streams on. Both read like pgx's own rows.
+func TestReplicaReadAheadAndStreaming(t *testing.T) {
+	p := newReplicatedPool(t, pgxperf.Options{})
+	ctx := testCtx(t)
+	for _, n := range []int{0, 1, 50, 3000} {
+		rows, err := p.Query(ctx, "SELECT g, repeat('x', 100) AS pad, pg_is_in_recovery() AS rec FROM generate_series(1, $1::int) g ORDER BY g", n)
+		require.NoError(t, err)
+		type row struct {
+			G   int32
+			Pad string
+			Rec bool
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowToStructByName[row])
+		require.NoError(t, err)
+		require.Len(t, got, n)
+		for i, r := range got {
+			require.Equal(t, int32(i+1), r.G)
+			require.Len(t, r.Pad, 100)
+			require.True(t, r.Rec, "served by the replica")
+		}
+		require.Equal(t, fmt.Sprintf("SELECT %d", n), rows.CommandTag().String())
+	}
+	require.Zero(t, p.Stat().AcquiredConns())
+	for _, pool := range []int{1} {
+		require.Zero(t, p.Report().Nodes[pool].Errors)
+	}
+}

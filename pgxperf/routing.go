@@ -8,8 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -196,8 +198,15 @@ type replicaRows struct {
 	once  sync.Once
 }
 
+// readAhead is how much of a replica's result is read before the first row
+// reaches the caller. A result that fits is complete before the caller sees
+// it, so a replica failing at any point of it is retried elsewhere; a larger
+// one streams on after its first readAhead bytes, and a failure past them
+// reaches the caller (rows already delivered cannot be taken back).
+const readAhead = 64 << 10
+
 // run starts the query on node, moving on to the next node while it fails
-// with a retryable error.
+// with a retryable error before any row reached the caller.
 func (r *replicaRows) run(node *replica.Node) error {
 	for {
 		if node.IsPrimary() {
@@ -206,13 +215,10 @@ func (r *replicaRows) run(node *replica.Node) error {
 			r.Rows = rows
 			return err
 		}
-		node.Begin()
-		rows, err := node.Pool().Query(r.ctx, r.sql, r.args...)
+		err := r.start(node)
 		if err == nil {
-			r.Rows, r.node, r.done = rows, node, node.Released
 			return nil
 		}
-		node.Released()
 		retry, down := retryable(r.ctx, err)
 		if !retry {
 			r.Rows = errRows{err: err}
@@ -222,6 +228,40 @@ func (r *replicaRows) run(node *replica.Node) error {
 		r.tried = append(r.tried, node)
 		node = r.p.router.Next(r.ctx, r.tried)
 	}
+}
+
+// start runs the query on a replica and reads ahead. It holds the connection
+// until the rows are closed: the replay decodes with its type map.
+func (r *replicaRows) start(node *replica.Node) error {
+	node.Begin()
+	c, err := node.Pool().Acquire(r.ctx)
+	if err != nil {
+		node.Released()
+		return err
+	}
+	rows, err := c.Query(r.ctx, r.sql, r.args...)
+	if err != nil {
+		c.Release()
+		node.Released()
+		return err
+	}
+	res, err := querycache.Capture(rows, readAhead)
+	switch {
+	case err == nil:
+		r.Rows = res.Replay(c.Conn().TypeMap())
+	case errors.Is(err, querycache.ErrTooLarge):
+		r.Rows = &chainRows{head: res.Replay(c.Conn().TypeMap()), tail: rows}
+	default:
+		c.Release() // Capture closed the rows
+		node.Released()
+		return err
+	}
+	r.node = node
+	r.done = func() {
+		c.Release()
+		node.Released()
+	}
+	return nil
 }
 
 func (r *replicaRows) Next() bool {
@@ -258,6 +298,40 @@ func (r *replicaRows) finish() {
 }
 
 func (r *replicaRows) Close() { r.finish() }
+
+// chainRows reads the rows read ahead, then the rest of the live result.
+type chainRows struct {
+	head, tail pgx.Rows
+	onTail     bool
+}
+
+func (c *chainRows) cur() pgx.Rows {
+	if c.onTail {
+		return c.tail
+	}
+	return c.head
+}
+
+func (c *chainRows) Next() bool {
+	if !c.onTail {
+		if c.head.Next() {
+			return true
+		}
+		c.head.Close()
+		c.onTail = true
+	}
+	return c.tail.Next()
+}
+
+func (c *chainRows) Close()                                       { c.head.Close(); c.tail.Close() }
+func (c *chainRows) Err() error                                   { return c.cur().Err() }
+func (c *chainRows) CommandTag() pgconn.CommandTag                { return c.tail.CommandTag() }
+func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription { return c.tail.FieldDescriptions() }
+func (c *chainRows) Scan(dest ...any) error                       { return c.cur().Scan(dest...) }
+func (c *chainRows) Values() ([]any, error)                       { return c.cur().Values() }
+func (c *chainRows) RawValues() [][]byte                          { return c.cur().RawValues() }
+func (c *chainRows) Conn() *pgx.Conn                              { return c.tail.Conn() }
+func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
 
 // writeRows records the session's WAL position once a write's rows are closed.
 type writeRows struct {
@@ -367,6 +441,7 @@ func (t *sessionTx) Commit(ctx context.Context) error {
 }
 
 var (
+	_ pgx.Rows         = (*chainRows)(nil)
 	_ pgx.Row          = (*replicaRow)(nil)
 	_ pgx.Rows         = (*replicaRows)(nil)
 	_ pgx.Rows         = (*writeRows)(nil)
