@@ -1,14 +1,9 @@
-//go:build unix
-
-// The benchmarks read the process's CPU time with getrusage (unix only).
-
 package n1detect_test
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +48,7 @@ func BenchmarkScope(b *testing.B) {
 			benchHandler(ctx, tr, conn, args[i])
 		}
 		b.ReportAllocs()
-		cpu := benchCPU()
+		cpu := testenv.ProcessCPU()
 		i := 0
 		benchDeep(20, func() {
 			for b.Loop() {
@@ -61,9 +56,7 @@ func BenchmarkScope(b *testing.B) {
 				i++
 			}
 		})
-		if end := benchCPU(); cpu > 0 && end > cpu && b.N > 0 {
-			b.ReportMetric(float64(end-cpu)/float64(b.N), "cpu-ns/op")
-		}
+		testenv.ReportCPU(b, cpu)
 	}
 
 	b.Run("tracer", func(b *testing.B) { run(b, context.Background()) })
@@ -135,15 +128,6 @@ func benchDeep(n int, fn func()) {
 		return
 	}
 	benchDeep(n-1, fn)
-}
-
-// benchCPU returns the CPU time (user + system) the process has used.
-func benchCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkScopeLookupMiss is the part of the noscope cost that n1detect

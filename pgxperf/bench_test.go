@@ -1,7 +1,3 @@
-//go:build unix
-
-// The benchmarks read the process's CPU time with getrusage (unix only).
-
 package pgxperf_test
 
 import (
@@ -9,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -118,14 +113,14 @@ func BenchmarkPoolQueryRow(b *testing.B) {
 		b.Run("pool="+name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n, i int
-			cpu := processCPU()
+			cpu := testenv.ProcessCPU()
 			for b.Loop() {
 				if err := queryRow(ctx, benchSQL, i).Scan(&n); err != nil {
 					b.Fatal(err)
 				}
 				i++
 			}
-			reportCPU(b, cpu)
+			testenv.ReportCPU(b, cpu)
 			if n != i-1 {
 				b.Fatalf("last row = %d, want %d", n, i-1)
 			}
@@ -206,21 +201,3 @@ func trimmedMean(ds []time.Duration) float64 {
 
 // discardLogger formats records like a real text logger and drops them.
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// processCPU returns the CPU time (user + system) this process has used.
-// Per operation it is a steadier measure than wall time on a shared machine:
-// time spent descheduled while other processes run is not counted.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time used since start per operation, as "cpu-ns/op".
-func reportCPU(b *testing.B, start time.Duration) {
-	if end := processCPU(); start > 0 && end > start && b.N > 0 {
-		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-	}
-}

@@ -1,7 +1,3 @@
-//go:build unix
-
-// The benchmarks read the process's CPU time with getrusage (unix only).
-
 package tracer_test
 
 import (
@@ -10,9 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,24 +38,6 @@ func benchConns(b *testing.B, n int) []*pgx.Conn {
 // never interleave with the benchmark's output.
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// processCPU returns the CPU time (user + system) this process has used.
-// Per operation it is a steadier measure than wall time on a shared machine:
-// time spent descheduled while other processes run is not counted.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time used since start per operation, as "cpu-ns/op".
-func reportCPU(b *testing.B, start time.Duration) {
-	if end := processCPU(); start > 0 && end > start && b.N > 0 {
-		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
 func totalCalls(t *tracer.Tracer) int64 {
 	var n int64
 	for _, st := range t.Snapshot().Statements {
@@ -84,12 +60,12 @@ func BenchmarkTracer(b *testing.B) {
 		tr.TraceQueryEnd(ctx, conn, pgx.TraceQueryEndData{CommandTag: pgconn.NewCommandTag("SELECT 1")})
 	}
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := testenv.ProcessCPU()
 	for b.Loop() {
 		ctx := tr.TraceQueryStart(ctx0, conn, pgx.TraceQueryStartData{SQL: benchSQL, Args: args})
 		tr.TraceQueryEnd(ctx, conn, pgx.TraceQueryEndData{CommandTag: pgconn.NewCommandTag("SELECT 1")})
 	}
-	reportCPU(b, cpu)
+	testenv.ReportCPU(b, cpu)
 	if got := totalCalls(tr); got < int64(b.N) {
 		b.Fatalf("recorded %d calls, want at least %d", got, b.N)
 	}
@@ -109,7 +85,7 @@ func BenchmarkTracerParallel(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := testenv.ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		conn := conns[int(next.Add(1)-1)%len(conns)]
 		for pb.Next() {
@@ -118,7 +94,7 @@ func BenchmarkTracerParallel(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	reportCPU(b, cpu)
+	testenv.ReportCPU(b, cpu)
 	if got := totalCalls(tr); got < int64(b.N) {
 		b.Fatalf("recorded %d calls, want at least %d", got, b.N)
 	}
