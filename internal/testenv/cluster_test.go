@@ -88,7 +88,7 @@ func TestClusterCleanupStopsServersAndRemovesDirs(t *testing.T) {
 		require.NoError(t, err)
 	})
 	if !started {
-		t.Skip("the cluster did not start")
+		t.Skip("the cluster did not start (under CI the subtest above has already failed)")
 	}
 	_, err := os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "%s is removed: %v", dir, err)
