@@ -227,14 +227,20 @@ func waitForReplica(primaryDSN, replicaDSN string, timeout time.Duration) error 
 			}
 		}
 		if conn != nil {
-			var done *bool
-			err := conn.QueryRow(ctx, "select pg_last_wal_replay_lsn()::text, pg_last_wal_replay_lsn() >= $1::text::pg_lsn", lsn).Scan(&replay, &done)
+			// pg_last_wal_replay_lsn() is not NULL on every primary: after a
+			// crash recovery it stays at the last record that recovery
+			// replayed. Only pg_is_in_recovery() tells a standby.
+			var (
+				inRecovery bool
+				done       *bool
+			)
+			err := conn.QueryRow(ctx, "select pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, pg_last_wal_replay_lsn() >= $1::text::pg_lsn", lsn).Scan(&inRecovery, &replay, &done)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				lastErr = err
 				conn.Close(context.Background())
 				conn = nil
-			case err == nil && done == nil:
+			case err == nil && (!inRecovery || done == nil):
 				return errors.New("the replica DSN points to a server that is not in recovery")
 			case err == nil && *done:
 				return nil
