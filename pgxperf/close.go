@@ -21,6 +21,8 @@ const DefaultCloseTimeout = 30 * time.Second
 // again is a no-op.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
+		// The cache last: writes still in flight invalidate through it.
+		defer p.closeCache()
 		if p.router != nil {
 			p.router.Close() // the monitor's own connections first
 		}
@@ -60,6 +62,17 @@ func (p *Pool) Close() {
 		}
 		waitFor(done, 2*time.Second)
 	})
+}
+
+// closeCache stops the query cache (retrying pending invalidations once)
+// and closes the Redis client the Pool made.
+func (p *Pool) closeCache() {
+	if p.cache != nil {
+		_ = p.cache.Close()
+	}
+	if p.redis != nil {
+		_ = p.redis.Close()
+	}
 }
 
 func waitFor(done <-chan struct{}, d time.Duration) bool {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -55,8 +56,18 @@ type Options struct {
 	// limits, function lists …); its zero value is useful.
 	Routing replica.Options
 
-	// RedisURL is the Redis server of the query cache (REDIS_URL), validated now.
+	// RedisURL is the Redis server of the query cache (REDIS_URL). Setting
+	// it turns the query cache on, with a client the Pool creates and closes
+	// (Cache.Client, when set, is used instead).
 	RedisURL string
+
+	// Cache configures the query cache (package querycache). It is on when
+	// Cache.Client is set or RedisURL is given; statements are then cached
+	// only when opted in (querycache.WithTTL, Cache.Rules, or a
+	// /* pgxperf:cache ttl=30s */ comment) and proven safe to cache. Every
+	// write through the Pool then costs one Redis round trip after it
+	// commits, to invalidate what it changed.
+	Cache querycache.QueryConfig
 }
 
 // Config is a complete pgxperf configuration: the primary's pool config and

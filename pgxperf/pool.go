@@ -11,7 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -37,8 +39,10 @@ var (
 type Pool struct {
 	primary  *pgxpool.Pool
 	replicas []*pgxpool.Pool
-	router   *replica.Router // nil without replicas
-	tracer   *tracer.Tracer  // nil when monitoring is disabled
+	router   *replica.Router        // nil without replicas
+	tracer   *tracer.Tracer         // nil when monitoring is disabled
+	cache    *querycache.QueryCache // nil when the query cache is off
+	redis    *redis.Client          // the cache's client when the Pool made it from RedisURL
 	opts     Options
 	logger   *slog.Logger
 
@@ -99,14 +103,26 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 		p.tracer = tracer.New(tc)
 		ours = p.tracer
 	}
+	if err := p.newCache(config); err != nil {
+		return nil, err
+	}
 	userTracer := cfg.ConnConfig.Tracer
+	if p.cache != nil {
+		// The invalidator runs on the primary's connections only: replicas
+		// take no writes.
+		ours = multitracer.New(ours, p.cache.Invalidator())
+	}
 	cfg.ConnConfig.Tracer = chainTracer(ours, userTracer)
 	p.chainHooks(cfg)
 	primary, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		p.closeCache()
 		return nil, err
 	}
 	p.primary = primary
+	if p.cache != nil {
+		p.cache.UseCatalog(primary)
+	}
 	if len(opts.ReplicaURLs) > 0 {
 		if err := p.startReplicas(ctx, config, userTracer); err != nil {
 			p.Close()
@@ -155,6 +171,9 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 		p.markIdle(c)
 		if p.tracer != nil {
 			p.tracer.ForgetConn(c)
+		}
+		if p.cache != nil {
+			p.cache.Invalidator().ForgetConn(c)
 		}
 		if userClose != nil {
 			userClose(c)
@@ -292,6 +311,11 @@ func (p *Pool) primaryExec(ctx context.Context, sql string, arguments []any) (pg
 // rows (or read them to the end) to release the connection. With replicas, a
 // statement proven read-only runs on one.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if p.cache != nil {
+		if rows, served, err := p.cachedQuery(ctx, sql, args); served {
+			return rows, err
+		}
+	}
 	if p.router != nil {
 		ctx, cancel := p.callContext(ctx)
 		rows, err := p.routedQuery(ctx, sql, args)
@@ -340,6 +364,11 @@ func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Ro
 
 // QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
 func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if p.cache != nil {
+		if row, served := p.cachedQueryRow(ctx, sql, args); served {
+			return row
+		}
+	}
 	ctx, cancel := p.callContext(ctx)
 	if p.router != nil && cancel == nil {
 		return p.routedQueryRow(ctx, sql, args)

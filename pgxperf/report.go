@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -31,6 +32,10 @@ type Report struct {
 	// Findings are the N+1 and redundant-query findings of n1detect scopes
 	// (tests, requests, jobs) whose statements this Pool served.
 	Findings []tracer.Finding
+	// Cache holds the query cache's figures (hits, misses, bypasses with
+	// their reasons, invalidations per statement and table); nil when the
+	// cache is off.
+	Cache *querycache.Stats
 }
 
 // PoolStat is a copy of pgxpool.Stat's figures.
@@ -59,6 +64,10 @@ func (p *Pool) Report() Report {
 	r := Report{Taken: time.Now(), Pool: poolStat(p.primary.Stat()), SlowThreshold: -1}
 	if p.router != nil {
 		r.Nodes = p.router.Nodes()
+	}
+	if p.cache != nil {
+		cs := p.cache.Stats()
+		r.Cache = &cs
 	}
 	if p.tracer != nil {
 		snap := p.tracer.Snapshot()
@@ -137,6 +146,11 @@ func (r Report) WriteText(w io.Writer, top int) error {
 			return err
 		}
 	}
+	if r.Cache != nil {
+		if err := writeCache(ew, r.Cache, top); err != nil {
+			return err
+		}
+	}
 	if len(r.Findings) > 0 {
 		ew.printf("\nN+1 findings (%d):\n", len(r.Findings))
 		for _, f := range r.Findings {
@@ -163,6 +177,49 @@ func (r Report) WriteText(w io.Writer, top int) error {
 			sort.Strings(codes)
 			ew.printf("  %d of %d calls failed (%s)  %s\n", st.Errors, st.Calls, strings.Join(codes, ", "), statementLabel(st, 100))
 		}
+	}
+	return ew.err
+}
+
+// writeCache writes the query cache section: per statement, then per table.
+func writeCache(ew *errWriter, cs *querycache.Stats, top int) error {
+	ew.printf("\nquery cache: breaker %s, %d redis errors, %d invalidations pending", cs.Breaker, cs.RedisErrors, cs.PendingInvalidations)
+	if cs.L1Live || cs.L1Entries > 0 {
+		ew.printf(", in-process %d entries (%d KiB)", cs.L1Entries, cs.L1Bytes>>10)
+	}
+	ew.printf("\n")
+	if len(cs.Statements) == 0 {
+		ew.printf("  no statement opted in\n")
+		return ew.err
+	}
+	ctw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(ctw, "hits\tin-proc\tmisses\tstale\tstores\tbypass\terrors\tinval\t  fingerprint       statement")
+	stmts := cs.Statements
+	if top > 0 && top < len(stmts) {
+		stmts = stmts[:top]
+	}
+	for _, st := range stmts {
+		label := sqlinfo.OneLine(sqlinfo.StripLeadingComments(st.Normalized), 70)
+		if st.SQLCName != "" {
+			label = st.SQLCName + ": " + label
+		}
+		fmt.Fprintf(ctw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t  %s  %s\n", st.Hits, st.L1Hits, st.Misses, st.Stale,
+			st.Stores, st.Bypasses, st.Errors, st.Invalidations, st.Fingerprint, label)
+	}
+	if err := ctw.Flush(); err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if st.LastBypass != "" {
+			ew.printf("  %s not cached: %s\n", st.Fingerprint, st.LastBypass)
+		}
+	}
+	if len(cs.Tables) > 0 {
+		parts := make([]string, 0, len(cs.Tables))
+		for _, t := range cs.Tables {
+			parts = append(parts, fmt.Sprintf("%s×%d", t.Table, t.Invalidations))
+		}
+		ew.printf("  invalidated tables: %s\n", strings.Join(parts, ", "))
 	}
 	return ew.err
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
@@ -250,7 +249,7 @@ func (r *replicaRows) start(node *replica.Node) error {
 	case err == nil:
 		r.Rows = res.Replay(c.Conn().TypeMap())
 	case errors.Is(err, querycache.ErrTooLarge):
-		r.Rows = &chainRows{head: res.Replay(c.Conn().TypeMap()), tail: rows}
+		r.Rows = res.ReplayThen(c.Conn().TypeMap(), rows)
 	default:
 		c.Release() // Capture closed the rows
 		node.Released()
@@ -298,40 +297,6 @@ func (r *replicaRows) finish() {
 }
 
 func (r *replicaRows) Close() { r.finish() }
-
-// chainRows reads the rows read ahead, then the rest of the live result.
-type chainRows struct {
-	head, tail pgx.Rows
-	onTail     bool
-}
-
-func (c *chainRows) cur() pgx.Rows {
-	if c.onTail {
-		return c.tail
-	}
-	return c.head
-}
-
-func (c *chainRows) Next() bool {
-	if !c.onTail {
-		if c.head.Next() {
-			return true
-		}
-		c.head.Close()
-		c.onTail = true
-	}
-	return c.tail.Next()
-}
-
-func (c *chainRows) Close()                                       { c.head.Close(); c.tail.Close() }
-func (c *chainRows) Err() error                                   { return c.cur().Err() }
-func (c *chainRows) CommandTag() pgconn.CommandTag                { return c.tail.CommandTag() }
-func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription { return c.tail.FieldDescriptions() }
-func (c *chainRows) Scan(dest ...any) error                       { return c.cur().Scan(dest...) }
-func (c *chainRows) Values() ([]any, error)                       { return c.cur().Values() }
-func (c *chainRows) RawValues() [][]byte                          { return c.cur().RawValues() }
-func (c *chainRows) Conn() *pgx.Conn                              { return c.tail.Conn() }
-func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
 
 // writeRows records the session's WAL position once a write's rows are closed.
 type writeRows struct {
@@ -441,7 +406,6 @@ func (t *sessionTx) Commit(ctx context.Context) error {
 }
 
 var (
-	_ pgx.Rows         = (*chainRows)(nil)
 	_ pgx.Row          = (*replicaRow)(nil)
 	_ pgx.Rows         = (*replicaRows)(nil)
 	_ pgx.Rows         = (*writeRows)(nil)

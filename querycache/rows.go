@@ -56,12 +56,19 @@ type replayRows struct {
 
 	scanPlans []pgtype.ScanPlan
 	scanTypes []reflect.Type
+
+	release func() // called once, at Close (returns a pooled type map)
 }
 
 func (rr *replayRows) Close() {
 	rr.closed = true
 	rr.onRow = false
 	rr.values = nil
+	if rr.release != nil {
+		release := rr.release
+		rr.release = nil
+		release()
+	}
 }
 
 func (rr *replayRows) Err() error { return rr.err }

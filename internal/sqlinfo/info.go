@@ -1,6 +1,9 @@
 package sqlinfo
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Kind is the statement kind of a SQL text.
 type Kind uint8
@@ -60,6 +63,15 @@ const (
 // SELECT /* pgxperf:primary */ … or -- pgxperf:primary.
 const HintPrimary = "pgxperf:primary"
 
+// HintCache opts a statement into the query cache, optionally with a TTL:
+// SELECT /* pgxperf:cache ttl=30s */ … (the cache still refuses statements it
+// cannot prove safe to cache). HintNoCache keeps a statement out of it even
+// when a rule or the context asks for caching.
+const (
+	HintCache   = "pgxperf:cache"
+	HintNoCache = "pgxperf:nocache"
+)
+
 // Info is the immutable analysis of one SQL text. Every field is computed once
 // per distinct text; an *Info returned by Analyze must never be modified (slices included).
 type Info struct {
@@ -102,6 +114,13 @@ type Info struct {
 	// HintPrimary is true when the text carries the comment hint
 	// /* pgxperf:primary */: a router must send it to the primary.
 	HintPrimary bool
+	// CacheHint is true when the text carries the comment hint
+	// /* pgxperf:cache */, with CacheTTL its ttl= value (zero when absent or
+	// unreadable: the cache's default TTL). NoCacheHint is true for
+	// /* pgxperf:nocache */.
+	CacheHint   bool
+	CacheTTL    time.Duration
+	NoCacheHint bool
 	// Locking is the locking clause if any ("FOR UPDATE", "FOR SHARE SKIP LOCKED", …).
 	Locking string
 	// SQLCName and SQLCCommand come from a leading "-- name: GetUser :one" comment.

@@ -1,0 +1,473 @@
+package querycache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// DefaultQueryPrefix is the Redis key prefix of the query cache. The version
+// in it changes whenever the key or entry format does, so that instances of
+// different versions never read each other's entries.
+const DefaultQueryPrefix = "pgxperf:qc:v1:"
+
+// Rule opts statements into the query cache by fingerprint or by sqlc query
+// name. A statement matches when its fingerprint (16 hex digits, as reports
+// print it) equals Fingerprint or its sqlc name (-- name: GetUser :one)
+// equals Name; set one of the two.
+type Rule struct {
+	Fingerprint string
+	Name        string
+	// TTL is how long a result stays cached. Zero means QueryConfig.DefaultTTL.
+	TTL time.Duration
+}
+
+// L1Config configures the optional in-process cache in front of Redis.
+type L1Config struct {
+	// Enabled turns the in-process cache on.
+	Enabled bool
+	// MaxBytes bounds the memory the in-process cache holds (results are
+	// weighed by their size). Zero means 64 MiB.
+	MaxBytes int64
+	// MaxAge bounds how long an entry is served from process memory, however
+	// long its TTL, so that an invalidation lost with a broken pub/sub
+	// connection costs at most MaxAge of staleness. Zero means 10 s.
+	MaxAge time.Duration
+}
+
+// QueryConfig configures a QueryCache. Only Client is required; every other
+// zero field means its default.
+type QueryConfig struct {
+	// Client is the Redis client shared by every instance of the
+	// application. The QueryCache never closes it. Set its
+	// ContextTimeoutEnabled so that Timeout bounds socket reads too.
+	Client redis.UniversalClient
+
+	// Prefix is prepended to every key and to the invalidation channel.
+	// Zero means DefaultQueryPrefix.
+	Prefix string
+
+	// DefaultTTL is the TTL of a statement opted in without one (a rule
+	// without TTL, a bare /* pgxperf:cache */ hint). Zero means
+	// TTLQueryResults (5 minutes).
+	DefaultTTL time.Duration
+
+	// Rules opt statements in by fingerprint or sqlc name.
+	Rules []Rule
+
+	// MaxResultBytes bounds the size of a result that is stored; a larger
+	// one is passed through uncached. Zero means 1 MiB.
+	MaxResultBytes int
+
+	// CompressAbove is the encoded size above which results are
+	// compressed. Zero means DefaultCompressAbove (1 KiB).
+	CompressAbove int
+
+	// TenantSettings names the settings that row-level security policies
+	// read (for example "app.tenant_id"). Their values are part of every key:
+	// each comes from WithSettings on the context, else from the pool's
+	// RuntimeParams. A statement on a table whose policies read a setting not
+	// listed here, or whose value is unknown for the call, is not cached.
+	TenantSettings []string
+
+	// ImmutableFunctions lists user functions (as called in SQL, such as
+	// "slugify" or "app.slugify") that the cache may treat as IMMUTABLE
+	// although pg_proc says otherwise. Other functions are looked up in
+	// pg_proc once: only IMMUTABLE ones allow caching.
+	ImmutableFunctions []string
+
+	// L1 configures the optional in-process cache.
+	L1 L1Config
+
+	// Timeout bounds each Redis call. Zero means 100 ms.
+	Timeout time.Duration
+
+	// JitterFraction spreads expiries by ±JitterFraction of the TTL. Zero
+	// means 0.1; negative disables jitter. Must be below 1.
+	JitterFraction float64
+
+	// EarlyRefresh is the last fraction of an entry's TTL during which one
+	// caller (per key and process) refreshes it from the database while
+	// every other caller is still served the cached result. Zero means 0.1;
+	// negative disables early refresh. Must be below 1.
+	EarlyRefresh float64
+
+	// Breaker configures the circuit breaker around Redis.
+	Breaker BreakerConfig
+
+	// OnError, if set, receives every Redis error and every failed catalog
+	// lookup, with op naming the step ("lookup", "store", "invalidate",
+	// "subscribe", "catalog", "decode"). It must be fast and safe for
+	// concurrent use.
+	OnError func(ctx context.Context, op string, err error)
+
+	// Logger receives the cache's own warnings (lost invalidations, pub/sub
+	// state). Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Session describes where a pool's statements run, for cache keys: a result
+// is only ever served to callers of the same server, database, user and
+// session settings.
+type Session struct {
+	// Host, Port, Database and User are those of the pool's connections.
+	Host     string
+	Port     uint16
+	Database string
+	User     string
+	// RuntimeParams are the pool's session settings (search_path, role,
+	// application settings…) as the connection string or config sets them.
+	RuntimeParams map[string]string
+}
+
+// SessionFromConfig returns the Session of a pgxpool config.
+func SessionFromConfig(cfg *pgxpool.Config) Session {
+	cc := cfg.ConnConfig
+	return Session{Host: cc.Host, Port: cc.Port, Database: cc.Database, User: cc.User, RuntimeParams: cc.RuntimeParams}
+}
+
+// Loader runs a statement on the database for the cache: on the primary, so
+// that a stored result reflects every write committed before it started.
+type Loader func(ctx context.Context) (pgx.Rows, error)
+
+// QueryCache is the transparent query-result cache that pgxperf.Pool puts in
+// front of its reads. Statements are cached only when opted in (WithTTL, a
+// Rule, or a /* pgxperf:cache */ comment) and proven safe to cache; results
+// are kept in Redis (and, optionally, in process memory), keyed by a SHA-256
+// over the statement, its typed arguments and the session, and invalidated
+// by per-table generations after every committed write seen on the pool's
+// connections (see Invalidator). A QueryCache is safe for concurrent use.
+//
+// Most applications use it through pgxperf.Options.Cache rather than
+// directly.
+type QueryCache struct {
+	client     redis.UniversalClient
+	standalone bool
+	prefix     string
+	channel    string
+	defaultTTL time.Duration
+	maxBytes   int
+	encoder    ResultEncoder
+	timeout    time.Duration
+	jitter     float64
+	early      float64
+	onError    func(ctx context.Context, op string, err error)
+	logger     *slog.Logger
+	origin     string // this instance, in invalidation messages
+
+	session    Session
+	sessionKey []byte
+	tenant     []string
+	rules      map[string]time.Duration // "fp:…" or "name:…" → TTL (0: default)
+
+	breaker *breaker
+	flights flightGroup
+	stats   queryStats
+	catalog *catalog
+	plans   planCache
+	epochs  epochs
+	l1      *l1Cache
+	l1Live  atomic.Bool // subscribed to the invalidation channel: L1 may serve
+	types   typeRegistry
+	inval   *Invalidator
+
+	refreshMu  sync.Mutex
+	refreshing map[string]struct{}
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stop      chan struct{}
+	bg        sync.WaitGroup
+}
+
+// ErrNoClient is returned by NewQueryCache without a Redis client.
+var ErrNoClient = errors.New("querycache: QueryConfig.Client is nil")
+
+// NewQueryCache returns a query cache for the statements of one pool.
+// session describes the pool's connections; catalogPool is where the cache
+// reads pg_class, pg_proc and pg_policy (the primary). It does not contact
+// Redis or the database; with L1 enabled it starts the pub/sub subscriber.
+// Close it before closing the client and the pool.
+func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) (*QueryCache, error) {
+	if cfg.Client == nil {
+		return nil, ErrNoClient
+	}
+	if cfg.JitterFraction >= 1 || cfg.EarlyRefresh >= 1 {
+		return nil, errors.New("querycache: QueryConfig.JitterFraction and EarlyRefresh must be below 1")
+	}
+	if cfg.MaxResultBytes < 0 || cfg.DefaultTTL < 0 || cfg.Timeout < 0 {
+		return nil, errors.New("querycache: QueryConfig.MaxResultBytes, DefaultTTL and Timeout must not be negative")
+	}
+	c := &QueryCache{
+		client:     cfg.Client,
+		prefix:     cfg.Prefix,
+		defaultTTL: cfg.DefaultTTL,
+		maxBytes:   cfg.MaxResultBytes,
+		encoder:    ResultEncoder{CompressAbove: cfg.CompressAbove},
+		timeout:    cfg.Timeout,
+		jitter:     cfg.JitterFraction,
+		early:      cfg.EarlyRefresh,
+		onError:    cfg.OnError,
+		logger:     cfg.Logger,
+		session:    session,
+		breaker:    newBreaker(cfg.Breaker),
+		rules:      make(map[string]time.Duration, len(cfg.Rules)),
+		refreshing: make(map[string]struct{}),
+		stop:       make(chan struct{}),
+	}
+	_, c.standalone = cfg.Client.(*redis.Client)
+	if c.prefix == "" {
+		c.prefix = DefaultQueryPrefix
+	}
+	c.channel = c.prefix + "inval"
+	if c.defaultTTL == 0 {
+		c.defaultTTL = TTLQueryResults
+	}
+	if c.maxBytes == 0 {
+		c.maxBytes = 1 << 20
+	}
+	if c.timeout == 0 {
+		c.timeout = 100 * time.Millisecond
+	}
+	if c.jitter == 0 {
+		c.jitter = 0.1
+	}
+	if c.early == 0 {
+		c.early = 0.1
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	c.origin = randomID()
+	for _, r := range cfg.Rules {
+		if r.TTL < 0 {
+			return nil, errors.New("querycache: Rule.TTL must not be negative")
+		}
+		switch {
+		case r.Fingerprint != "":
+			c.rules["fp:"+strings.ToLower(r.Fingerprint)] = r.TTL
+		case r.Name != "":
+			c.rules["name:"+r.Name] = r.TTL
+		default:
+			return nil, errors.New("querycache: a Rule needs a Fingerprint or a Name")
+		}
+	}
+	c.tenant = append([]string(nil), cfg.TenantSettings...)
+	for i, s := range c.tenant {
+		c.tenant[i] = strings.ToLower(strings.TrimSpace(s))
+	}
+	c.sessionKey = sessionKey(session)
+	c.catalog = newCatalog(catalogPool, cfg.ImmutableFunctions, c.reportErr)
+	c.plans.init()
+	c.stats.init()
+	c.inval = newInvalidator(c)
+	if cfg.L1.Enabled {
+		c.l1 = newL1(cfg.L1)
+		c.bg.Add(1)
+		go c.subscribe()
+	}
+	return c, nil
+}
+
+// Close stops the pub/sub subscriber and the retries of failed
+// invalidations, and waits for them. It does not close the Redis client.
+// After Close every call bypasses the cache; invalidations still pending
+// are tried once more.
+func (c *QueryCache) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		close(c.stop)
+		c.bg.Wait()
+		c.inval.flushPending(context.Background())
+	})
+	return nil
+}
+
+// UseCatalog sets the pool the cache reads the catalog from (pg_class,
+// pg_proc, pg_policy): the primary. A cache made with a nil pool (because the
+// pool is created after the cache, with the cache's Invalidator installed)
+// caches nothing until it has one.
+func (c *QueryCache) UseCatalog(pool *pgxpool.Pool) { c.catalog.pool.Store(pool) }
+
+// Wants reports, cheaply, whether a statement run with ctx is opted into
+// the cache (it may still be refused as not cacheable). Callers use it to
+// skip building a Loader for calls the cache will not handle.
+func (c *QueryCache) Wants(ctx context.Context, info *sqlinfo.Info) bool {
+	return c.ttlFor(optsFrom(ctx), info) > 0
+}
+
+// Invalidator returns the pgx tracer that invalidates cached results after
+// writes. pgxperf.Pool installs it on its connections; install it yourself
+// (chained with multitracer) when you use a QueryCache with your own pool.
+func (c *QueryCache) Invalidator() *Invalidator { return c.inval }
+
+// ---- per-call options on the context ----
+
+type ctxKey struct{}
+
+type callOpts struct {
+	ttl      time.Duration // > 0: cache this call
+	skip     bool          // never cache this call
+	settings map[string]string
+}
+
+func optsFrom(ctx context.Context) *callOpts {
+	o, _ := ctx.Value(ctxKey{}).(*callOpts)
+	return o
+}
+
+func withOpts(ctx context.Context, f func(*callOpts)) context.Context {
+	n := &callOpts{}
+	if o := optsFrom(ctx); o != nil {
+		*n = *o
+	}
+	f(n)
+	return context.WithValue(ctx, ctxKey{}, n)
+}
+
+// WithTTL opts the statements run with ctx (and contexts derived from it)
+// into the query cache for ttl. The cache still refuses statements it cannot
+// prove safe to cache; those run as usual and count as bypasses.
+func WithTTL(ctx context.Context, ttl time.Duration) context.Context {
+	return withOpts(ctx, func(o *callOpts) { o.ttl, o.skip = ttl, false })
+}
+
+// Skip keeps the statements run with ctx out of the query cache, whatever
+// the rules or comment hints say: they neither read nor fill it.
+func Skip(ctx context.Context) context.Context {
+	return withOpts(ctx, func(o *callOpts) { o.skip = true })
+}
+
+// WithSettings declares the session settings that the connection serving
+// ctx's statements runs under, as name, value pairs, for settings applied
+// outside the connection string (for example by a PrepareConn hook that sets
+// app.tenant_id from the request). The values become part of the cache key:
+// declare every setting the hook applies, and apply what you declare.
+// An odd trailing name is ignored.
+func WithSettings(ctx context.Context, nameValue ...string) context.Context {
+	return withOpts(ctx, func(o *callOpts) {
+		m := make(map[string]string, len(o.settings)+len(nameValue)/2)
+		for k, v := range o.settings {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(nameValue); i += 2 {
+			m[strings.ToLower(strings.TrimSpace(nameValue[i]))] = nameValue[i+1]
+		}
+		o.settings = m
+	})
+}
+
+// ttlFor returns the TTL a statement is opted in with, or 0 when it is not
+// opted in at all.
+func (c *QueryCache) ttlFor(o *callOpts, info *sqlinfo.Info) time.Duration {
+	if info.NoCacheHint || (o != nil && o.skip) {
+		return 0
+	}
+	if o != nil && o.ttl > 0 {
+		return o.ttl
+	}
+	if info.CacheHint {
+		if info.CacheTTL > 0 {
+			return info.CacheTTL
+		}
+		return c.defaultTTL
+	}
+	if len(c.rules) > 0 {
+		if ttl, ok := c.rules["fp:"+info.FingerprintHex]; ok {
+			return cmpOr(ttl, c.defaultTTL)
+		}
+		if info.SQLCName != "" {
+			if ttl, ok := c.rules["name:"+info.SQLCName]; ok {
+				return cmpOr(ttl, c.defaultTTL)
+			}
+		}
+	}
+	return 0
+}
+
+func cmpOr(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// expiry returns the jittered TTL of an entry written now and its refresh-at
+// time in Unix milliseconds (0: no early refresh).
+func (c *QueryCache) expiry(ttl time.Duration) (time.Duration, int64) {
+	d := ttl
+	if c.jitter > 0 {
+		d = time.Duration(float64(ttl) * (1 + c.jitter*(2*rand.Float64()-1)))
+	}
+	d = max(d, time.Millisecond)
+	if c.early <= 0 {
+		return d, 0
+	}
+	return d, time.Now().Add(d - time.Duration(float64(d)*c.early)).UnixMilli()
+}
+
+// claimRefresh makes the caller the one that refreshes key early, unless
+// another caller of this process already does.
+func (c *QueryCache) claimRefresh(key string) bool {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if _, busy := c.refreshing[key]; busy || len(c.refreshing) >= 1024 {
+		return false
+	}
+	c.refreshing[key] = struct{}{}
+	return true
+}
+
+func (c *QueryCache) releaseRefresh(key string) {
+	c.refreshMu.Lock()
+	delete(c.refreshing, key)
+	c.refreshMu.Unlock()
+}
+
+func (c *QueryCache) reportErr(ctx context.Context, op string, err error) {
+	if c.onError != nil {
+		c.onError(ctx, op, err)
+	}
+}
+
+// call runs fn against Redis under the breaker with the cache's timeout. It
+// returns errBypass without calling fn while the breaker is open.
+func (c *QueryCache) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	probe, ok := c.breaker.allow()
+	if !ok {
+		return errBypass
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	err := fn(cctx)
+	cancel()
+	c.breaker.done(probe, c.classify(ctx, op, err))
+	return err
+}
+
+func (c *QueryCache) classify(ctx context.Context, op string, err error) outcome {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return outcomeOK
+	}
+	c.stats.redisErrors.Add(1)
+	c.reportErr(ctx, op, err)
+	var reply redis.Error
+	if errors.As(err, &reply) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
+		!redis.IsMasterDownError(err) && !redis.IsTryAgainError(err) {
+		return outcomeOK
+	}
+	return outcomeFail
+}
+
+// BreakerState reports the state of the breaker around Redis.
+func (c *QueryCache) BreakerState() BreakerState { return c.breaker.State() }

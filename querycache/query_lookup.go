@@ -1,0 +1,520 @@
+package querycache
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// Query serves a read through the cache. served is false when the call is
+// not opted in, or opted in but not cacheable now (the reason is counted as
+// a bypass): the caller then runs the statement as usual. Otherwise rows
+// and err are the call's result: a replay of a cached result, or the rows
+// of load (run once per key at a time in this process) as they were stored.
+// Errors of Redis never reach the caller; the database's do, unchanged.
+func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (rows pgx.Rows, served bool, err error) {
+	s := c.get(ctx, info, args, load)
+	switch {
+	case !s.ok:
+		return nil, false, nil
+	case s.err != nil:
+		return failedRows{err: s.err}, true, s.err
+	case s.rows != nil:
+		return s.rows, true, nil
+	}
+	return c.replay(s.res, s.tail), true, nil
+}
+
+// QueryRow is Query for pgx's QueryRow: served is false when the caller must
+// run the statement itself.
+func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (row pgx.Row, served bool) {
+	s := c.get(ctx, info, args, load)
+	switch {
+	case !s.ok:
+		return nil, false
+	case s.err != nil:
+		return failedRows{err: s.err}, true
+	case s.rows != nil:
+		return rowOf{s.rows}, true
+	case s.tail != nil:
+		return rowOf{c.replay(s.res, s.tail)}, true
+	}
+	return (*replayRow)(c.replay(s.res, nil).(*replayRows)), true
+}
+
+// replay replays res with a pooled type map, then reads on from tail (the
+// live rest of a result too large to store), if any.
+func (c *QueryCache) replay(res *Result, tail pgx.Rows) pgx.Rows {
+	pm := c.types.get()
+	rr := &replayRows{res: res, typeMap: pm.m, release: func() { c.types.put(pm) }}
+	if tail != nil {
+		return &chainRows{head: rr, tail: tail}
+	}
+	return rr
+}
+
+// served is the outcome of get.
+type served struct {
+	ok   bool      // the cache handled the call
+	res  *Result   // replay this…
+	tail pgx.Rows  // …then read on from this (a result too large to store)
+	rows pgx.Rows  // or pass these through
+	err  error     // or fail with this
+	_    [0]func() // not comparable
+}
+
+func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) served {
+	o := optsFrom(ctx)
+	ttl := c.ttlFor(o, info)
+	if ttl <= 0 {
+		return served{}
+	}
+	st := c.stats.of(info)
+	if c.closed.Load() {
+		st.bypass("cache closed")
+		return served{}
+	}
+	pl := c.plan(ctx, info)
+	if !pl.ok {
+		st.bypass(pl.reason)
+		return served{}
+	}
+	settings, why := c.settingsFor(o, pl)
+	if why != "" {
+		st.bypass(why)
+		return served{}
+	}
+	if c.inval.dirty.Load() && !c.inval.flushPending(ctx) {
+		st.bypass("invalidations pending: redis unavailable")
+		return served{}
+	}
+	key, err := c.buildKey(info, settings, args)
+	if err != nil {
+		st.bypass(err.Error())
+		return served{}
+	}
+	// The local epochs before anything is read: an entry made from what
+	// follows is valid in process memory only while they stay the same.
+	snap, all := c.epochs.snapshot(pl.slots, make([]uint64, 0, len(pl.slots)))
+	if c.l1 != nil && c.l1Live.Load() {
+		if e, ok := c.l1.c.GetIfPresent(key); ok && e.valid(c) {
+			st.hits.Add(1)
+			st.l1Hits.Add(1)
+			return served{ok: true, res: e.res}
+		}
+	}
+	gens, data, err := c.fetch(ctx, pl, key)
+	if err != nil {
+		if errors.Is(err, errBypass) {
+			st.bypass("redis unavailable (breaker open)")
+		} else {
+			st.errors.Add(1)
+			st.bypass("redis error")
+		}
+		return served{}
+	}
+	if data != nil {
+		e, derr := decodeQueryEntry(data)
+		switch {
+		case derr != nil:
+			st.errors.Add(1)
+			c.reportErr(ctx, "decode", derr)
+		case !slices.Equal(e.gens, gens):
+			st.stale.Add(1)
+		case !c.types.known(e.res.FieldDescriptions):
+			// A type this process has not learned yet: the miss teaches it.
+		default:
+			if e.refreshAt == 0 || time.Now().UnixMilli() < e.refreshAt || !c.claimRefresh(key) {
+				st.hits.Add(1)
+				c.l1Put(key, e.res, pl, snap, all, e.expiresAt)
+				return served{ok: true, res: e.res}
+			}
+			// This caller refreshes the entry before it expires; the
+			// others keep being served it meanwhile.
+			defer c.releaseRefresh(key)
+		}
+	}
+	return c.fill(ctx, st, key, pl, gens, snap, all, ttl, load)
+}
+
+// settingsFor returns the settings that go into the key: those declared on
+// the context, and a value for every setting the plan needs.
+func (c *QueryCache) settingsFor(o *callOpts, pl *plan) (map[string]string, string) {
+	var declared map[string]string
+	if o != nil {
+		declared = o.settings
+	}
+	for _, s := range pl.settings {
+		if _, ok := declared[s]; ok {
+			continue
+		}
+		if c.hasRuntimeParam(s) {
+			continue // in the session key already
+		}
+		return nil, "setting " + s + " has no known value (declare it with querycache.WithSettings)"
+	}
+	return declared, ""
+}
+
+func (c *QueryCache) hasRuntimeParam(name string) bool {
+	for k := range c.session.RuntimeParams {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// fetch reads the plan's generations and the entry in one round trip.
+// Missing generations are 0; a missing entry is nil data.
+func (c *QueryCache) fetch(ctx context.Context, pl *plan, key string) ([]uint64, []byte, error) {
+	gens := make([]uint64, len(pl.genKeys))
+	var data []byte
+	err := c.call(ctx, "lookup", func(ctx context.Context) error {
+		if c.standalone {
+			keys := make([]string, 0, len(pl.genKeys)+1)
+			keys = append(append(keys, pl.genKeys...), key)
+			vals, err := c.client.MGet(ctx, keys...).Result()
+			if err != nil {
+				return err
+			}
+			for i := range pl.genKeys {
+				if gens[i], err = genValue(vals[i]); err != nil {
+					return err
+				}
+			}
+			if s, ok := vals[len(vals)-1].(string); ok {
+				data = []byte(s)
+			}
+			return nil
+		}
+		// A cluster or ring: the keys live on different nodes.
+		cmds := make([]*redis.StringCmd, len(pl.genKeys)+1)
+		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range pl.genKeys {
+				cmds[i] = p.Get(ctx, k)
+			}
+			cmds[len(cmds)-1] = p.Get(ctx, key)
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for i := range pl.genKeys {
+			v, err := cmds[i].Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if gens[i], err = genValue(v); err != nil {
+				return err
+			}
+		}
+		if b, err := cmds[len(cmds)-1].Bytes(); err == nil {
+			data = b
+		}
+		return nil
+	})
+	return gens, data, err
+}
+
+func genValue(v any) (uint64, error) {
+	if v == nil {
+		return 0, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return 0, fmt.Errorf("querycache: generation of type %T", v)
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("querycache: generation %q is not a counter", s)
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return n, nil
+}
+
+// fill loads a missing or stale entry: once per key at a time in this
+// process, on the database, and stores it under the generations read before.
+func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all uint64,
+	ttl time.Duration, load Loader) served {
+	st.misses.Add(1)
+	f, leader := c.flights.join(key)
+	if !leader {
+		if err := f.wait(ctx); err != nil {
+			return served{ok: true, err: err}
+		}
+		if res, ok := f.val.(*Result); ok && f.ok && f.err == nil {
+			st.coalesced.Add(1)
+			return served{ok: true, res: res}
+		}
+		// The leader failed or its result was not stored: query ourselves.
+		rows, err := load(ctx)
+		return served{ok: true, rows: rows, err: err}
+	}
+	finished := false
+	defer func() {
+		f.ok = finished // false if load or Capture panicked: followers load for themselves
+		c.flights.finish(key, f)
+	}()
+	rows, err := load(ctx)
+	if err != nil {
+		f.err, finished = err, true
+		return served{ok: true, rows: rows, err: err}
+	}
+	c.types.learn(rows.FieldDescriptions(), rows.TypeMap())
+	res, err := Capture(rows, c.maxBytes)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		st.tooLarge.Add(1)
+		f.err, finished = err, true
+		return served{ok: true, res: res, tail: rows}
+	case err != nil:
+		// The query failed while its rows were read: the caller sees the
+		// error where pgx puts it, in Rows.Err (and QueryRow's Scan).
+		f.err, finished = err, true
+		return served{ok: true, rows: failedRows{err: err}}
+	}
+	c.types.learn(res.FieldDescriptions, nil)
+	c.store(ctx, st, key, res, pl, gens, snap, all, ttl)
+	f.val, finished = res, true
+	return served{ok: true, res: res}
+}
+
+// store writes res to Redis (and process memory) unless a local write has
+// invalidated its tables since the lookup began.
+func (c *QueryCache) store(ctx context.Context, st *fpCounters, key string, res *Result, pl *plan, gens, snap []uint64,
+	all uint64, ttl time.Duration) {
+	if !c.epochs.same(pl.slots, snap, all) {
+		return
+	}
+	body, err := c.encoder.Encode(res)
+	if err != nil {
+		return
+	}
+	d, refreshAt := c.expiry(ttl)
+	expiresAt := time.Now().Add(d).UnixMilli()
+	val := encodeQueryEntry(gens, refreshAt, expiresAt, body)
+	err = c.call(ctx, "store", func(ctx context.Context) error {
+		return c.client.Set(ctx, key, val, d).Err()
+	})
+	switch {
+	case err == nil:
+		st.stores.Add(1)
+		c.l1Put(key, res, pl, snap, all, expiresAt)
+	case !errors.Is(err, errBypass):
+		st.errors.Add(1)
+	}
+}
+
+// ---- entries ----
+
+// queryEntryVersion starts every stored entry.
+const queryEntryVersion = 1
+
+// An entry is: version byte, uvarint count of generations, each as a
+// uvarint, varint refresh-at and expires-at in Unix milliseconds, then the
+// encoded Result.
+type queryEntry struct {
+	gens      []uint64
+	refreshAt int64
+	expiresAt int64
+	res       *Result
+}
+
+func encodeQueryEntry(gens []uint64, refreshAt, expiresAt int64, body []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64*(len(gens)+3)+len(body))
+	b = append(b, queryEntryVersion)
+	b = binary.AppendUvarint(b, uint64(len(gens)))
+	for _, g := range gens {
+		b = binary.AppendUvarint(b, g)
+	}
+	b = binary.AppendVarint(b, refreshAt)
+	b = binary.AppendVarint(b, expiresAt)
+	return append(b, body...)
+}
+
+var errBadEntryHeader = fmt.Errorf("%w: bad query cache entry header", ErrCorrupt)
+
+func decodeQueryEntry(data []byte) (*queryEntry, error) {
+	if len(data) == 0 || data[0] != queryEntryVersion {
+		return nil, errBadEntryHeader
+	}
+	off := 1
+	n, k := binary.Uvarint(data[off:])
+	if k <= 0 || n > 1024 {
+		return nil, errBadEntryHeader
+	}
+	off += k
+	e := &queryEntry{gens: make([]uint64, n)}
+	for i := range e.gens {
+		g, k := binary.Uvarint(data[off:])
+		if k <= 0 {
+			return nil, errBadEntryHeader
+		}
+		e.gens[i], off = g, off+k
+	}
+	var k2 int
+	if e.refreshAt, k2 = binary.Varint(data[off:]); k2 <= 0 {
+		return nil, errBadEntryHeader
+	}
+	off += k2
+	if e.expiresAt, k2 = binary.Varint(data[off:]); k2 <= 0 {
+		return nil, errBadEntryHeader
+	}
+	off += k2
+	res, err := Decode(data[off:])
+	if err != nil {
+		return nil, err
+	}
+	e.res = res
+	return e, nil
+}
+
+// ---- in-process cache ----
+
+type l1Cache struct {
+	c      *otter.Cache[string, *l1Entry]
+	maxAge time.Duration
+}
+
+type l1Entry struct {
+	res     *Result
+	slots   []uint32
+	snap    []uint64
+	all     uint64
+	expires int64 // Unix nanoseconds: the Redis entry's expiry, capped by MaxAge
+}
+
+func newL1(cfg L1Config) *l1Cache {
+	maxBytes := cfg.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = 64 << 20
+	}
+	maxAge := cfg.MaxAge
+	if maxAge <= 0 {
+		maxAge = 10 * time.Second
+	}
+	return &l1Cache{
+		maxAge: maxAge,
+		c: otter.Must(&otter.Options[string, *l1Entry]{
+			MaximumWeight: uint64(maxBytes),
+			Weigher: func(k string, e *l1Entry) uint32 {
+				return uint32(min(len(k)+e.res.Size()+64+12*len(e.slots), 1<<31))
+			},
+		}),
+	}
+}
+
+func (e *l1Entry) valid(c *QueryCache) bool {
+	return time.Now().UnixNano() < e.expires && c.epochs.same(e.slots, e.snap, e.all)
+}
+
+func (c *QueryCache) l1Put(key string, res *Result, pl *plan, snap []uint64, all uint64, expiresAtMs int64) {
+	if c.l1 == nil || !c.l1Live.Load() || !c.epochs.same(pl.slots, snap, all) {
+		return
+	}
+	exp := min(time.UnixMilli(expiresAtMs).UnixNano(), time.Now().Add(c.l1.maxAge).UnixNano())
+	c.l1.c.Set(key, &l1Entry{res: res, slots: pl.slots, snap: snap, all: all, expires: exp})
+}
+
+// ---- rows helpers ----
+
+// failedRows is a pgx.Rows (and pgx.Row) in an error state.
+type failedRows struct{ err error }
+
+func (failedRows) Close()                                       {}
+func (f failedRows) Err() error                                 { return f.err }
+func (failedRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
+func (failedRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
+func (failedRows) Next() bool                                   { return false }
+func (f failedRows) Scan(...any) error                          { return f.err }
+func (f failedRows) Values() ([]any, error)                     { return nil, f.err }
+func (failedRows) RawValues() [][]byte                          { return nil }
+func (failedRows) Conn() *pgx.Conn                              { return nil }
+func (failedRows) TypeMap() *pgtype.Map                         { return nil }
+
+// rowOf is pgx's QueryRow over any pgx.Rows: the first row, or ErrNoRows.
+type rowOf struct{ rows pgx.Rows }
+
+func (r rowOf) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+// chainRows reads a replayed head, then the live rest of the same result.
+type chainRows struct {
+	head, tail pgx.Rows
+	onTail     bool
+}
+
+// ReplayThen returns a pgx.Rows that replays r (decoded with typeMap, as in
+// Replay) and then reads on from tail, the live rows r was captured from when
+// Capture stopped with ErrTooLarge. Closing it closes tail.
+func (r *Result) ReplayThen(typeMap *pgtype.Map, tail pgx.Rows) pgx.Rows {
+	return &chainRows{head: r.Replay(typeMap), tail: tail}
+}
+
+func (c *chainRows) cur() pgx.Rows {
+	if c.onTail {
+		return c.tail
+	}
+	return c.head
+}
+
+func (c *chainRows) Next() bool {
+	if !c.onTail {
+		if c.head.Next() {
+			return true
+		}
+		if c.head.Err() != nil {
+			c.tail.Close()
+			return false
+		}
+		c.head.Close()
+		c.onTail = true
+	}
+	return c.tail.Next()
+}
+
+func (c *chainRows) Close()                                       { c.head.Close(); c.tail.Close() }
+func (c *chainRows) Err() error                                   { return c.cur().Err() }
+func (c *chainRows) CommandTag() pgconn.CommandTag                { return c.tail.CommandTag() }
+func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription { return c.tail.FieldDescriptions() }
+func (c *chainRows) Scan(dest ...any) error                       { return c.cur().Scan(dest...) }
+func (c *chainRows) Values() ([]any, error)                       { return c.cur().Values() }
+func (c *chainRows) RawValues() [][]byte                          { return c.cur().RawValues() }
+func (c *chainRows) Conn() *pgx.Conn                              { return c.tail.Conn() }
+func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
+
+var (
+	_ pgx.Rows = failedRows{}
+	_ pgx.Row  = failedRows{}
+	_ pgx.Rows = (*chainRows)(nil)
+)

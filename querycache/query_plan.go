@@ -1,0 +1,218 @@
+package querycache
+
+import (
+	"context"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// A plan is what the cache decided about one SQL text: whether it may be
+// cached at all (default deny: only a SELECT the analyzer proves read-only,
+// calling only IMMUTABLE functions, reading only permanent tables and views
+// outside the system catalogs), and if so the tables whose writes
+// invalidate it and the settings its key must carry.
+type plan struct {
+	ok       bool
+	reason   string   // why not
+	tags     []string // invalidation tags, sorted; the database's global tag last
+	genKeys  []string // the Redis keys of tags' generations
+	slots    []uint32 // tags' slots in the local epochs
+	settings []string // the settings the key needs values for
+}
+
+// planCache memoizes plans per analysis. Analyses are shared and immutable,
+// so their address identifies the text; an evicted analysis only costs a
+// new plan. It is cleared after DDL.
+type planCache struct {
+	mu sync.RWMutex
+	m  map[*sqlinfo.Info]*plan
+}
+
+func (p *planCache) init() { p.m = make(map[*sqlinfo.Info]*plan) }
+
+func (p *planCache) get(info *sqlinfo.Info) *plan {
+	p.mu.RLock()
+	pl := p.m[info]
+	p.mu.RUnlock()
+	return pl
+}
+
+func (p *planCache) put(info *sqlinfo.Info, pl *plan) {
+	p.mu.Lock()
+	if len(p.m) >= 10000 {
+		clear(p.m)
+	}
+	p.m[info] = pl
+	p.mu.Unlock()
+}
+
+func (p *planCache) clear() {
+	p.mu.Lock()
+	clear(p.m)
+	p.mu.Unlock()
+}
+
+// denied is a plan that refuses caching.
+func denied(reason string) *plan { return &plan{reason: reason} }
+
+// staticVerdict is the part of the decision the parse tree alone makes.
+func staticVerdict(info *sqlinfo.Info) string {
+	switch {
+	case info.Kind != sqlinfo.KindSelect:
+		return "not a SELECT (" + info.Kind.String() + ")"
+	case info.Locking != "":
+		return "locking clause " + info.Locking
+	case !info.ReadOnly && !info.ReadOnlyIfFunctions:
+		return "not read-only: " + info.Reason
+	}
+	for _, t := range info.TablesRead {
+		lt := strings.ToLower(t)
+		switch {
+		case strings.HasPrefix(lt, "pg_temp"):
+			return "reads temporary table " + t
+		case strings.HasPrefix(lt, "pg_catalog.") || strings.HasPrefix(lt, "information_schema.") ||
+			strings.HasPrefix(lt, "pg_"):
+			return "reads system catalog " + t
+		}
+	}
+	return ""
+}
+
+// plan returns the plan of info, reading the catalog the first time. A plan
+// that a failed catalog lookup denied is not memoized.
+func (c *QueryCache) plan(ctx context.Context, info *sqlinfo.Info) *plan {
+	if pl := c.plans.get(info); pl != nil {
+		return pl
+	}
+	pl, keep := c.makePlan(ctx, info)
+	if keep {
+		c.plans.put(info, pl)
+	}
+	return pl
+}
+
+func (c *QueryCache) makePlan(ctx context.Context, info *sqlinfo.Info) (*plan, bool) {
+	if why := staticVerdict(info); why != "" {
+		return denied(why), true
+	}
+	for _, f := range info.Functions {
+		imm, err := c.catalog.function(ctx, f)
+		if err != nil {
+			return denied("catalog lookup failed for function " + f), false
+		}
+		if !imm {
+			return denied("calls function " + f + ", which is not IMMUTABLE"), true
+		}
+	}
+	var tags, settings []string
+	for _, t := range info.TablesRead {
+		v, err := c.catalog.relation(ctx, t)
+		if err != nil {
+			return denied("catalog lookup failed for relation " + t), false
+		}
+		if !v.ok {
+			return denied(v.reason), true
+		}
+		tags = append(tags, v.tags...)
+		for _, s := range v.settings {
+			if !slices.Contains(c.tenant, s) {
+				return denied("row-level security on " + t + " reads setting " + s + ", which is not in TenantSettings"), true
+			}
+		}
+		settings = append(settings, v.settings...)
+	}
+	settings = append(settings, c.tenant...)
+	slices.Sort(settings)
+	settings = slices.Compact(settings)
+
+	pl := &plan{ok: true, settings: settings}
+	for _, t := range tags {
+		pl.tags = append(pl.tags, c.tag(t))
+	}
+	slices.Sort(pl.tags)
+	pl.tags = slices.Compact(pl.tags)
+	pl.tags = append(pl.tags, c.globalTag())
+	for _, t := range pl.tags {
+		pl.genKeys = append(pl.genKeys, c.genKey(t))
+		pl.slots = append(pl.slots, slotOf(t))
+	}
+	return pl, true
+}
+
+// Tags name a relation within the pool's database. Relations are named
+// without their schema, so that a write to public.users and a read of users
+// meet (a write to another schema's users invalidates them too: more misses,
+// never a stale hit).
+func (c *QueryCache) tag(rel string) string { return c.session.Database + "/" + rel }
+
+// globalTag is bumped by writes whose tables the analyzer cannot name (DDL,
+// DO, CALL, user functions in a write, unparsable text); every entry
+// depends on it.
+func (c *QueryCache) globalTag() string { return c.session.Database + "/*" }
+
+func (c *QueryCache) genKey(tag string) string { return c.prefix + "g:" + tag }
+
+// writeTags returns the relation names whose cached reads a successful
+// statement invalidates, and whether it invalidates everything of the
+// database (global) and the catalog knowledge (ddl).
+func writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
+	switch info.Kind {
+	case sqlinfo.KindEmpty, sqlinfo.KindTransaction:
+		return nil, false, false
+	case sqlinfo.KindSelect:
+		if info.ReadOnly {
+			return nil, false, false
+		}
+		return relNames(info.TablesWritten), len(info.UnknownFunctions) > 0, false
+	case sqlinfo.KindInsert, sqlinfo.KindUpdate, sqlinfo.KindDelete, sqlinfo.KindMerge:
+		rels = relNames(info.TablesWritten)
+		return rels, len(rels) == 0 || len(info.UnknownFunctions) > 0, false
+	case sqlinfo.KindCopy:
+		return relNames(info.TablesWritten), len(info.UnknownFunctions) > 0, false
+	case sqlinfo.KindUtility:
+		if info.ReadOnly {
+			return nil, false, false
+		}
+		switch strings.TrimPrefix(info.Reason, "utility statement ") {
+		case "SET", "RESET", "LISTEN", "UNLISTEN", "NOTIFY", "PREPARE", "DEALLOCATE", "VACUUM", "ANALYZE",
+			"LOCK", "CHECKPOINT", "DISCARD", "LOAD", "CLUSTER", "REINDEX":
+			return nil, false, false
+		}
+		// DO, CALL, EXECUTE, EXPLAIN ANALYZE of a write, anything new.
+		return relNames(info.TablesWritten), true, false
+	case sqlinfo.KindDDL:
+		return relNames(info.TablesWritten), true, true
+	}
+	return nil, true, false // unparsed or multi-statement text
+}
+
+// relNames turns relation names as written into tag names: the name after
+// the last dot, and the whole name when it has one (a quoted name may
+// contain a dot).
+func relNames(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if i := strings.LastIndexByte(n, '.'); i >= 0 {
+			out = append(out, n[i+1:])
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// ---- local epochs ----
+
+// epochSlots is the number of per-tag counters of the local epochs. Tags
+// that share a slot invalidate each other's in-process entries: a miss, not
+// a stale hit.
+const epochSlots = 4096
+
+func slotOf(tag string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(tag))
+	return h.Sum32() % epochSlots
+}
