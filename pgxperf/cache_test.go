@@ -46,7 +46,9 @@ func cachePool(t *testing.T, qc querycache.QueryConfig, setup ...string) (*pgxpe
 
 var noSlowLog = tracer.Config{SlowThreshold: -1}
 
-func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
 
 func cacheStats(t *testing.T, p *pgxperf.Pool, sql string) querycache.StatementStats {
 	t.Helper()
