@@ -26,7 +26,8 @@ func TestDemo(t *testing.T) {
 
 	var out strings.Builder
 	replicaDSN := testenv.RequireReplica(t)
-	require.NoError(t, runDemo(ctx, &out, dsn, replicaDSN, false))
+	redisURL := "redis://" + testenv.RequireRedis(t) + "/0"
+	require.NoError(t, runDemo(ctx, &out, dsn, replicaDSN, redisURL, false))
 	text := out.String()
 	for _, want := range []string{
 		"== statements by total time ==",
@@ -38,6 +39,10 @@ func TestDemo(t *testing.T) {
 		"demo.go:",                   // with its call site
 		"statements with errors:",    // the misspelled column is counted
 		"42703",                      // by SQLSTATE
+		"query cache: ContentStatsByLanguage over", // the cache section:
+		"invalidated the content table",            // a write invalidates,
+		"not cached: calls function now",           // a volatile read is refused
+		"ContentStatsByLanguage:",                  // and the report counts hits
 	} {
 		require.Contains(t, text, want)
 	}

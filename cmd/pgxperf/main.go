@@ -5,11 +5,12 @@
 //
 // Usage:
 //
-//	pgxperf demo [-database-url URL] [-replica-url URL] [-keep]
+//	pgxperf demo [-database-url URL] [-replica-url URL] [-redis-url URL] [-keep]
 //
-// The default URLs are the local Postgres (postgres://postgres@127.0.0.1:5432/postgres)
-// and its streaming replica at 127.0.0.1:5433 (scripts/testenv.sh starts both);
-// DATABASE_URL and DATABASE_READ_REPLICA_URL override them.
+// The default URLs are the local Postgres (postgres://postgres@127.0.0.1:5432/postgres),
+// its streaming replica at 127.0.0.1:5433 and Redis at 127.0.0.1:6379
+// (scripts/testenv.sh starts all three); DATABASE_URL,
+// DATABASE_READ_REPLICA_URL and REDIS_URL override them.
 package main
 
 import (
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "demo" {
-		fmt.Fprintln(os.Stderr, "usage: pgxperf demo [-database-url URL] [-replica-url URL] [-keep]")
+		fmt.Fprintln(os.Stderr, "usage: pgxperf demo [-database-url URL] [-replica-url URL] [-redis-url URL] [-keep]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("demo", flag.ExitOnError)
@@ -30,12 +31,14 @@ func main() {
 		"an admin connection to the Postgres server the demo may create a scratch database on")
 	replicaURL := fs.String("replica-url", envOr("DATABASE_READ_REPLICA_URL", "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"),
 		"a streaming replica of that server (reads are routed there when it answers; empty: none)")
+	redisURL := fs.String("redis-url", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		"the Redis server of the query cache (when it answers; empty: no cache)")
 	keep := fs.Bool("keep", false, "keep the scratch database afterwards")
 	_ = fs.Parse(os.Args[2:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := runDemo(ctx, os.Stdout, *url, *replicaURL, *keep); err != nil {
+	if err := runDemo(ctx, os.Stdout, *url, *replicaURL, *redisURL, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "pgxperf demo:", err)
 		os.Exit(1)
 	}
