@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 // The catalog tells the cache what the parse tree cannot: whether a relation
@@ -45,15 +47,20 @@ WITH RECURSIVE deps(oid, depth) AS (
 		WHERE con.conrelid = deps.oid AND con.contype = 'f'
 			AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
 		UNION ALL
+		SELECT d.refobjid FROM pg_policy p
+		JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid
+			AND d.refclassid = 'pg_class'::regclass
+		WHERE p.polrelid = deps.oid AND d.refobjid <> deps.oid
+		UNION ALL
 		SELECT t.relid::oid FROM pg_partition_tree(deps.oid::regclass) t WHERE t.relid <> deps.oid
 		UNION ALL
 		SELECT a.relid::oid FROM pg_partition_ancestors(deps.oid::regclass) a WHERE a.relid <> deps.oid
 	) e WHERE deps.depth < 16
 )
 SELECT c.relname, c.relkind::text, c.relpersistence::text, n.nspname, c.relrowsecurity,
-	coalesce((SELECT string_agg(coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' ' ||
-		coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), ' ')
-		FROM pg_policy p WHERE p.polrelid = c.oid), ''),
+	ARRAY(SELECT e FROM pg_policy p,
+		LATERAL (VALUES (pg_get_expr(p.polqual, p.polrelid)), (pg_get_expr(p.polwithcheck, p.polrelid))) v(e)
+		WHERE p.polrelid = c.oid AND e IS NOT NULL),
 	EXISTS (SELECT 1 FROM pg_rewrite w
 		JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
 			AND d.refclassid = 'pg_proc'::regclass
@@ -138,8 +145,9 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 		return relVerdict{}, err
 	}
 	type rel struct {
-		name, kind, persistence, schema, policies string
-		rls, volatileDeps                         bool
+		name, kind, persistence, schema string
+		policies                        []string
+		rls, volatileDeps               bool
 	}
 	var rels []rel
 	for rows.Next() {
@@ -179,10 +187,20 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 			v = relVerdict{reason: why, at: v.at}
 			break
 		}
-		v.tags = append(v.tags, r.name)
 		if r.rls {
-			v.settings = append(v.settings, policySettings(r.policies)...)
+			for _, expr := range r.policies {
+				settings, why := c.policy(ctx, r.name, expr)
+				if why != "" {
+					v = relVerdict{reason: why, at: v.at}
+					break
+				}
+				v.settings = append(v.settings, settings...)
+			}
+			if !v.ok {
+				break
+			}
 		}
+		v.tags = append(v.tags, r.name)
 	}
 	slices.Sort(v.tags)
 	v.tags = slices.Compact(v.tags)
@@ -194,6 +212,31 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 	}
 	c.mu.Unlock()
 	return v, nil
+}
+
+// policyFuncs may appear in a row-level security policy: what they read is
+// in the key (the user) or must be (current_setting, see policySettings).
+var policyFuncs = map[string]bool{"current_setting": true, "pg_catalog.current_setting": true,
+	"current_user": true, "session_user": true, "current_role": true, "user": true}
+
+// policy vets one policy expression of table rel: the settings it reads, or
+// why a table with it cannot be cached (a function whose result the cache
+// cannot key on, such as a STABLE function wrapping current_setting).
+func (c *catalog) policy(ctx context.Context, rel, expr string) ([]string, string) {
+	info := sqlinfo.Analyze("SELECT " + expr)
+	if info.Kind != sqlinfo.KindSelect {
+		return nil, "cannot read the row-level security policy of " + rel
+	}
+	for _, f := range info.Functions {
+		if policyFuncs[f] {
+			continue
+		}
+		imm, err := c.function(ctx, f)
+		if err != nil || !imm {
+			return nil, "row-level security policy on " + rel + " calls " + f + ", whose result the cache cannot key on"
+		}
+	}
+	return policySettings(expr), ""
 }
 
 var currentSettingRE = regexp.MustCompile(`current_setting\(\s*'([^']+)'`)

@@ -276,6 +276,16 @@ func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl
 	if err := i.push(ctx, tags, ddl); err != nil {
 		i.keep(tags)
 	}
+	// Again after Redis has the new generations: a reader that took its
+	// epoch snapshot between the first bump and the increment may have read
+	// the old generation and entry from Redis, and must not keep it in
+	// process memory.
+	for _, t := range tags {
+		c.epochs.slots[slotOf(t)].Add(1)
+	}
+	if global {
+		c.epochs.all.Add(1)
+	}
 }
 
 // push increments the tags' generations and publishes them, in one round trip.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +81,10 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 	ttl := c.ttlFor(o, info)
 	if ttl <= 0 {
 		return served{}
+	}
+	if err := ctx.Err(); err != nil {
+		// As pgx: a call with a done context fails with its error, unchanged.
+		return served{ok: true, err: err}
 	}
 	st := c.stats.of(info)
 	if c.closed.Load() {
@@ -255,7 +260,14 @@ func genValue(v any) (uint64, error) {
 func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all uint64,
 	ttl time.Duration, load Loader) served {
 	st.misses.Add(1)
-	f, leader := c.flights.join(key)
+	// Flights are per key and generations: a read that saw a write's new
+	// generations must not be handed the rows of a load that began before
+	// the write committed.
+	fk := key
+	for _, g := range gens {
+		fk += ":" + strconv.FormatUint(g, 10)
+	}
+	f, leader := c.flights.join(fk)
 	if !leader {
 		if err := f.wait(ctx); err != nil {
 			return served{ok: true, err: err}
@@ -271,7 +283,7 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 	finished := false
 	defer func() {
 		f.ok = finished // false if load or Capture panicked: followers load for themselves
-		c.flights.finish(key, f)
+		c.flights.finish(fk, f)
 	}()
 	rows, err := load(ctx)
 	if err != nil {

@@ -63,6 +63,9 @@ func (r *Result) Size() int {
 	return n
 }
 
+// emptyValue is the non-NULL empty value rows share.
+var emptyValue = []byte{}
+
 // captureChunk is the size of the buffers Capture copies small values into, so
 // capturing a result costs a few allocations rather than one per value.
 const captureChunk = 8 << 10
@@ -130,6 +133,10 @@ func Capture(rows pgx.Rows, maxBytes int) (*Result, error) {
 			switch {
 			case v == nil:
 				row[i] = nil
+			case len(v) == 0:
+				// Not NULL: an empty value ('' text, '' bytea). A slice
+				// of a still-nil chunk would be nil, which means NULL.
+				row[i] = emptyValue
 			case len(v) > captureChunk/4:
 				row[i] = append(make([]byte, 0, len(v)), v...)
 			default:
