@@ -47,6 +47,19 @@
 // context gives read-your-writes. Report lists each node's state, lag and
 // counts.
 //
+// # Query cache
+//
+// With Options.RedisURL (REDIS_URL) or Options.Cache.Client, opted-in reads
+// are cached in Redis and, with Cache.L1, in process memory (package
+// querycache): per call with querycache.WithTTL, per sqlc name or
+// fingerprint with Cache.Rules, or per statement with a
+// /* pgxperf:cache ttl=1m */ comment. The cache refuses what it cannot prove
+// safe (volatile functions, locking clauses, catalogs, temporary tables,
+// transactions), keys entries by statement, typed arguments and session, and
+// every write on the Pool's connections invalidates the tables it names
+// after it commits. Misses are read from the primary. Redis failures never
+// fail a query. Report has a section per statement and table.
+//
 // # N+1 detection
 //
 // Statements run in an n1detect scope (a request, a test, a job) are checked

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/pgxperf"
+	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
@@ -48,6 +49,37 @@ func ExampleNewWithOptions() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
+}
+
+// Cache a dashboard aggregate in Redis for a minute. Writes through the pool
+// invalidate it after they commit; the report shows hits, misses and why a
+// statement was not cached.
+func ExampleOptions_cache() {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+		RedisURL: os.Getenv("REDIS_URL"),
+		Cache: querycache.QueryConfig{
+			L1:    querycache.L1Config{Enabled: true},                          // hits in process memory too
+			Rules: []querycache.Rule{{Name: "ProjectMetrics", TTL: time.Hour}}, // an sqlc query
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	var n int64
+	err = pool.QueryRow(querycache.WithTTL(ctx, time.Minute),
+		"SELECT count(*) FROM content WHERE project_id = $1 AND status = 'published'", 42).Scan(&n)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _ = pool.Exec(ctx, "UPDATE content SET status = 'archived' WHERE id = $1", 7) // invalidates content
+	_ = pool.Report().WriteText(os.Stdout, 10)
 }
 
 // ConfigFromEnv reads the brief's environment variables and names the one that is wrong.

@@ -45,9 +45,76 @@
 // that scan exactly as the database's own, so sqlc code, pgx.CollectRows and
 // RowToStructByName work unchanged on a hit.
 //
-// Plugging this into pgxperf.Pool (opt-in per call, per fingerprint or by SQL
-// comment; default-deny by the parse tree; keys hashed over the fingerprint,
-// normalized SQL, typed arguments, database, role, search_path and tenant
-// settings; invalidation of written tables after commit; an in-process L1
-// kept consistent over pub/sub) is the next step.
+// # The query cache
+//
+// A QueryCache is the transparent result cache that pgxperf.Pool puts in
+// front of Query and QueryRow (turn it on with pgxperf.Options.RedisURL or
+// Options.Cache.Client). It is opt-in: a statement is cached only when the
+// call asks for it,
+//
+//	ctx = querycache.WithTTL(ctx, 30*time.Second)         // per call
+//	querycache.Rule{Name: "ListPublishedContent"}         // per sqlc name or fingerprint
+//	SELECT /* pgxperf:cache ttl=1m */ status, count(*) …  // per statement
+//
+// and only when the cache can prove it safe (default deny): a single SELECT
+// the analyzer proves read-only, without locking clauses, calling only
+// IMMUTABLE functions (pg_proc; QueryConfig.ImmutableFunctions for your
+// own), reading only permanent tables, partitioned tables, materialized
+// views and views whose definitions call only IMMUTABLE functions (not
+// temporary or foreign tables, sequences or system catalogs), and run
+// outside a transaction. Refusals are counted per statement with the
+// reason (Stats, and the Pool's report).
+//
+// Keys are prefix + "r:" + a SHA-256 over a framed, typed encoding of the
+// fingerprint, the normalized SQL, every argument, the pool's host, port,
+// database, user and RuntimeParams (search_path, role, …), and the settings
+// of QueryConfig.TenantSettings: no SQL or argument value is ever part of a
+// key name. A table under row-level security is cached only when every
+// setting its policies read (current_setting('…')) is in TenantSettings and
+// has a value for the call (WithSettings, or RuntimeParams), and its
+// policies call nothing else the key cannot cover.
+//
+// Results are stored row-faithfully (see Capture and Replay below) and hits
+// are replayed as pgx.Rows without a connection. Results above
+// QueryConfig.MaxResultBytes (1 MiB) are passed through uncached.
+//
+// # Invalidation and staleness
+//
+// Every table has a generation counter in Redis; an entry records those of
+// the tables it depends on (a view's base tables, partitions and ancestors,
+// tables whose deletes cascade into it, tables its policies read), as they
+// were before its statement ran, and is served only while they are
+// unchanged. The Invalidator, installed on the pool's connections, increments
+// the generations of the tables a write names after it commits, before the
+// call returns (immediately for autocommit; at COMMIT for transactions,
+// batches and CopyFrom; nothing on ROLLBACK), so a read that starts after a
+// committed write never sees an older entry, and a read that started before
+// it cannot store its old rows where a later read would find them. Writes
+// whose tables the analyzer cannot name (DDL, DO, CALL, user functions in
+// writes, unparsable text) invalidate the whole database. Misses are filled
+// on the primary, once per key and generation at a time in a process
+// (single-flight); one caller refreshes an entry in the last 10% of its TTL
+// while the others are still served it; TTLs are jittered by ±10%.
+//
+// The staleness bound of writes the Pool does not see — other services,
+// psql, triggers that write other tables, functions reached only through
+// other functions — is the entry's TTL: choose TTLs for what such writes can
+// tolerate, or invalidate explicitly by writing through the Pool.
+//
+// The optional in-process cache (QueryConfig.L1, bounded by weight with
+// otter's W-TinyLFU) answers hits in about a microsecond. Each instance
+// publishes its invalidations on a Redis pub/sub channel; the others drop
+// their in-process entries for those tables on receipt, and use no
+// in-process entry while they are not subscribed (every resubscription
+// flushes them). Across instances an in-process entry can therefore outlive
+// a remote write by the message's delivery time (well under a millisecond on
+// one network), and by at most L1.MaxAge (10 s) should a message be lost;
+// within one instance it never outlives a write. Leave L1 off where that
+// bound is too loose: Redis hits always check the generations.
+//
+// Redis failures never fail a query: the call runs on the database, the
+// error goes to OnError and Stats, and after repeated failures the breaker
+// skips Redis altogether (a call then costs a microsecond or two over the
+// uncached path). An invalidation that cannot reach Redis is retried in the
+// background, and until it is through this instance reads no entry.
 package querycache
