@@ -637,7 +637,7 @@ INSERT INTO counters VALUES (1, 0)`))
 			t.Logf("EVIDENCE freshness %q for %v: writes=%d (%d in transactions) reads=%d hits=%d (L1 %d) misses=%d coalesced=%d bypasses=%d stale-entries-skipped=%d redis-errors=%d STALE RESULTS=%d%s",
 				tc.name, run, writes.Load(), txWrites.Load(), reads.Load(), st.Hits, st.L1Hits, st.Misses, st.Coalesced, st.Bypasses, st.Stale,
 				writer.Cache().Stats().RedisErrors+reader.Cache().Stats().RedisErrors*btoi(reader != writer), stale.Load(), first)
-			require.Greater(t, writes.Load(), int64(100))
+			require.Greater(t, writes.Load(), int64(run/(50*time.Millisecond)), "the writer kept writing")
 			require.Greater(t, st.Hits, reads.Load()/10, "a meaningful share of hits: %+v", st)
 			if tc.l1 {
 				require.Positive(t, st.L1Hits)
