@@ -2,7 +2,6 @@ package tracer
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -18,7 +17,8 @@ type Scope interface {
 	WantCallers() bool
 	// ObserveStatement is called when a statement ends, on its goroutine.
 	// pcs are the callers' program counters captured when it started (nil
-	// unless WantCallers). It must not retain ev.Args or ev.Conn.
+	// unless WantCallers), as runtime.Callers gives them. It must not retain
+	// ev.Args, ev.Conn or pcs.
 	ObserveStatement(ctx context.Context, t *Tracer, ev Event, pcs []uintptr)
 }
 
@@ -52,33 +52,48 @@ type scopeBox struct{ s Scope }
 
 // maxCallers bounds the stack captured for a scope: enough to get past pgx,
 // pgxpool, pgxperf and sqlc-generated code to several application frames.
-// The cost of runtime.Callers grows with it.
+// The cost of the capture grows with it.
 const maxCallers = 12
 
-type pcBuf [maxCallers]uintptr
-
-var pcBufs = sync.Pool{New: func() any { return new(pcBuf) }}
-
-// startScope looks the scope up once per statement and captures the
-// callers when the scope wants them, into a pooled buffer that endScope
-// returns.
-func startScope(ctx context.Context) (Scope, *pcBuf, int) {
-	sc := ScopeFromContext(ctx)
-	if sc == nil || !sc.WantCallers() {
-		return sc, nil, 0
-	}
-	buf := pcBufs.Get().(*pcBuf)
-	// Skip runtime.Callers, startScope and the Trace…Start method.
-	n := runtime.Callers(3, buf[:])
-	return sc, buf, n
+// scopeState is what a scoped statement carries from start to end: its scope
+// and its callers. It comes from a pool, so a scoped statement allocates no
+// more than an unscoped one.
+type scopeState struct {
+	scope Scope
+	n     int // callers captured, 0 unless the scope wants them
+	pcs   [maxCallers]uintptr
 }
 
-// observe hands a finished statement to its scope and recycles the buffer.
-func observe(ctx context.Context, t *Tracer, sc Scope, buf *pcBuf, n int, ev Event) {
-	if buf == nil {
-		sc.ObserveStatement(ctx, t, ev, nil)
-		return
+var scopeStates = sync.Pool{New: func() any { return new(scopeState) }}
+
+// startScope looks the scope up once per statement and, when there is one,
+// returns its state, with the callers captured when the scope wants them;
+// release returns it to the pool.
+func startScope(ctx context.Context) *scopeState {
+	sc := ScopeFromContext(ctx)
+	if sc == nil {
+		return nil
 	}
-	sc.ObserveStatement(ctx, t, ev, buf[:n])
-	pcBufs.Put(buf)
+	ss := scopeStates.Get().(*scopeState)
+	ss.scope, ss.n = sc, 0
+	if sc.WantCallers() {
+		// Skip callers, startScope and the Trace…Start method.
+		ss.n = callers(3, ss.pcs[:])
+	}
+	return ss
+}
+
+// observe hands a finished statement to its scope.
+func (ss *scopeState) observe(ctx context.Context, t *Tracer, ev Event) {
+	var pcs []uintptr
+	if ss.n > 0 {
+		pcs = ss.pcs[:ss.n]
+	}
+	ss.scope.ObserveStatement(ctx, t, ev, pcs)
+}
+
+// release returns the state to the pool; ss must not be used afterwards.
+func (ss *scopeState) release() {
+	ss.scope = nil
+	scopeStates.Put(ss)
 }

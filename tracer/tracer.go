@@ -255,13 +255,6 @@ type queryState struct {
 	scope   *scopeState // nil unless the context carries a scope
 }
 
-// scopeState is the part of a query's state that only scoped statements need.
-type scopeState struct {
-	scope Scope
-	buf   *pcBuf
-	n     int
-}
-
 // epoch anchors the monotonic clock: a statement's start is read as
 // time.Since(epoch), one monotonic clock read, and turned into wall time only
 // when needed.
@@ -288,9 +281,7 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	}
 	q.sql, q.args = t.unwrapArgs(ctx, conn, q.sql, data.Args)
 	q.info = t.analyzer.Analyze(q.sql)
-	if sc, buf, n := startScope(ctx); sc != nil {
-		q.scope = &scopeState{scope: sc, buf: buf, n: n}
-	}
+	q.scope = startScope(ctx)
 	q.start = now()
 	return q
 }
@@ -348,7 +339,9 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 	}
 	t.finish(ctx, &ev)
 	if q.scope != nil {
-		observe(ctx, t, q.scope.scope, q.scope.buf, q.scope.n, ev)
+		q.scope.observe(ctx, t, ev)
+		q.scope.release()
+		q.scope = nil
 	}
 }
 
@@ -507,9 +500,7 @@ type batchState struct {
 	start time.Time
 	last  time.Time
 	id    uint64
-	scope Scope
-	buf   *pcBuf
-	n     int
+	scope *scopeState // nil unless the context carries a scope
 }
 
 // batchIDs numbers the batches of the process (Event.BatchID).
@@ -525,7 +516,7 @@ func (b *batchState) Value(key any) any {
 // TraceBatchStart implements pgx.BatchTracer.
 func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	b := &batchState{Context: ctx, id: batchIDs.Add(1)}
-	b.scope, b.buf, b.n = startScope(ctx)
+	b.scope = startScope(ctx)
 	b.start = time.Now()
 	b.last = b.start
 	return b
@@ -566,20 +557,16 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 	}
 	t.finish(ctx, &ev)
 	if b != nil && b.scope != nil {
-		// The batch's statements share its callers: keep the buffer until TraceBatchEnd.
-		var pcs []uintptr
-		if b.buf != nil {
-			pcs = b.buf[:b.n]
-		}
-		b.scope.ObserveStatement(ctx, t, ev, pcs)
+		// The batch's statements share its callers: keep them until TraceBatchEnd.
+		b.scope.observe(ctx, t, ev)
 	}
 }
 
 // TraceBatchEnd implements pgx.BatchTracer.
 func (t *Tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
-	if b, ok := ctx.Value(batchKey{}).(*batchState); ok && b.buf != nil {
-		pcBufs.Put(b.buf)
-		b.buf = nil
+	if b, ok := ctx.Value(batchKey{}).(*batchState); ok && b.scope != nil {
+		b.scope.release()
+		b.scope = nil
 	}
 }
 
@@ -591,9 +578,7 @@ type copyState struct {
 	context.Context
 	sql   string
 	start time.Time
-	scope Scope
-	buf   *pcBuf
-	n     int
+	scope *scopeState // nil unless the context carries a scope
 }
 
 func (c *copyState) Value(key any) any {
@@ -621,7 +606,7 @@ func (t *Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 	sb.WriteString(" FROM STDIN")
 	c := &copyState{Context: ctx, sql: sb.String()}
-	c.scope, c.buf, c.n = startScope(ctx)
+	c.scope = startScope(ctx)
 	c.start = time.Now()
 	return c
 }
@@ -645,7 +630,9 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 	}
 	t.finish(ctx, &ev)
 	if c.scope != nil {
-		observe(ctx, t, c.scope, c.buf, c.n, ev)
+		c.scope.observe(ctx, t, ev)
+		c.scope.release()
+		c.scope = nil
 	}
 }
 
