@@ -30,6 +30,7 @@ type Scope struct {
 	fingerprints map[uint64]int
 	last         *group // group of the most recent statement, for parents
 	tracers      map[*tracer.Tracer]struct{}
+	lastTracer   *tracer.Tracer // the last one added to tracers
 	finished     bool
 	findings     []Finding
 	outer        *Scope // an enclosing scope that also counts these statements (Check)
@@ -157,7 +158,6 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 		site, sites, ok = callSite(pcs)
 		args = hashArgs(ev.SQL, ev.Args)
 	}
-	key := groupKey{site: site, kind: info.Kind, tables: tablesHash(info)}
 	multi := info.BatchShaped && multiValued(ev.Args)
 	var nonPage uint64
 	if info.Paged {
@@ -166,39 +166,25 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.statements++
-	s.fingerprints[info.Fingerprint]++
-	if t != nil {
-		s.tracers[t] = struct{}{}
-	}
+	s.countLocked(t, info)
 	if !counted || !ok {
 		return
 	}
-	g := s.groups[key]
-	if g == nil {
-		if len(s.groups) >= s.cfg.maxGroups() {
-			s.dropped++
+	g := s.last // a loop's statements: the group of the previous one
+	if g == nil || g.info != info || g.key.site != site {
+		g = s.group(groupKey{site: site, kind: info.Kind, tables: tablesHash(info)}, sites, ev)
+		if g == nil {
 			return
 		}
-		g = &group{key: key, sites: sites, info: info, example: cut(ev.SQL, 2048), first: ev.Start,
-			distinct: make(map[uint64]struct{}, 4), perFP: make(map[uint64]int, 1)}
-		if s.cfg.RedactArgs != nil && len(ev.Args) > 0 {
-			g.args = s.cfg.RedactArgs(ev.SQL, ev.Args)
-		}
-		if s.last != nil && s.last != g {
-			g.parent = s.last
-		}
-		s.groups[key] = g
-		s.order = append(s.order, g)
 	}
 	g.count++
 	g.total += ev.Duration
 	if len(g.distinct) < maxDistinct {
 		g.distinct[args] = struct{}{}
 	}
-	if len(g.perFP) < 64 || g.perFP[info.Fingerprint] > 0 {
-		g.perFP[info.Fingerprint]++
-		g.maxPerFP = max(g.maxPerFP, g.perFP[info.Fingerprint])
+	if n, seen := g.perFP[info.Fingerprint]; seen || len(g.perFP) < 64 {
+		g.perFP[info.Fingerprint] = n + 1
+		g.maxPerFP = max(g.maxPerFP, n+1)
 	}
 	if multi {
 		g.chunked = true
@@ -236,17 +222,46 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 	}
 }
 
+// group returns the group of key, created for the statement ev (first seen
+// at sites) unless the scope keeps MaxGroups already: then it returns nil.
+func (s *Scope) group(key groupKey, sites [siteDepth]uintptr, ev tracer.Event) *group {
+	if g := s.groups[key]; g != nil {
+		return g
+	}
+	if len(s.groups) >= s.cfg.maxGroups() {
+		s.dropped++
+		return nil
+	}
+	g := &group{key: key, sites: sites, info: ev.Info, example: cut(ev.SQL, 2048), first: ev.Start,
+		distinct: make(map[uint64]struct{}, 4), perFP: make(map[uint64]int, 1)}
+	if s.cfg.RedactArgs != nil && len(ev.Args) > 0 {
+		g.args = s.cfg.RedactArgs(ev.SQL, ev.Args)
+	}
+	if s.last != nil {
+		g.parent = s.last
+	}
+	s.groups[key] = g
+	s.order = append(s.order, g)
+	return g
+}
+
+// countLocked counts a statement for the budgets (s.mu held).
+func (s *Scope) countLocked(t *tracer.Tracer, info *sqlinfo.Info) {
+	s.statements++
+	s.fingerprints[info.Fingerprint]++
+	if t != nil && t != s.lastTracer {
+		s.tracers[t] = struct{}{}
+		s.lastTracer = t
+	}
+}
+
 // count records a statement for budgets only.
 func (s *Scope) count(t *tracer.Tracer, ev tracer.Event) {
 	if s.outer != nil {
 		s.outer.count(t, ev)
 	}
 	s.mu.Lock()
-	s.statements++
-	s.fingerprints[ev.Info.Fingerprint]++
-	if t != nil {
-		s.tracers[t] = struct{}{}
-	}
+	s.countLocked(t, ev.Info)
 	s.mu.Unlock()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +94,39 @@ const siteDepth = 8
 
 // callSite finds the application frames among pcs. key hashes the first
 // siteDepth of them; sites holds their program counters (resolved later).
+// The answer is cached per stack: the statements of a loop share one.
 func callSite(pcs []uintptr) (key uint64, sites [siteDepth]uintptr, ok bool) {
+	h := uint64(len(pcs))
+	for _, pc := range pcs {
+		h = mix(h, pc)
+	}
+	slot := &stackFront[h>>(64-10)]
+	if e := slot.Load(); e != nil && slices.Equal(e.pcs, pcs) {
+		return e.key, e.sites, e.ok
+	}
+	key, sites, ok = classifyStack(pcs)
+	slot.Store(&stackEntry{pcs: slices.Clone(pcs), key: key, sites: sites, ok: ok})
+	return key, sites, ok
+}
+
+// stackFront is a direct-mapped cache of callSite's answers by stack.
+var stackFront [1024]atomic.Pointer[stackEntry]
+
+type stackEntry struct {
+	pcs   []uintptr
+	key   uint64
+	sites [siteDepth]uintptr
+	ok    bool
+}
+
+// mix is a multiply-xorshift step: enough to tell stacks apart, far cheaper
+// than a general hash.
+func mix(h uint64, pc uintptr) uint64 {
+	h = (h ^ uint64(pc)) * 0xBF58476D1CE4E5B9
+	return h ^ h>>31
+}
+
+func classifyStack(pcs []uintptr) (key uint64, sites [siteDepth]uintptr, ok bool) {
 	n := 0
 	key = 0x9E3779B97F4A7C15
 	for _, pc := range pcs {
@@ -101,10 +134,7 @@ func callSite(pcs []uintptr) (key uint64, sites [siteDepth]uintptr, ok bool) {
 			continue
 		}
 		sites[n] = pc
-		// A multiply-xorshift mix: enough to tell stacks apart, far cheaper
-		// than a general hash.
-		key = (key ^ uint64(pc)) * 0xBF58476D1CE4E5B9
-		key ^= key >> 31
+		key = mix(key, pc)
 		n++
 		if n == siteDepth {
 			break
