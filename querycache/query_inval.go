@@ -74,7 +74,8 @@ type Invalidator struct {
 	conns sync.Map // *pgx.Conn → *connState
 
 	pendingMu sync.Mutex
-	pending   map[string]struct{} // tags whose generation could not be incremented
+	pending   map[string]uint64 // tags whose generation could not be incremented → when last kept
+	keeps     uint64            // counts keep calls, for pending's values
 	dirty     atomic.Bool         // pending is not empty: this instance reads no entries
 	retrying  bool
 }
@@ -98,7 +99,7 @@ type connState struct {
 }
 
 func newInvalidator(c *QueryCache) *Invalidator {
-	return &Invalidator{c: c, pending: map[string]struct{}{}}
+	return &Invalidator{c: c, pending: map[string]uint64{}}
 }
 
 func (i *Invalidator) state(conn *pgx.Conn) *connState {
@@ -315,8 +316,9 @@ func (i *Invalidator) push(ctx context.Context, tags []string, ddl bool) error {
 func (i *Invalidator) keep(tags []string) {
 	i.pendingMu.Lock()
 	defer i.pendingMu.Unlock()
+	i.keeps++
 	for _, t := range tags {
-		i.pending[t] = struct{}{}
+		i.pending[t] = i.keeps
 	}
 	i.dirty.Store(true)
 	i.c.logger.Warn("pgxperf querycache: invalidation failed; reads bypass the cache until it is retried",
@@ -364,8 +366,10 @@ func (i *Invalidator) flushPending(ctx context.Context) bool {
 	}
 	i.pendingMu.Lock()
 	tags := make([]string, 0, len(i.pending))
-	for t := range i.pending {
+	seen := make(map[string]uint64, len(i.pending))
+	for t, n := range i.pending {
 		tags = append(tags, t)
+		seen[t] = n
 	}
 	i.pendingMu.Unlock()
 	slices.Sort(tags)
@@ -374,7 +378,11 @@ func (i *Invalidator) flushPending(ctx context.Context) bool {
 	}
 	i.pendingMu.Lock()
 	for _, t := range tags {
-		delete(i.pending, t)
+		// A write kept again while this push was out may have committed
+		// after Redis took the push: it stays pending.
+		if i.pending[t] == seen[t] {
+			delete(i.pending, t)
+		}
 	}
 	if len(i.pending) == 0 {
 		i.dirty.Store(false)

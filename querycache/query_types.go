@@ -33,7 +33,8 @@ type pooledMap struct {
 // builtin is only read: TypeForOID looks types up without memoizing.
 var builtin = pgtype.NewMap()
 
-// known reports whether every column's type can be decoded by a pooled map.
+// known reports whether every column's type can be decoded by a pooled map
+// as this process's own connections would decode it.
 func (r *typeRegistry) known(fds []pgconn.FieldDescription) bool {
 	var learned map[uint32]*pgtype.Type
 	if p := r.learned.Load(); p != nil {
@@ -44,7 +45,13 @@ func (r *typeRegistry) known(fds []pgconn.FieldDescription) bool {
 		if _, ok := builtin.TypeForOID(oid); ok {
 			continue
 		}
-		if _, ok := learned[oid]; !ok {
+		t, ok := learned[oid]
+		if !ok {
+			return false
+		}
+		if t == nil && fds[i].Format != pgtype.TextFormatCode {
+			// Filled by an instance that has a codec for the type and read
+			// it in binary; this one has none and reads it as text.
 			return false
 		}
 	}
