@@ -76,7 +76,7 @@ type Invalidator struct {
 	pendingMu sync.Mutex
 	pending   map[string]uint64 // tags whose generation could not be incremented → when last kept
 	keeps     uint64            // counts keep calls, for pending's values
-	dirty     atomic.Bool         // pending is not empty: this instance reads no entries
+	dirty     atomic.Bool       // pending is not empty: this instance reads no entries
 	retrying  bool
 }
 
