@@ -67,7 +67,7 @@ func TestKeysNeverCollide(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, tc := range cases {
-		k, err := c.buildKey(info, nil, tc.args)
+		k, err := c.buildKey(info, nil, nil, tc.args)
 		require.NoError(t, err, tc.name)
 		require.Contains(t, k, "pgxperf:qc:v1:r:")
 		require.NotContains(t, k, "SELECT")
@@ -80,34 +80,40 @@ func TestKeysNeverCollide(t *testing.T) {
 			}
 		}
 		seen[k] = tc.name
-		again, err := c.buildKey(info, nil, tc.args)
+		again, err := c.buildKey(info, nil, nil, tc.args)
 		require.NoError(t, err)
 		require.Equal(t, k, again, "%s: keys must be deterministic", tc.name)
 	}
+	// The plan's precomputed digest gives the same key.
+	d := c.stmtDigest(info)
+	withDigest, err := c.buildKey(info, &d, nil, []any{1})
+	require.NoError(t, err)
+	without, _ := c.buildKey(info, nil, nil, []any{1})
+	require.Equal(t, without, withDigest)
 	// Integers of every width are one value to pgx.
-	k1, _ := c.buildKey(info, nil, []any{int32(7)})
-	k2, _ := c.buildKey(info, nil, []any{int64(7)})
+	k1, _ := c.buildKey(info, nil, nil, []any{int32(7)})
+	k2, _ := c.buildKey(info, nil, nil, []any{int64(7)})
 	require.Equal(t, k1, k2)
 	// Map order does not matter.
-	m1, _ := c.buildKey(info, nil, []any{map[string]int{"a": 1, "b": 2, "c": 3}})
-	m2, _ := c.buildKey(info, nil, []any{map[string]int{"c": 3, "b": 2, "a": 1}})
+	m1, _ := c.buildKey(info, nil, nil, []any{map[string]int{"a": 1, "b": 2, "c": 3}})
+	m2, _ := c.buildKey(info, nil, nil, []any{map[string]int{"c": 3, "b": 2, "a": 1}})
 	require.Equal(t, m1, m2)
 	// Settings and the session are part of the key.
-	s1, _ := c.buildKey(info, map[string]string{"app.tenant_id": "1"}, []any{1})
-	s2, _ := c.buildKey(info, map[string]string{"app.tenant_id": "2"}, []any{1})
+	s1, _ := c.buildKey(info, nil, map[string]string{"app.tenant_id": "1"}, []any{1})
+	s2, _ := c.buildKey(info, nil, map[string]string{"app.tenant_id": "2"}, []any{1})
 	require.NotEqual(t, s1, s2)
 	require.NotEqual(t, s1, seen["int 1"])
 	other := testCache(t)
 	other.sessionKey = sessionKey(Session{Host: "h", Port: 5432, Database: "db", User: "other"})
-	o1, _ := other.buildKey(info, nil, []any{1})
+	o1, _ := other.buildKey(info, nil, nil, []any{1})
 	require.NotEqual(t, o1, k1)
 	// Unkeyable arguments are refused.
-	_, err := c.buildKey(info, nil, []any{make(chan int)})
+	_, err = c.buildKey(info, nil, nil, []any{make(chan int)})
 	require.ErrorIs(t, err, errUnkeyable)
 	type loop struct{ next *loop }
 	l := &loop{}
 	l.next = l
-	_, err = c.buildKey(info, nil, []any{l})
+	_, err = c.buildKey(info, nil, nil, []any{l})
 	require.ErrorIs(t, err, errUnkeyable)
 }
 

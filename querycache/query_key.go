@@ -29,7 +29,7 @@ import (
 // text or argument value appears in a key name.
 
 // keyMagic starts the material; it changes with the material's layout.
-const keyMagic = "pgxperf-qc-key\x01"
+const keyMagic = "pgxperf-qc-key\x02"
 
 // errUnkeyable is returned for an argument the key cannot encode faithfully
 // (a channel, a function, an unknown QueryRewriter): the call is not cached.
@@ -73,8 +73,21 @@ func (k *keyBuf) bytes(s []byte) {
 
 var keyBufs = sync.Pool{New: func() any { return &keyBuf{b: make([]byte, 0, 512)} }}
 
-// buildKey returns the entry key of one call, or errUnkeyable.
-func (c *QueryCache) buildKey(info *sqlinfo.Info, settings map[string]string, args []any) (string, error) {
+// stmtDigest is the SHA-256 of the framed session, fingerprint and
+// normalized SQL: the part of every key of a statement that does not change
+// from call to call, hashed once per plan.
+func (c *QueryCache) stmtDigest(info *sqlinfo.Info) [32]byte {
+	var kb keyBuf
+	kb.b = append(kb.b, keyMagic...)
+	kb.bytes(c.sessionKey)
+	kb.uint(info.Fingerprint)
+	kb.str(info.Normalized)
+	return sha256.Sum256(kb.b)
+}
+
+// buildKey returns the entry key of one call, or errUnkeyable. digest is the
+// statement's stmtDigest (nil: computed here).
+func (c *QueryCache) buildKey(info *sqlinfo.Info, digest *[32]byte, settings map[string]string, args []any) (string, error) {
 	kb := keyBufs.Get().(*keyBuf)
 	defer func() {
 		if cap(kb.b) <= 64<<10 {
@@ -82,10 +95,12 @@ func (c *QueryCache) buildKey(info *sqlinfo.Info, settings map[string]string, ar
 			keyBufs.Put(kb)
 		}
 	}()
+	if digest == nil {
+		d := c.stmtDigest(info)
+		digest = &d
+	}
 	kb.b = append(kb.b[:0], keyMagic...)
-	kb.bytes(c.sessionKey)
-	kb.uint(info.Fingerprint)
-	kb.str(info.Normalized)
+	kb.b = append(kb.b, digest[:]...)
 	// Declared settings, sorted: they describe the session as much as the
 	// connection string does.
 	kb.uint(uint64(len(settings)))

@@ -105,7 +105,7 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		st.bypass("invalidations pending: redis unavailable")
 		return served{}
 	}
-	key, err := c.buildKey(info, settings, args)
+	key, err := c.buildKey(info, &pl.digest, settings, args)
 	if err != nil {
 		st.bypass(err.Error())
 		return served{}

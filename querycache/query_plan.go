@@ -22,6 +22,7 @@ type plan struct {
 	genKeys  []string // the Redis keys of tags' generations
 	slots    []uint32 // tags' slots in the local epochs
 	settings []string // the settings the key needs values for
+	digest   [32]byte // stmtDigest: the fixed part of the statement's keys
 }
 
 // planCache memoizes plans per analysis. Analyses are shared and immutable,
@@ -129,7 +130,7 @@ func (c *QueryCache) makePlan(ctx context.Context, info *sqlinfo.Info) (*plan, b
 	slices.Sort(settings)
 	settings = slices.Compact(settings)
 
-	pl := &plan{ok: true, settings: settings}
+	pl := &plan{ok: true, settings: settings, digest: c.stmtDigest(info)}
 	for _, t := range tags {
 		pl.tags = append(pl.tags, c.tag(t))
 	}
