@@ -25,14 +25,18 @@ func callers(skip int, pcs []uintptr) int {
 	if !fpUnwind {
 		return runtime.Callers(skip+1, pcs)
 	}
-	if n, ok := fpCallers(framePointer(), skip, pcs); ok {
+	n, known, slow := fpCallers(framePointer(), skip, pcs)
+	if known {
 		return n
+	}
+	if slow {
+		return runtime.Callers(skip+1, pcs)
 	}
 	var rets, logical [64]uintptr
 	nr := fpReturns(framePointer(), rets[:])
 	nl := runtime.Callers(2, logical[:]) // from callers' caller, as the walk
 	stacksLearnt.Add(1)
-	learnFrames(rets[:nr], logical[:nl], nl < len(logical))
+	learnFrames(rets[:nr], logical[:nl], nl < len(logical) && nr < len(rets))
 	return copy(pcs, logical[min(skip-1, nl):nl])
 }
 
@@ -102,19 +106,19 @@ func lookupFrame(ret uintptr) *physFrame {
 	return f
 }
 
-// fpCallers is callers from known return addresses only; ok is false when
-// the walk meets one it has not learnt.
+// fpCallers is callers from known return addresses only; known is false
+// when the walk meets one it has not learnt, or one marked slow (slow).
 //
 // Each frame keeps its caller's frame pointer at fp and the return address
 // into its caller right above. The walk stops at the end of the chain, at a
 // return address that is not Go code (the C frames of a cgo callback need not
 // keep frame pointers), and at a frame pointer that does not go up the stack.
-func fpCallers(fp unsafe.Pointer, skip int, pcs []uintptr) (n int, ok bool) {
+func fpCallers(fp unsafe.Pointer, skip int, pcs []uintptr) (n int, known, slow bool) {
 	skip-- // the walk starts at callers' caller, skip 1
 	for fp != nil && n < len(pcs) {
 		f := lookupFrame(*(*uintptr)(unsafe.Add(fp, unsafe.Sizeof(uintptr(0)))))
 		if f == nil || f.slow {
-			return 0, false
+			return 0, false, f != nil
 		}
 		if f.stop {
 			break
@@ -133,7 +137,7 @@ func fpCallers(fp unsafe.Pointer, skip int, pcs []uintptr) (n int, ok bool) {
 		}
 		fp = next
 	}
-	return n, true
+	return n, true, false
 }
 
 // fpReturns lists the return addresses up the frame-pointer chain, ending
@@ -157,15 +161,19 @@ func fpReturns(fp unsafe.Pointer, rets []uintptr) int {
 }
 
 // learnFrames matches the return addresses of one stack with the logical
-// frames runtime.Callers gave for it (complete: the whole stack): a return
-// address stands for the run of logical frames in its function (its inlined
-// calls), which starts with the address itself unless runtime.Callers left
-// it out (a wrapper), and ends before the next return address. A stack whose
-// frames do not come out the same from what was learnt marks them slow.
+// frames runtime.Callers gave for it (complete: both lists go to the end of
+// the stack). A return address stands for the run of logical frames in its
+// function (its inlined calls), which starts with the address itself unless
+// runtime.Callers left it out (a wrapper), and ends before the next return
+// address. A stack whose frames do not come out the same from what was learnt
+// marks them slow, and learning stops at a frame marked slow.
 func learnFrames(rets, logical []uintptr, complete bool) {
 	var learnt []*physFrame
 	j := 0
 	for i, ret := range rets {
+		if v, ok := physFrames.Load(ret); ok && v.(*physFrame).slow {
+			break // what follows it cannot be matched reliably either
+		}
 		f := &physFrame{ret: ret}
 		entry := funcEntry(ret)
 		if entry == 0 {
@@ -175,8 +183,8 @@ func learnFrames(rets, logical []uintptr, complete bool) {
 			for j < len(logical) && funcEntry(logical[j]) == entry && (j == start || i+1 == len(rets) || logical[j] != rets[i+1]) {
 				j++
 			}
-			if j == len(logical) && !complete {
-				break // its run may go on past the buffer
+			if (j == len(logical) || i+1 == len(rets)) && !complete {
+				break // its run may go on past the buffers
 			}
 			f.logical = slices.Clone(logical[start:j])
 		}
@@ -189,16 +197,22 @@ func learnFrames(rets, logical []uintptr, complete bool) {
 			break
 		}
 	}
-	// Check: the frames learnt (and known before) must give back runtime.Callers' list.
+	// Check: the frames learnt (and known before) must give back runtime.Callers'
+	// list: all of it when both walks went to the end of the stack.
 	var got []uintptr
+	whole := complete
 	for _, ret := range rets {
 		f := lookupFrame(ret)
-		if f == nil || f.stop || f.slow {
+		if f == nil || f.slow {
+			whole = false
+			break
+		}
+		if f.stop {
 			break
 		}
 		got = append(got, f.logical...)
 	}
-	if len(got) > len(logical) || !slices.Equal(got, logical[:len(got)]) {
+	if len(got) > len(logical) || !slices.Equal(got, logical[:len(got)]) || (whole && len(got) != len(logical)) {
 		for _, f := range learnt {
 			physFrames.Store(f.ret, &physFrame{ret: f.ret, slow: true})
 			physFront[(f.ret*0x9E3779B97F4A7C15)>>(64-12)].Store(nil)

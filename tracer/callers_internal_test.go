@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -100,5 +101,24 @@ func TestCallersMatchesRuntime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+//go:noinline
+func neverOnAStack() {}
+
+//go:noinline
+func neverOnAStackEither() {}
+
+// A return address whose frames cannot be matched with runtime.Callers' is
+// marked slow, and a walk through it falls back to runtime.Callers.
+func TestLearnFramesMarksMismatchSlow(t *testing.T) {
+	// Function entries plus one: never return addresses on a real stack.
+	a := reflect.ValueOf(neverOnAStack).Pointer() + 1
+	b := reflect.ValueOf(neverOnAStackEither).Pointer() + 1
+	learnFrames([]uintptr{a}, []uintptr{a, b}, true) // b has no frame pointer behind it
+	f := lookupFrame(a)
+	if f == nil || !f.slow {
+		t.Fatalf("frame %+v, want it marked slow", f)
 	}
 }
