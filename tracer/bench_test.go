@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -94,6 +95,38 @@ func BenchmarkTracerParallel(b *testing.B) {
 		}
 	})
 	b.StopTimer()
+	testenv.ReportCPU(b, cpu)
+	if got := totalCalls(tr); got < int64(b.N) {
+		b.Fatalf("recorded %d calls, want at least %d", got, b.N)
+	}
+}
+
+// BenchmarkTracerPooled is what the tracer does for one pooled QueryRow,
+// without the round trip: acquire start and end, query start and end and
+// release, called directly on a real connection (pgxpool calls them in this
+// order). The pool benchmarks in pgxperf measure the same calls end to end,
+// where the round trip between them leaves the caches cold.
+func BenchmarkTracerPooled(b *testing.B) {
+	conn := benchConns(b, 1)[0]
+	tr := tracer.New(tracer.Config{Logger: discardLogger()})
+	ctx0 := context.Background()
+	args := []any{1}
+	tag := pgconn.NewCommandTag("SELECT 1")
+	query := func() {
+		ctx := tr.TraceAcquireStart(ctx0, nil, pgxpool.TraceAcquireStartData{})
+		tr.TraceAcquireEnd(ctx, nil, pgxpool.TraceAcquireEndData{Conn: conn})
+		ctx = tr.TraceQueryStart(ctx0, conn, pgx.TraceQueryStartData{SQL: benchSQL, Args: args})
+		tr.TraceQueryEnd(ctx, conn, pgx.TraceQueryEndData{CommandTag: tag})
+		tr.TraceRelease(nil, pgxpool.TraceReleaseData{Conn: conn})
+	}
+	for range 10 { // analyze the statement before the clock starts
+		query()
+	}
+	b.ReportAllocs()
+	cpu := testenv.ProcessCPU()
+	for b.Loop() {
+		query()
+	}
 	testenv.ReportCPU(b, cpu)
 	if got := totalCalls(tr); got < int64(b.N) {
 		b.Fatalf("recorded %d calls, want at least %d", got, b.N)

@@ -50,10 +50,14 @@ type Registry struct {
 	gen   atomic.Uint64
 }
 
+// frontRef pairs an analysis with its entry. A statement carries the pair
+// from start to end, and a pool connection remembers its last one, so a
+// repeated statement finds its entry without a table lookup.
 type frontRef struct {
 	info *sqlinfo.Info
 	e    *entry
 	gen  uint64
+	reg  *Registry // e's
 }
 
 const frontSlots = 1024
@@ -118,17 +122,19 @@ type entry struct {
 	batched           int64
 	findings          int64
 	slowest           Sample
+	stale             bool // dropped by Reset: record looks the fingerprint up again
 }
 
-func (r *Registry) entry(info *sqlinfo.Info) *entry {
+// ref returns the analysis paired with its entry.
+func (r *Registry) ref(info *sqlinfo.Info) *frontRef {
 	slot := &r.front[frontIndex(info)]
 	gen := r.gen.Load()
 	if ref := slot.Load(); ref != nil && ref.info == info && ref.gen == gen {
-		return ref.e
+		return ref
 	}
-	e := r.lookup(info)
-	slot.Store(&frontRef{info: info, e: e, gen: gen})
-	return e
+	ref := &frontRef{info: info, e: r.lookup(info), gen: gen, reg: r}
+	slot.Store(ref)
+	return ref
 }
 
 func (r *Registry) lookup(info *sqlinfo.Info) *entry {
@@ -152,13 +158,21 @@ func (r *Registry) lookup(info *sqlinfo.Info) *entry {
 	return e
 }
 
-// record adds one finished statement. It returns the entry and true when the
-// statement is the slowest seen for its fingerprint: the caller then builds the
-// sample off the lock and stores it with setSlowest.
-func (r *Registry) record(ev *Event) (*entry, bool) {
-	e := r.entry(ev.Info)
+// record adds one finished statement to e, its info's entry (nil: look it
+// up). It returns the entry and true when the statement is the slowest seen
+// for its fingerprint: the caller then builds the sample off the lock and
+// stores it with setSlowest.
+func (r *Registry) record(ev *Event, e *entry) (*entry, bool) {
+	if e == nil {
+		e = r.ref(ev.Info).e
+	}
 	d := ev.Duration
 	e.mu.Lock()
+	for e.stale { // e was looked up before a Reset
+		e.mu.Unlock()
+		e = r.ref(ev.Info).e
+		e.mu.Lock()
+	}
 	e.calls++
 	if e.calls == 1 {
 		e.first = ev.Start
@@ -419,14 +433,24 @@ func (r *Registry) Snapshot() Snapshot {
 func (r *Registry) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	old := []*entry{r.overflow.Load()}
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
+		for _, e := range sh.m {
+			old = append(old, e)
+		}
 		sh.m = make(map[uint64]*entry)
 		sh.mu.Unlock()
 	}
 	r.overflow.Store(&entry{info: overflowInfo})
 	r.gen.Add(1)
+	// Statements hold entries from before (see frontRef): send them to the new ones.
+	for _, e := range old {
+		e.mu.Lock()
+		e.stale = true
+		e.mu.Unlock()
+	}
 	r.pool.reset()
 	r.findings.reset()
 	r.since = time.Now()

@@ -22,7 +22,7 @@ func TestRegistryRecordWelford(t *testing.T) {
 		5 * time.Millisecond, 5 * time.Millisecond, 7 * time.Millisecond, 9 * time.Millisecond}
 	for i, d := range durs {
 		ev := Event{Info: info, Duration: d, Start: time.Unix(int64(i), 0), Rows: 1}
-		r.record(&ev)
+		r.record(&ev, nil)
 	}
 	snap := r.Snapshot()
 	require.Len(t, snap.Statements, 1)
@@ -47,7 +47,7 @@ func TestRegistryErrorsByCode(t *testing.T) {
 	for _, err := range []error{nil, pgx.ErrNoRows, &pgconn.PgError{Code: "42601"}, &pgconn.PgError{Code: "42601"},
 		errors.New("boom"), context.Canceled} {
 		ev := Event{Info: info, Err: err}
-		r.record(&ev)
+		r.record(&ev, nil)
 	}
 	st := r.Snapshot().Statements[0]
 	require.EqualValues(t, 6, st.Calls)
@@ -60,7 +60,7 @@ func TestRegistryBoundedAndReset(t *testing.T) {
 	for i := 0; i < 10_000; i++ {
 		info := &sqlinfo.Info{Fingerprint: uint64(i)*0x9E3779B97F4A7C15 + 1, Normalized: "q"}
 		ev := Event{Info: info, Duration: time.Microsecond}
-		r.record(&ev)
+		r.record(&ev, nil)
 	}
 	require.LessOrEqual(t, r.Len(), 128)
 	snap := r.Snapshot()
@@ -84,7 +84,7 @@ func TestRegistryConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 2000; i++ {
 				ev := Event{Info: infos[i%3], Duration: time.Duration(i) * time.Microsecond}
-				r.record(&ev)
+				r.record(&ev, nil)
 				if i%500 == 0 {
 					_ = r.Snapshot()
 				}

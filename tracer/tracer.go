@@ -165,6 +165,10 @@ type connState struct {
 	pendingAcquire atomic.Int64
 	mu             sync.Mutex
 	prepared       map[string]string // statement name → SQL
+	// last is the analysis and entry of the connection's last statement, for
+	// the next one: a pool runs the same statements again and again. Only the
+	// goroutine that holds the connection touches it.
+	last *frontRef
 }
 
 func connKey(c *pgx.Conn) uintptr { return uintptr(unsafe.Pointer(c)) }
@@ -225,7 +229,7 @@ func (s *shared) forget(key uintptr, st *connState) {
 
 // resolveSQL maps a prepared statement's name to its SQL.
 func (s *shared) resolveSQL(st *connState, sql string) string {
-	if st == nil || strings.ContainsAny(sql, " \t\n\r") {
+	if st == nil || hasSpace(sql) {
 		return sql
 	}
 	st.mu.Lock()
@@ -237,6 +241,19 @@ func (s *shared) resolveSQL(st *connState, sql string) string {
 	return sql
 }
 
+// hasSpace reports whether sql has a space, tab or line break: then it is a
+// statement, not a prepared statement's name. The loop stops at the first
+// one, a few bytes in ("SELECT …"), where strings.ContainsAny builds a set first.
+func hasSpace(sql string) bool {
+	for i := 0; i < len(sql); i++ {
+		switch sql[i] {
+		case ' ', '\t', '\n', '\r':
+			return true
+		}
+	}
+	return false
+}
+
 // ---- query ----
 
 type queryKey struct{}
@@ -246,7 +263,7 @@ type queryKey struct{}
 // small (96 bytes) because every statement pays for it.
 type queryState struct {
 	context.Context
-	info    *sqlinfo.Info
+	stmt    *frontRef // the analysis and its statistics entry
 	sql     string
 	args    []any
 	start   time.Duration // monotonic, since epoch
@@ -280,7 +297,15 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 		q.sql = t.resolveSQL(st, q.sql)
 	}
 	q.sql, q.args = t.unwrapArgs(ctx, conn, q.sql, data.Args)
-	q.info = t.analyzer.Analyze(q.sql)
+	info := t.analyzer.Analyze(q.sql)
+	if st != nil && st.last != nil && st.last.info == info {
+		q.stmt = st.last
+	} else {
+		q.stmt = t.reg.ref(info)
+		if st != nil {
+			st.last = q.stmt
+		}
+	}
 	q.scope = startScope(ctx)
 	q.start = now()
 	return q
@@ -319,13 +344,15 @@ func rewrite(ctx context.Context, conn *pgx.Conn, rw pgx.QueryRewriter, sql stri
 
 // TraceQueryEnd implements pgx.QueryTracer.
 func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
-	q, ok := ctx.Value(queryKey{}).(*queryState)
+	q, ok := ctx.(*queryState) // what TraceQueryStart returned, unless another tracer wrapped it
 	if !ok {
-		return // started by another tracer or never started: nothing to measure
+		if q, ok = ctx.Value(queryKey{}).(*queryState); !ok {
+			return // started by another tracer or never started: nothing to measure
+		}
 	}
 	ev := Event{
 		Op:          OpQuery,
-		Info:        q.info,
+		Info:        q.stmt.info,
 		SQL:         q.sql,
 		Args:        q.args,
 		Start:       wall(q.start),
@@ -337,7 +364,16 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		Role:        t.role,
 		Conn:        conn,
 	}
-	t.finish(ctx, &ev)
+	var e *entry
+	if q.stmt.reg == t.reg { // not another Tracer's statement (two on one connection)
+		e = q.stmt.e
+	}
+	if used := t.finish(ctx, &ev, e); used != e && e != nil {
+		// The registry was reset since: the connection forgets the old entry.
+		if st := t.connState(conn); st != nil && st.last == q.stmt {
+			st.last = nil
+		}
+	}
 	if q.scope != nil {
 		q.scope.observe(ctx, t, ev)
 		q.scope.release()
@@ -345,9 +381,10 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 	}
 }
 
-// finish records a statement, logs it when slow and calls the observers.
-func (t *Tracer) finish(ctx context.Context, ev *Event) {
-	e, slowest := t.reg.record(ev)
+// finish records a statement into e, its entry (nil: look it up), logs it
+// when slow and calls the observers. It returns the entry it recorded into.
+func (t *Tracer) finish(ctx context.Context, ev *Event, e *entry) *entry {
+	e, slowest := t.reg.record(ev, e)
 	slow := t.slow >= 0 && ev.Duration >= t.slow
 	var site CallSite
 	if slow || slowest {
@@ -364,6 +401,7 @@ func (t *Tracer) finish(ctx context.Context, ev *Event) {
 			o.ObserveQuery(ctx, *ev)
 		}
 	}
+	return e
 }
 
 func (t *Tracer) sample(ev *Event, site CallSite) Sample {
@@ -555,7 +593,7 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 	if b != nil {
 		ev.BatchID = b.id
 	}
-	t.finish(ctx, &ev)
+	t.finish(ctx, &ev, nil)
 	if b != nil && b.scope != nil {
 		// The batch's statements share its callers: keep them until TraceBatchEnd.
 		b.scope.observe(ctx, t, ev)
@@ -628,7 +666,7 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 		Role:     t.role,
 		Conn:     conn,
 	}
-	t.finish(ctx, &ev)
+	t.finish(ctx, &ev, nil)
 	if c.scope != nil {
 		c.scope.observe(ctx, t, ev)
 		c.scope.release()
@@ -696,9 +734,11 @@ func (t *Tracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpo
 // the pool and charged to the connection's next statement; the connection is
 // marked in use (InUse).
 func (t *Tracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
-	s, ok := ctx.Value(acquireKey{}).(*acquireState)
+	s, ok := ctx.(*acquireState) // what TraceAcquireStart returned, unless wrapped
 	if !ok {
-		return
+		if s, ok = ctx.Value(acquireKey{}).(*acquireState); !ok {
+			return
+		}
 	}
 	d := now() - s.start
 	t.reg.pool.acquired(d, data.Err)
@@ -713,7 +753,9 @@ func (t *Tracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxp
 func (t *Tracer) TraceRelease(_ *pgxpool.Pool, data pgxpool.TraceReleaseData) {
 	t.reg.pool.releases.Add(1)
 	if st := t.connState(data.Conn); st != nil {
-		st.pendingAcquire.Store(0)
+		if st.pendingAcquire.Load() != 0 { // a statement usually took it
+			st.pendingAcquire.Store(0)
+		}
 		st.busy.Store(false)
 	}
 }

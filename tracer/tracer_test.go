@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -424,4 +425,48 @@ func TestTracerConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	require.EqualValues(t, 400, stats(t, tr, "SELECT $1::int").Calls)
+}
+
+// A pool connection remembers its last statement's entry: a Reset must still
+// send the next executions to fresh statistics, and two tracers on one
+// connection must each keep their own.
+func TestTracerPooledEntryAcrossResetAndTwoTracers(t *testing.T) {
+	dsn := testenv.RequirePrimary(t)
+	ctx := testCtx(t)
+	const sql = "SELECT $1::int + 1"
+	onePool := func(tr pgx.QueryTracer) func(n int) {
+		pcfg, err := pgxpool.ParseConfig(dsn)
+		require.NoError(t, err)
+		pcfg.ConnConfig.Tracer = tr
+		pcfg.MaxConns = 1 // one connection: every statement on the same one
+		pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		return func(n int) {
+			for i := range n {
+				var v int
+				require.NoError(t, pool.QueryRow(ctx, sql, i).Scan(&v))
+			}
+		}
+	}
+
+	tr := tracer.New(tracer.Config{SlowThreshold: -1})
+	run := onePool(tr)
+	run(3)
+	require.EqualValues(t, 3, stats(t, tr, sql).Calls)
+	tr.Reset()
+	require.Empty(t, tr.Snapshot().Statements)
+	run(2)
+	require.EqualValues(t, 2, stats(t, tr, sql).Calls)
+	tr.Reset()
+	run(1)
+	require.EqualValues(t, 1, stats(t, tr, sql).Calls)
+
+	a, b := tracer.New(tracer.Config{SlowThreshold: -1}), tracer.New(tracer.Config{SlowThreshold: -1})
+	run = onePool(multitracer.New(a, b))
+	run(3)
+	a.Reset()
+	run(2)
+	require.EqualValues(t, 2, stats(t, a, sql).Calls)
+	require.EqualValues(t, 5, stats(t, b, sql).Calls)
 }
