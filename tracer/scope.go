@@ -60,22 +60,23 @@ const maxCallers = 12
 // more than an unscoped one.
 type scopeState struct {
 	scope Scope
-	n     int // callers captured, 0 unless the scope wants them
+	owner *Tracer // the Tracer that started the statement
+	n     int     // callers captured, 0 unless the scope wants them
 	pcs   [maxCallers]uintptr
 }
 
 var scopeStates = sync.Pool{New: func() any { return new(scopeState) }}
 
-// startScope looks the scope up once per statement and, when there is one,
-// returns its state, with the callers captured when the scope wants them;
-// release returns it to the pool.
-func startScope(ctx context.Context) *scopeState {
+// startScope looks the scope up once per statement of t and, when there is
+// one, returns its state, with the callers captured when the scope wants
+// them; done returns it to the pool.
+func startScope(ctx context.Context, t *Tracer) *scopeState {
 	sc := ScopeFromContext(ctx)
 	if sc == nil {
 		return nil
 	}
 	ss := scopeStates.Get().(*scopeState)
-	ss.scope, ss.n = sc, 0
+	ss.scope, ss.owner, ss.n = sc, t, 0
 	if sc.WantCallers() {
 		// Skip callers, startScope and the Trace…Start method.
 		ss.n = callers(3, ss.pcs[:])
@@ -92,8 +93,16 @@ func (ss *scopeState) observe(ctx context.Context, t *Tracer, ev Event) {
 	ss.scope.ObserveStatement(ctx, t, ev, pcs)
 }
 
-// release returns the state to the pool; ss must not be used afterwards.
-func (ss *scopeState) release() {
-	ss.scope = nil
+// done reports whether t started the statement, and then returns the state
+// to the pool: ss must not be used afterwards. Two Tracers chained on one
+// connection (multitracer) both see the state of the outer one; each
+// observes the statement, and the last to end, the one that started it,
+// returns the state.
+func (ss *scopeState) done(t *Tracer) bool {
+	if ss.owner != t {
+		return false
+	}
+	ss.scope, ss.owner = nil, nil
 	scopeStates.Put(ss)
+	return true
 }

@@ -306,7 +306,7 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 			st.last = q.stmt
 		}
 	}
-	q.scope = startScope(ctx)
+	q.scope = startScope(ctx, t)
 	q.start = now()
 	return q
 }
@@ -376,8 +376,9 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 	}
 	if q.scope != nil {
 		q.scope.observe(ctx, t, ev)
-		q.scope.release()
-		q.scope = nil
+		if q.scope.done(t) {
+			q.scope = nil
+		}
 	}
 }
 
@@ -554,7 +555,7 @@ func (b *batchState) Value(key any) any {
 // TraceBatchStart implements pgx.BatchTracer.
 func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	b := &batchState{Context: ctx, id: batchIDs.Add(1)}
-	b.scope = startScope(ctx)
+	b.scope = startScope(ctx, t)
 	b.start = time.Now()
 	b.last = b.start
 	return b
@@ -602,8 +603,7 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 
 // TraceBatchEnd implements pgx.BatchTracer.
 func (t *Tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
-	if b, ok := ctx.Value(batchKey{}).(*batchState); ok && b.scope != nil {
-		b.scope.release()
+	if b, ok := ctx.Value(batchKey{}).(*batchState); ok && b.scope != nil && b.scope.done(t) {
 		b.scope = nil
 	}
 }
@@ -644,7 +644,7 @@ func (t *Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 	sb.WriteString(" FROM STDIN")
 	c := &copyState{Context: ctx, sql: sb.String()}
-	c.scope = startScope(ctx)
+	c.scope = startScope(ctx, t)
 	c.start = time.Now()
 	return c
 }
@@ -669,8 +669,9 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 	t.finish(ctx, &ev, nil)
 	if c.scope != nil {
 		c.scope.observe(ctx, t, ev)
-		c.scope.release()
-		c.scope = nil
+		if c.scope.done(t) {
+			c.scope = nil
+		}
 	}
 }
 

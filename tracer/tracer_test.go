@@ -470,3 +470,46 @@ func TestTracerPooledEntryAcrossResetAndTwoTracers(t *testing.T) {
 	require.EqualValues(t, 2, stats(t, a, sql).Calls)
 	require.EqualValues(t, 5, stats(t, b, sql).Calls)
 }
+
+// countingScope counts the statements each Tracer hands it.
+type countingScope struct {
+	mu   sync.Mutex
+	seen map[*tracer.Tracer]int
+	pcs  int // statements that came with callers
+}
+
+func (*countingScope) WantCallers() bool { return true }
+
+func (s *countingScope) ObserveStatement(_ context.Context, t *tracer.Tracer, _ tracer.Event, pcs []uintptr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[t]++
+	if len(pcs) > 0 {
+		s.pcs++
+	}
+}
+
+// Two tracers chained on one connection both report a scoped statement to
+// the scope (the state of a scoped statement is pooled and shared between them).
+func TestTracerScopeWithTwoTracers(t *testing.T) {
+	dsn := testenv.RequirePrimary(t)
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	require.NoError(t, err)
+	a, b := tracer.New(tracer.Config{SlowThreshold: -1}), tracer.New(tracer.Config{SlowThreshold: -1})
+	pcfg.ConnConfig.Tracer = multitracer.New(a, b)
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	sc := &countingScope{seen: map[*tracer.Tracer]int{}}
+	ctx := tracer.WithScope(testCtx(t), sc)
+	for i := range 3 {
+		var v int
+		require.NoError(t, pool.QueryRow(ctx, "SELECT $1::int", i).Scan(&v))
+	}
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT 1")
+	batch.Queue("SELECT 2")
+	require.NoError(t, pool.SendBatch(ctx, batch).Close())
+	require.Equal(t, map[*tracer.Tracer]int{a: 5, b: 5}, sc.seen)
+	require.Equal(t, 10, sc.pcs)
+}
