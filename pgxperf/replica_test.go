@@ -27,9 +27,20 @@ func newReplicatedPool(t *testing.T, opts pgxperf.Options) *pgxperf.Pool {
 	if opts.Routing.CheckInterval == 0 {
 		opts.Routing.CheckInterval = 100 * time.Millisecond
 	}
+	// The shared replica takes WAL bursts from other packages' tests (a
+	// seeded database is tens of MiB): lag exclusion is tested on clusters of
+	// their own (failover_test.go), so a burst must not exclude it here.
+	if opts.Routing.MaxLagBytes == 0 {
+		opts.Routing.MaxLagBytes = 1 << 40
+	}
+	if opts.Routing.MaxLagTime == 0 {
+		opts.Routing.MaxLagTime = time.Hour
+	}
 	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
+	require.Eventually(t, func() bool { return p.Router().Replicas()[0].State() == replica.StateOnline },
+		30*time.Second, 10*time.Millisecond)
 	return p
 }
 

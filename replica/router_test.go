@@ -66,9 +66,24 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	// These tests are about routing, on the shared replica, which other
+	// packages' tests load with WAL at the same time (a seeded database is
+	// tens of MiB): lag limits are for the tests on clusters of their own
+	// (pgxperf/failover_test.go), so a burst must not make this replica
+	// "lagging" here.
+	if opts.MaxLagBytes == 0 {
+		opts.MaxLagBytes = 1 << 40
+	}
+	if opts.MaxLagTime == 0 {
+		opts.MaxLagTime = time.Hour
+	}
 	r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: reps, Options: opts})
 	require.NoError(t, err)
 	t.Cleanup(r.Close)
+	for _, n := range r.Replicas() {
+		require.Eventually(t, func() bool { return n.State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond,
+			"replica %s: %s", n.Name(), n.State())
+	}
 	return r
 }
 
