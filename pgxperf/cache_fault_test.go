@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,68 +27,13 @@ import (
 // Its working directory is the test's own, so that an explicit SAVE before
 // a kill lets the restarted server come back with the entries it had (like a
 // Redis restarted from its last snapshot, or a replica promoted behind).
-type faultRedis struct {
-	t    testing.TB
-	port int
-	dir  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
+type faultRedis struct{ *testenv.RedisServer }
 
-func startFaultRedis(t testing.TB) *faultRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if testenv.InCI() {
-			t.Fatalf("redis-server not installed: %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
-	}
-	s := &faultRedis{t: t, port: testenv.FreePort(t), dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func (s *faultRedis) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-func (s *faultRedis) start() {
-	s.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
-	require.NoError(s.t, cmd.Start())
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-		err := c.Ping(context.Background()).Err()
-		_ = c.Close()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not start: %v", s.addr(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill SIGKILLs the server and waits for it to exit.
-func (s *faultRedis) kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
+func startFaultRedis(t testing.TB) *faultRedis { return &faultRedis{testenv.StartRedis(t)} }
 
 // admin returns a client of the test's own on the server (not the cache's).
 func (s *faultRedis) admin(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -107,7 +48,7 @@ func faultPool(t *testing.T, srv *faultRedis, qc querycache.QueryConfig, setup .
 		opts = append(opts, testenv.WithSQL(s))
 	}
 	dsn := testenv.NewDatabase(t, opts...)
-	client := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() }) // after the pool's Close (cleanups run last in, first out)
 	qc.Client = client
 	if qc.Prefix == "" {
@@ -218,7 +159,7 @@ func TestCacheFaultRedisKilled(t *testing.T) {
 						require.NoError(t, admin.Save(ctx).Err())
 						atKill = faultStats(p, "FROM fault_kv")
 						killedAfter = n
-						srv.kill()
+						srv.Kill()
 					})
 				}
 			}
@@ -294,7 +235,7 @@ func TestCacheFaultRedisKilled(t *testing.T) {
 
 	// ---- 4. Redis comes back on the same port, from the snapshot: the stale
 	// entry of id 1 ('value-1') is in it again. ----
-	srv.start()
+	srv.Start()
 	entries, err := admin.Keys(ctx, prefix+"r:*").Result()
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(entries), faultKeys, "the restarted server has the old entries")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
 	"slices"
 	"strconv"
 	"sync"
@@ -21,77 +20,13 @@ import (
 )
 
 // mgrServer is a redis-server of the test's own, which it may kill.
-type mgrServer struct {
-	t    testing.TB
-	port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
+type mgrServer = testenv.RedisServer
 
-// mgrStartServer starts redis-server on a free port and stops it when the
-// test ends. Without redis-server the test is skipped, or fails under CI.
-func mgrStartServer(t testing.TB) *mgrServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if testenv.InCI() {
-			t.Fatalf("redis-server not installed: %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
-	}
-	s := &mgrServer{t: t, port: testenv.FreePort(t)}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
+func mgrStartServer(t testing.TB) *mgrServer { return testenv.StartRedis(t) }
 
-func (s *mgrServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-func (s *mgrServer) start() {
-	s.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	require.NoError(s.t, cmd.Start())
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-		err := c.Ping(context.Background()).Err()
-		_ = c.Close()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not start: %v", s.addr(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill SIGKILLs the server and waits for it to exit.
-func (s *mgrServer) kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // in case the test stopped it
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
-func (s *mgrServer) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	require.NoError(s.t, s.cmd.Process.Signal(sig))
-}
-
-// mgrOwnManager returns a Manager on srv with a breaker that probes quickly.
 func mgrOwnManager(t *testing.T, srv *mgrServer, opts *redis.Options, cfg querycache.Config) *querycache.Manager {
 	t.Helper()
-	opts.Addr = srv.addr()
+	opts.Addr = srv.Addr()
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
 	cfg.Client = client
@@ -148,7 +83,7 @@ func TestManagerRedisKilled(t *testing.T) {
 				if done.Add(1) == goroutines*perGoroutine/2 {
 					killOnce.Do(func() {
 						killedAt.Store(done.Load())
-						srv.kill()
+						srv.Kill()
 					})
 				}
 			}
@@ -174,7 +109,7 @@ func TestManagerRedisKilled(t *testing.T) {
 	require.EqualValues(t, s.RedisErrors, hookErrs.Load(), "every Redis error reaches the hook")
 
 	// Redis comes back (empty) on the same port: a probe closes the breaker.
-	srv.start()
+	srv.Start()
 	require.Eventually(t, func() bool {
 		_, _ = querycache.GetOrLoad(ctx, m, "kill:0", time.Hour, func(context.Context) (string, error) { return "value-0", nil })
 		return m.BreakerStats().State == querycache.BreakerClosed
@@ -200,8 +135,8 @@ func TestManagerRedisHung(t *testing.T) {
 	_, err := querycache.GetOrLoad(ctx, m, "hung:1", time.Hour, func(context.Context) (int, error) { return 1, nil })
 	require.NoError(t, err)
 
-	srv.signal(syscall.SIGSTOP)
-	defer srv.signal(syscall.SIGCONT)
+	srv.Signal(syscall.SIGSTOP)
+	defer srv.Signal(syscall.SIGCONT)
 	var lat []time.Duration
 	for range 200 {
 		start := time.Now()
@@ -283,7 +218,7 @@ func TestManagerRing(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	a, b := mgrStartServer(t), mgrStartServer(t)
-	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.addr(), "b": b.addr()}})
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
 	t.Cleanup(func() { _ = ring.Close() })
 	m, err := querycache.NewManager(querycache.Config{Client: ring, Prefix: "ring:", Timeout: 5 * time.Second})
 	require.NoError(t, err)
@@ -297,7 +232,7 @@ func TestManagerRing(t *testing.T) {
 	}
 	require.NoError(t, querycache.Warm(ctx, m, items, time.Minute))
 	for _, srv := range []*mgrServer{a, b} {
-		c := redis.NewClient(&redis.Options{Addr: srv.addr()})
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		n, err := c.DBSize(ctx).Result()
 		_ = c.Close()
 		require.NoError(t, err)
