@@ -115,6 +115,7 @@
 // Redis failures never fail a query: the call runs on the database, the
 // error goes to OnError and Stats, and after repeated failures the breaker
 // skips Redis altogether (a call then costs a microsecond or two over the
-// uncached path). An invalidation that cannot reach Redis is retried in the
+// uncached path). An invalidation waits up to InvalidateTimeout (1 s) for
+// Redis; one that cannot reach it is retried in the
 // background, and until it is through this instance reads no entry.
 package querycache

@@ -90,8 +90,15 @@ type QueryConfig struct {
 	// L1 configures the optional in-process cache.
 	L1 L1Config
 
-	// Timeout bounds each Redis call. Zero means 100 ms.
+	// Timeout bounds each Redis lookup and store. Zero means 100 ms.
 	Timeout time.Duration
+
+	// InvalidateTimeout bounds the Redis call that invalidates after a
+	// write, which the write's caller waits for. It is longer than Timeout:
+	// an invalidation that times out leaves other instances serving the old
+	// entries until it is retried. While the breaker is open nothing waits.
+	// Zero means 1 s.
+	InvalidateTimeout time.Duration
 
 	// JitterFraction spreads expiries by ±JitterFraction of the TTL. Zero
 	// means 0.1; negative disables jitter. Must be below 1.
@@ -152,19 +159,20 @@ type Loader func(ctx context.Context) (pgx.Rows, error)
 // Most applications use it through pgxperf.Options.Cache rather than
 // directly.
 type QueryCache struct {
-	client     redis.UniversalClient
-	standalone bool
-	prefix     string
-	channel    string
-	defaultTTL time.Duration
-	maxBytes   int
-	encoder    ResultEncoder
-	timeout    time.Duration
-	jitter     float64
-	early      float64
-	onError    func(ctx context.Context, op string, err error)
-	logger     *slog.Logger
-	origin     string // this instance, in invalidation messages
+	client       redis.UniversalClient
+	standalone   bool
+	prefix       string
+	channel      string
+	defaultTTL   time.Duration
+	maxBytes     int
+	encoder      ResultEncoder
+	timeout      time.Duration
+	invalTimeout time.Duration
+	jitter       float64
+	early        float64
+	onError      func(ctx context.Context, op string, err error)
+	logger       *slog.Logger
+	origin       string // this instance, in invalidation messages
 
 	session    Session
 	sessionKey []byte
@@ -206,25 +214,26 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 	if cfg.JitterFraction >= 1 || cfg.EarlyRefresh >= 1 {
 		return nil, errors.New("querycache: QueryConfig.JitterFraction and EarlyRefresh must be below 1")
 	}
-	if cfg.MaxResultBytes < 0 || cfg.DefaultTTL < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("querycache: QueryConfig.MaxResultBytes, DefaultTTL and Timeout must not be negative")
+	if cfg.MaxResultBytes < 0 || cfg.DefaultTTL < 0 || cfg.Timeout < 0 || cfg.InvalidateTimeout < 0 {
+		return nil, errors.New("querycache: QueryConfig.MaxResultBytes, DefaultTTL, Timeout and InvalidateTimeout must not be negative")
 	}
 	c := &QueryCache{
-		client:     cfg.Client,
-		prefix:     cfg.Prefix,
-		defaultTTL: cfg.DefaultTTL,
-		maxBytes:   cfg.MaxResultBytes,
-		encoder:    ResultEncoder{CompressAbove: cfg.CompressAbove},
-		timeout:    cfg.Timeout,
-		jitter:     cfg.JitterFraction,
-		early:      cfg.EarlyRefresh,
-		onError:    cfg.OnError,
-		logger:     cfg.Logger,
-		session:    session,
-		breaker:    newBreaker(cfg.Breaker),
-		rules:      make(map[string]time.Duration, len(cfg.Rules)),
-		refreshing: make(map[string]struct{}),
-		stop:       make(chan struct{}),
+		client:       cfg.Client,
+		prefix:       cfg.Prefix,
+		defaultTTL:   cfg.DefaultTTL,
+		maxBytes:     cfg.MaxResultBytes,
+		encoder:      ResultEncoder{CompressAbove: cfg.CompressAbove},
+		timeout:      cfg.Timeout,
+		invalTimeout: cfg.InvalidateTimeout,
+		jitter:       cfg.JitterFraction,
+		early:        cfg.EarlyRefresh,
+		onError:      cfg.OnError,
+		logger:       cfg.Logger,
+		session:      session,
+		breaker:      newBreaker(cfg.Breaker),
+		rules:        make(map[string]time.Duration, len(cfg.Rules)),
+		refreshing:   make(map[string]struct{}),
+		stop:         make(chan struct{}),
 	}
 	_, c.standalone = cfg.Client.(*redis.Client)
 	if c.prefix == "" {
@@ -239,6 +248,9 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 	}
 	if c.timeout == 0 {
 		c.timeout = 100 * time.Millisecond
+	}
+	if c.invalTimeout <= 0 {
+		c.invalTimeout = max(time.Second, c.timeout)
 	}
 	if c.jitter == 0 {
 		c.jitter = 0.1
@@ -448,7 +460,11 @@ func (c *QueryCache) call(ctx context.Context, op string, fn func(ctx context.Co
 	if !ok {
 		return errBypass
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	timeout := c.timeout
+	if op == "invalidate" {
+		timeout = c.invalTimeout
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	err := fn(cctx)
 	cancel()
 	c.breaker.done(probe, c.classify(ctx, op, err))
