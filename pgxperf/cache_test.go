@@ -15,6 +15,7 @@ import (
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/pgxperf"
 	"github.com/pgxperf/pgxperf/querycache"
+	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
@@ -169,4 +170,90 @@ func TestCacheRefusesWhatItCannotProveSafe(t *testing.T) {
 	st := cacheStats(t, p, "FROM scratch")
 	require.Contains(t, st.LastBypass, "temporary")
 	require.Zero(t, st.Stores)
+}
+
+// A Ring (or Cluster) client spreads keys over servers: lookups pipeline one
+// GET per key instead of MGET, invalidations still reach every entry, and the
+// in-process cache subscribes through it.
+func TestCacheOnARingOfRedisServers(t *testing.T) {
+	for _, l1 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("l1=%v", l1), func(t *testing.T) {
+			ctx := testCtx(t)
+			a, b := testenv.StartRedis(t), testenv.StartRedis(t)
+			ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
+			t.Cleanup(func() { _ = ring.Close() })
+			p, _, _ := cachePool(t, querycache.QueryConfig{Client: ring, L1: querycache.L1Config{Enabled: l1}},
+				`INSERT INTO users (email, display_name) SELECT 'u' || i || '@example.com', 'U' || i FROM generate_series(1, 20) i`)
+			if l1 {
+				require.Eventually(t, func() bool { return p.Cache().Stats().L1Live }, 10*time.Second, 10*time.Millisecond)
+			}
+			cctx := querycache.WithTTL(ctx, time.Minute)
+			const q = "SELECT display_name FROM users WHERE email = $1"
+			read := func(i int) string {
+				var n string
+				require.NoError(t, p.QueryRow(cctx, q, fmt.Sprintf("u%d@example.com", i)).Scan(&n))
+				return n
+			}
+			for round := 0; round < 2; round++ {
+				for i := 1; i <= 20; i++ {
+					require.Equal(t, fmt.Sprintf("U%d", i), read(i))
+				}
+			}
+			st := cacheStats(t, p, "SELECT display_name FROM users")
+			require.Equal(t, int64(20), st.Stores, "%+v", st)
+			require.Equal(t, int64(20), st.Hits, "%+v", st)
+			if l1 {
+				require.Equal(t, int64(20), st.L1Hits, "%+v", st)
+			} else {
+				require.Zero(t, st.L1Hits, "%+v", st)
+			}
+			// Entries landed on both servers.
+			for _, srv := range []*testenv.RedisServer{a, b} {
+				c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+				n, err := c.DBSize(ctx).Result()
+				_ = c.Close()
+				require.NoError(t, err)
+				require.Positive(t, n, srv.Addr())
+			}
+			_, err := p.Exec(ctx, "UPDATE users SET display_name = display_name || '!'")
+			require.NoError(t, err)
+			for i := 1; i <= 20; i++ {
+				require.Equal(t, fmt.Sprintf("U%d!", i), read(i))
+			}
+			require.Zero(t, p.Cache().Stats().RedisErrors)
+		})
+	}
+}
+
+// With replicas, a miss is filled on the primary: an entry must hold every
+// write committed before its lookup, which a lagging replica may not have.
+func TestCacheFillsFromThePrimaryWithReplicas(t *testing.T) {
+	ctx := testCtx(t)
+	primary, rep := testenv.NewReplicatedDatabase(t)
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.RequireRedis(t), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	cfg, err := pgxpool.ParseConfig(primary)
+	require.NoError(t, err)
+	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+		ReplicaURLs: []string{rep},
+		Routing:     replica.Options{MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
+		Cache:       querycache.QueryConfig{Client: rdb, Prefix: fmt.Sprintf("pgxperf-test:%s:%d:", t.Name(), time.Now().UnixNano())},
+		Tracer:      noSlowLog,
+	})
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	require.Eventually(t, func() bool { return p.Router().Replicas()[0].State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond)
+
+	cctx := querycache.WithTTL(ctx, time.Minute)
+	for i := range 20 {
+		_, err := p.Exec(ctx, "INSERT INTO users (email, display_name) VALUES ($1, 'x')", fmt.Sprintf("r%d@example.com", i))
+		require.NoError(t, err)
+		var n int64
+		// Right after the write: a replica may not have it; the cache's fill
+		// runs on the primary, so the count is always current.
+		require.NoError(t, p.QueryRow(cctx, "SELECT count(*) FROM users WHERE email LIKE 'r%'").Scan(&n))
+		require.Equal(t, int64(i+1), n)
+	}
+	st := cacheStats(t, p, "SELECT count(*) FROM users")
+	require.Equal(t, int64(20), st.Misses, "every write invalidated: %+v", st)
 }

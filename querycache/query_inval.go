@@ -411,21 +411,13 @@ func (c *QueryCache) subscribe() {
 		<-c.stop
 		cancel()
 	}()
-	ps := c.client.Subscribe(ctx)
+	// The channel is named at once: a Ring or a Cluster picks the server by
+	// it (and panics without one). go-redis keeps it, and subscribes again
+	// after every reconnection, which arrives here as a *redis.Subscription.
+	ps := c.client.Subscribe(ctx, c.channel)
 	defer ps.Close()
 	backoff := 50 * time.Millisecond
-	subscribed := false
 	for ctx.Err() == nil {
-		if !subscribed {
-			if err := ps.Subscribe(ctx, c.channel); err != nil {
-				c.reportErr(ctx, "subscribe", err)
-				c.l1Down()
-				sleepCtx(ctx, backoff)
-				backoff = min(2*backoff, 2*time.Second)
-				continue
-			}
-			subscribed = true
-		}
 		msg, err := ps.ReceiveTimeout(ctx, time.Second)
 		if err != nil {
 			if ctx.Err() != nil {
