@@ -107,9 +107,12 @@
 // their in-process entries for those tables on receipt, and use no
 // in-process entry while they are not subscribed (every resubscription
 // flushes them). Across instances an in-process entry can therefore outlive
-// a remote write by the message's delivery time (well under a millisecond on
-// one network), and by at most L1.MaxAge (10 s) should a message be lost;
-// within one instance it never outlives a write. Leave L1 off where that
+// a remote write by the time the message takes to reach the other process
+// and be read there — measured on a 2-core machine whose CPUs the readers
+// kept busy: 2–3 ms at the median, 17 ms at most
+// (TestEvidenceCrossInstanceL1Window); an idle process reads it sooner —
+// and by at most L1.MaxAge (10 s) should a message be lost; within one
+// instance it never outlives a write. Leave L1 off where that
 // bound is too loose: Redis hits always check the generations.
 //
 // Redis failures never fail a query: the call runs on the database, the
