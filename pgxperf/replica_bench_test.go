@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/testenv"
@@ -67,6 +69,7 @@ func BenchmarkReplicaQueryRow(b *testing.B) {
 	for _, p := range pools {
 		b.Run(p.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := testenv.ProcessCPU()
 			i := 0
 			for b.Loop() {
 				var n int
@@ -74,6 +77,93 @@ func BenchmarkReplicaQueryRow(b *testing.B) {
 					b.Fatal(err)
 				}
 				i++
+			}
+			testenv.ReportCPU(b, cpu)
+		})
+	}
+}
+
+// BenchmarkReplicaQueryRowPaired is BenchmarkPoolQueryRowPaired for reads
+// routed to the replica: each variant alternates, 32 queries at a time, with
+// a plain pgxpool on the replica (raw) in one loop, and reports its mean time
+// per query over raw's (x/raw, slowest 1 % dropped) and the ratio of medians
+// (x/raw-p50). Variants: raw2 (a second plain pool: the method's null),
+// tracer (a plain pool on the replica with pgxperf's tracer), nomon (pgxperf
+// routing with monitoring off) and pgxperf (everything). Throughput relative
+// to raw is 1 / x/raw.
+func BenchmarkReplicaQueryRowPaired(b *testing.B) {
+	primaryDSN := testenv.RequirePrimary(b)
+	replicaDSN := testenv.RequireReplica(b)
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	plain := func(tr pgx.QueryTracer) queryRower {
+		cfg, err := pgxpool.ParseConfig(replicaDSN)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.ConnConfig.Tracer = tr
+		p, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		return p.QueryRow
+	}
+	routed := func(opts pgxperf.Options) *pgxperf.Pool {
+		cfg, err := pgxpool.ParseConfig(primaryDSN)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts.ReplicaURLs, opts.Logger = []string{replicaDSN}, quiet
+		opts.Routing.MaxLagBytes, opts.Routing.MaxLagTime = 1<<40, time.Hour // routing, not lag, is measured
+		p, err := pgxperf.NewWithOptions(ctx, cfg, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		return p
+	}
+	perf := routed(pgxperf.Options{Tracer: tracer.Config{Logger: quiet}})
+	pools := map[string]queryRower{
+		"raw":     plain(nil),
+		"raw2":    plain(nil),
+		"tracer":  plain(tracer.New(tracer.Config{Logger: quiet})),
+		"nomon":   routed(pgxperf.Options{DisableMonitoring: true}).QueryRow,
+		"pgxperf": perf.QueryRow,
+	}
+	const sql = "SELECT $1::int"
+	for _, q := range pools {
+		for i := range 200 {
+			var n int
+			if err := q(ctx, sql, i).Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if perf.Report().Nodes[1].Routed == 0 {
+		b.Fatal("pgxperf did not route the read to the replica")
+	}
+	for _, name := range []string{"raw2", "tracer", "nomon", "pgxperf"} {
+		pair := [2]queryRower{pools["raw"], pools[name]}
+		b.Run("pool="+name, func(b *testing.B) {
+			const pairBlock = 32
+			var times [2][]time.Duration
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := (i / pairBlock) % 2
+				s := time.Now()
+				var n int
+				if err := pair[k](ctx, sql, i).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				times[k] = append(times[k], time.Since(s))
+				i++
+			}
+			raw, other := trimmedMean(times[0]), trimmedMean(times[1])
+			if raw > 0 && other > 0 {
+				b.ReportMetric(other/raw, "x/raw")
+				b.ReportMetric(float64(median(times[1]))/float64(median(times[0])), "x/raw-p50")
 			}
 		})
 	}
