@@ -145,26 +145,6 @@ func BenchmarkReplicaQueryRowPaired(b *testing.B) {
 	}
 	for _, name := range []string{"raw2", "tracer", "nomon", "pgxperf"} {
 		pair := [2]queryRower{pools["raw"], pools[name]}
-		b.Run("pool="+name, func(b *testing.B) {
-			const pairBlock = 32
-			var times [2][]time.Duration
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				k := (i / pairBlock) % 2
-				s := time.Now()
-				var n int
-				if err := pair[k](ctx, sql, i).Scan(&n); err != nil {
-					b.Fatal(err)
-				}
-				times[k] = append(times[k], time.Since(s))
-				i++
-			}
-			raw, other := trimmedMean(times[0]), trimmedMean(times[1])
-			if raw > 0 && other > 0 {
-				b.ReportMetric(other/raw, "x/raw")
-				b.ReportMetric(float64(median(times[1]))/float64(median(times[0])), "x/raw-p50")
-			}
-		})
+		b.Run("pool="+name, func(b *testing.B) { runPaired(b, ctx, pair, sql) })
 	}
 }
