@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -107,12 +109,11 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 		return nil, err
 	}
 	userTracer := cfg.ConnConfig.Tracer
+	var inval pgx.QueryTracer // the invalidator runs on the primary only: replicas take no writes
 	if p.cache != nil {
-		// The invalidator runs on the primary's connections only: replicas
-		// take no writes.
-		ours = multitracer.New(ours, p.cache.Invalidator())
+		inval = p.cache.Invalidator()
 	}
-	cfg.ConnConfig.Tracer = chainTracer(ours, userTracer)
+	cfg.ConnConfig.Tracer = chainTracer(ours, inval, userTracer)
 	p.chainHooks(cfg)
 	primary, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -154,12 +155,14 @@ func validateOptions(o *Options) error {
 	return nil
 }
 
-// chainTracer installs ours first, then the caller's, never replacing it.
-func chainTracer(ours pgx.QueryTracer, theirs pgx.QueryTracer) pgx.QueryTracer {
-	if theirs == nil {
-		return ours
+// chainTracer installs pgxperf's tracers first, then the caller's (last),
+// never replacing it. Nil tracers are left out.
+func chainTracer(tracers ...pgx.QueryTracer) pgx.QueryTracer {
+	tracers = slices.DeleteFunc(tracers, func(t pgx.QueryTracer) bool { return t == nil })
+	if len(tracers) == 1 {
+		return tracers[0]
 	}
-	return multitracer.New(ours, theirs)
+	return multitracer.New(tracers...)
 }
 
 // chainHooks wraps the caller's BeforeClose hook so it keeps running and the
@@ -349,7 +352,7 @@ func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Ro
 		if cancel != nil {
 			cancel()
 		}
-		return errRows{err: err}, err
+		return pgxrows.Fail(err), err
 	}
 	rows, err := c.Query(ctx, sql, args...)
 	if err != nil {
@@ -357,7 +360,7 @@ func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Ro
 		if cancel != nil {
 			cancel()
 		}
-		return errRows{err: err}, err
+		return pgxrows.Fail(err), err
 	}
 	return &cancelRows{Rows: rows, cancel: cancel, conn: c}, nil
 }
@@ -381,7 +384,7 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 		if cancel != nil {
 			cancel()
 		}
-		return errRow{err: err}
+		return pgxrows.Fail(err)
 	}
 	return &cancelRow{rows: rows, cancel: cancel}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
@@ -113,7 +114,7 @@ func (p *Pool) routedQuery(ctx context.Context, sql string, args []any) (pgx.Row
 	}
 	rr := &replicaRows{p: p, ctx: ctx, info: info, sql: sql, args: args}
 	if err := rr.run(node); err != nil {
-		return errRows{err: err}, err
+		return pgxrows.Fail(err), err
 	}
 	return rr, nil
 }
@@ -121,7 +122,7 @@ func (p *Pool) routedQuery(ctx context.Context, sql string, args []any) (pgx.Row
 func (p *Pool) primaryRoutedQuery(ctx context.Context, info *sqlinfo.Info, sql string, args []any) (pgx.Rows, error) {
 	if !info.ReadOnly {
 		if err := p.router.PrimaryErr(); err != nil {
-			return errRows{err: err}, err
+			return pgxrows.Fail(err), err
 		}
 	}
 	p.router.CountPrimary()
@@ -143,7 +144,7 @@ func (p *Pool) routedQueryRow(ctx context.Context, sql string, args []any) pgx.R
 	if node.IsPrimary() {
 		rows, err := p.primaryRoutedQuery(ctx, info, sql, args)
 		if err != nil {
-			return errRow{err: err}
+			return pgxrows.Fail(err)
 		}
 		return &cancelRow{rows: rows}
 	}
@@ -220,7 +221,7 @@ func (r *replicaRows) run(node *replica.Node) error {
 		}
 		retry, down := retryable(r.ctx, err)
 		if !retry {
-			r.Rows = errRows{err: err}
+			r.Rows = pgxrows.Fail(err)
 			return err
 		}
 		failed(node, err, down)

@@ -5,9 +5,9 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/pgxrows"
 )
 
 // cancelRows releases what a Query call took (a timeout's cancel func, a
@@ -49,43 +49,11 @@ type cancelRow struct {
 }
 
 func (r *cancelRow) Scan(dest ...any) error {
-	defer func() {
-		if r.cancel != nil {
-			r.cancel()
-		}
-	}()
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
-		}
-		return pgx.ErrNoRows
+	if r.cancel != nil {
+		defer r.cancel()
 	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	r.rows.Close()
-	return r.rows.Err()
+	return pgxrows.ScanFirst(r.rows, dest...)
 }
-
-// errRows is a pgx.Rows in an error state, as pgxpool returns when it cannot
-// acquire a connection.
-type errRows struct{ err error }
-
-func (errRows) Close()                                       {}
-func (e errRows) Err() error                                 { return e.err }
-func (errRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
-func (errRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
-func (errRows) Next() bool                                   { return false }
-func (e errRows) Scan(dest ...any) error                     { return e.err }
-func (e errRows) Values() ([]any, error)                     { return nil, e.err }
-func (e errRows) RawValues() [][]byte                        { return nil }
-func (e errRows) Conn() *pgx.Conn                            { return nil }
-func (e errRows) TypeMap() *pgtype.Map                       { return nil }
-
-type errRow struct{ err error }
-
-func (e errRow) Scan(dest ...any) error { return e.err }
 
 // cancelBatch releases the connection and the deadline when the batch is closed.
 type cancelBatch struct {
@@ -132,7 +100,6 @@ func (t *releaseTx) Rollback(ctx context.Context) error {
 
 var (
 	_ pgx.Rows         = (*cancelRows)(nil)
-	_ pgx.Rows         = errRows{}
 	_ pgx.BatchResults = (*cancelBatch)(nil)
 	_ pgx.Tx           = (*releaseTx)(nil)
 )

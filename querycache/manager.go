@@ -201,10 +201,17 @@ func (m *Manager) classify(ctx context.Context, c *prefixCounters, op string, er
 	}
 	c.redisErrors.Add(1)
 	m.report(ctx, op, err)
+	return serverOutcome(err)
+}
+
+// serverOutcome tells the breaker what a Redis error (not a miss) means: a
+// reply that says the command was wrong comes from a working server; a
+// network error, a timeout, or a server loading, failing over or down does not.
+func serverOutcome(err error) outcome {
 	var reply redis.Error
 	if errors.As(err, &reply) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
 		!redis.IsMasterDownError(err) && !redis.IsTryAgainError(err) {
-		return outcomeOK // Redis answered; the command was wrong, not the server
+		return outcomeOK
 	}
 	return outcomeFail
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,10 +173,11 @@ type QueryCache struct {
 	logger       *slog.Logger
 	origin       string // this instance, in invalidation messages
 
-	session    Session
-	sessionKey []byte
-	tenant     []string
-	rules      map[string]time.Duration // "fp:…" or "name:…" → TTL (0: default)
+	session       Session
+	sessionKey    []byte
+	runtimeParams map[string]struct{} // session.RuntimeParams' names, lower-case
+	tenant        []string
+	rules         map[string]time.Duration // "fp:…" or "name:…" → TTL (0: default)
 
 	breaker *breaker
 	flights flightGroup
@@ -280,6 +280,10 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		c.tenant[i] = strings.ToLower(strings.TrimSpace(s))
 	}
 	c.sessionKey = sessionKey(session)
+	c.runtimeParams = make(map[string]struct{}, len(session.RuntimeParams))
+	for k := range session.RuntimeParams {
+		c.runtimeParams[strings.ToLower(k)] = struct{}{}
+	}
 	c.catalog = newCatalog(catalogPool, cfg.ImmutableFunctions, c.reportErr)
 	c.plans.init()
 	c.stats.init()
@@ -418,15 +422,7 @@ func cmpOr(a, b time.Duration) time.Duration {
 // expiry returns the jittered TTL of an entry written now and its refresh-at
 // time in Unix milliseconds (0: no early refresh).
 func (c *QueryCache) expiry(ttl time.Duration) (time.Duration, int64) {
-	d := ttl
-	if c.jitter > 0 {
-		d = time.Duration(float64(ttl) * (1 + c.jitter*(2*rand.Float64()-1)))
-	}
-	d = max(d, time.Millisecond)
-	if c.early <= 0 {
-		return d, 0
-	}
-	return d, time.Now().Add(d - time.Duration(float64(d)*c.early)).UnixMilli()
+	return jitteredExpiry(ttl, c.jitter, c.early)
 }
 
 // claimRefresh makes the caller the one that refreshes key early, unless
@@ -477,12 +473,7 @@ func (c *QueryCache) classify(ctx context.Context, op string, err error) outcome
 	}
 	c.stats.redisErrors.Add(1)
 	c.reportErr(ctx, op, err)
-	var reply redis.Error
-	if errors.As(err, &reply) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
-		!redis.IsMasterDownError(err) && !redis.IsTryAgainError(err) {
-		return outcomeOK
-	}
-	return outcomeFail
+	return serverOutcome(err)
 }
 
 // BreakerState reports the state of the breaker around Redis.

@@ -54,6 +54,16 @@ func (e *epochs) snapshot(slots []uint32, into []uint64) ([]uint64, uint64) {
 	return into, all
 }
 
+// bump invalidates the in-process entries of tags (all of them if global).
+func (e *epochs) bump(tags []string, global bool) {
+	for _, t := range tags {
+		e.slots[slotOf(t)].Add(1)
+	}
+	if global {
+		e.all.Add(1)
+	}
+}
+
 func (e *epochs) same(slots []uint32, snap []uint64, all uint64) bool {
 	if e.all.Load() != all {
 		return false
@@ -260,15 +270,9 @@ func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl
 	tags = slices.Compact(tags)
 	// Local first: this instance's in-process entries are gone before the
 	// caller sees the write succeed.
-	for _, t := range tags {
-		c.epochs.slots[slotOf(t)].Add(1)
-	}
-	if global {
-		c.epochs.all.Add(1)
-	}
+	c.epochs.bump(tags, global)
 	if ddl {
-		c.catalog.forget()
-		c.plans.clear()
+		c.forgetCatalog()
 	}
 	for _, info := range infos {
 		c.stats.of(info).invalidations.Add(1)
@@ -281,12 +285,7 @@ func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl
 	// epoch snapshot between the first bump and the increment may have read
 	// the old generation and entry from Redis, and must not keep it in
 	// process memory.
-	for _, t := range tags {
-		c.epochs.slots[slotOf(t)].Add(1)
-	}
-	if global {
-		c.epochs.all.Add(1)
-	}
+	c.epochs.bump(tags, global)
 }
 
 // push increments the tags' generations and publishes them, in one round trip.
@@ -467,18 +466,17 @@ func (c *QueryCache) onMessage(payload string) {
 	}
 	if r, ok := strings.CutPrefix(rest, "ddl\n"); ok {
 		rest = r
-		c.catalog.forget()
-		c.plans.clear()
+		c.forgetCatalog()
 	}
-	for _, t := range strings.Split(rest, "\n") {
-		if t == "" {
-			continue
-		}
-		if strings.HasSuffix(t, "/*") {
-			c.epochs.all.Add(1)
-		}
-		c.epochs.slots[slotOf(t)].Add(1)
-	}
+	tags := strings.Split(rest, "\n")
+	c.epochs.bump(tags, slices.ContainsFunc(tags, func(t string) bool { return strings.HasSuffix(t, "/*") }))
+}
+
+// forgetCatalog drops what the catalog and the plans say, after DDL here or
+// in another instance.
+func (c *QueryCache) forgetCatalog() {
+	c.catalog.forget()
+	c.plans.clear()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

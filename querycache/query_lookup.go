@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +15,7 @@ import (
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -31,7 +31,7 @@ func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, 
 	case !s.ok:
 		return nil, false, nil
 	case s.err != nil:
-		return failedRows{err: s.err}, true, s.err
+		return pgxrows.Fail(s.err), true, s.err
 	case s.rows != nil:
 		return s.rows, true, nil
 	}
@@ -46,11 +46,11 @@ func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []an
 	case !s.ok:
 		return nil, false
 	case s.err != nil:
-		return failedRows{err: s.err}, true
+		return pgxrows.Fail(s.err), true
 	case s.rows != nil:
-		return rowOf{s.rows}, true
+		return pgxrows.Row{Rows: s.rows}, true
 	case s.tail != nil:
-		return rowOf{c.replay(s.res, s.tail)}, true
+		return pgxrows.Row{Rows: c.replay(s.res, s.tail)}, true
 	}
 	return (*replayRow)(c.replay(s.res, nil).(*replayRows)), true
 }
@@ -68,12 +68,11 @@ func (c *QueryCache) replay(res *Result, tail pgx.Rows) pgx.Rows {
 
 // served is the outcome of get.
 type served struct {
-	ok   bool      // the cache handled the call
-	res  *Result   // replay this…
-	tail pgx.Rows  // …then read on from this (a result too large to store)
-	rows pgx.Rows  // or pass these through
-	err  error     // or fail with this
-	_    [0]func() // not comparable
+	ok   bool     // the cache handled the call
+	res  *Result  // replay this…
+	tail pgx.Rows // …then read on from this (a result too large to store)
+	rows pgx.Rows // or pass these through
+	err  error    // or fail with this
 }
 
 func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) served {
@@ -165,21 +164,12 @@ func (c *QueryCache) settingsFor(o *callOpts, pl *plan) (map[string]string, stri
 		if _, ok := declared[s]; ok {
 			continue
 		}
-		if c.hasRuntimeParam(s) {
+		if _, ok := c.runtimeParams[s]; ok {
 			continue // in the session key already
 		}
 		return nil, "setting " + s + " has no known value (declare it with querycache.WithSettings)"
 	}
 	return declared, ""
-}
-
-func (c *QueryCache) hasRuntimeParam(name string) bool {
-	for k := range c.session.RuntimeParams {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // fetch reads the plan's generations and the entry in one round trip.
@@ -301,9 +291,8 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		// The query failed while its rows were read: the caller sees the
 		// error where pgx puts it, in Rows.Err (and QueryRow's Scan).
 		f.err, finished = err, true
-		return served{ok: true, rows: failedRows{err: err}}
+		return served{ok: true, rows: pgxrows.Fail(err)}
 	}
-	c.types.learn(res.FieldDescriptions, nil)
 	c.store(ctx, st, key, res, pl, gens, snap, all, ttl)
 	f.val, finished = res, true
 	return served{ok: true, res: res}
@@ -448,38 +437,6 @@ func (c *QueryCache) l1Put(key string, res *Result, pl *plan, snap []uint64, all
 
 // ---- rows helpers ----
 
-// failedRows is a pgx.Rows (and pgx.Row) in an error state.
-type failedRows struct{ err error }
-
-func (failedRows) Close()                                       {}
-func (f failedRows) Err() error                                 { return f.err }
-func (failedRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
-func (failedRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
-func (failedRows) Next() bool                                   { return false }
-func (f failedRows) Scan(...any) error                          { return f.err }
-func (f failedRows) Values() ([]any, error)                     { return nil, f.err }
-func (failedRows) RawValues() [][]byte                          { return nil }
-func (failedRows) Conn() *pgx.Conn                              { return nil }
-func (failedRows) TypeMap() *pgtype.Map                         { return nil }
-
-// rowOf is pgx's QueryRow over any pgx.Rows: the first row, or ErrNoRows.
-type rowOf struct{ rows pgx.Rows }
-
-func (r rowOf) Scan(dest ...any) error {
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
-		}
-		return pgx.ErrNoRows
-	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	r.rows.Close()
-	return r.rows.Err()
-}
-
 // chainRows reads a replayed head, then the live rest of the same result.
 type chainRows struct {
 	head, tail pgx.Rows
@@ -526,7 +483,5 @@ func (c *chainRows) Conn() *pgx.Conn                              { return c.tai
 func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
 
 var (
-	_ pgx.Rows = failedRows{}
-	_ pgx.Row  = failedRows{}
 	_ pgx.Rows = (*chainRows)(nil)
 )

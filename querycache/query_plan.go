@@ -75,8 +75,7 @@ func staticVerdict(info *sqlinfo.Info) string {
 		switch {
 		case strings.HasPrefix(lt, "pg_temp"):
 			return "reads temporary table " + t
-		case strings.HasPrefix(lt, "pg_catalog.") || strings.HasPrefix(lt, "information_schema.") ||
-			strings.HasPrefix(lt, "pg_"):
+		case strings.HasPrefix(lt, "pg_") || strings.HasPrefix(lt, "information_schema."): // pg_catalog.…, pg_class, pg_stat_…
 			return "reads system catalog " + t
 		}
 	}
