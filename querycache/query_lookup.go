@@ -59,7 +59,7 @@ func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []an
 // live rest of a result too large to store), if any.
 func (c *QueryCache) replay(res *Result, tail pgx.Rows) pgx.Rows {
 	pm := c.types.get()
-	rr := &replayRows{res: res, typeMap: pm.m, release: func() { c.types.put(pm) }}
+	rr := &replayRows{res: res, typeMap: pm.m, types: &c.types, pooled: pm}
 	if tail != nil {
 		return &chainRows{head: rr, tail: tail}
 	}
@@ -109,9 +109,6 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		st.bypass(err.Error())
 		return served{}
 	}
-	// The local epochs before anything is read: an entry made from what
-	// follows is valid in process memory only while they stay the same.
-	snap, all := c.epochs.snapshot(pl.slots, make([]uint64, 0, len(pl.slots)))
 	if c.l1 != nil && c.l1Live.Load() {
 		if e, ok := c.l1.c.GetIfPresent(key); ok && e.valid(c) {
 			st.hits.Add(1)
@@ -119,6 +116,9 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 			return served{ok: true, res: e.res}
 		}
 	}
+	// The local epochs before Redis is read: an entry made from what
+	// follows is valid in process memory only while they stay the same.
+	snap, all := c.epochs.snapshot(pl.slots, make([]uint64, 0, len(pl.slots)))
 	gens, data, err := c.fetch(ctx, pl, key)
 	if err != nil {
 		if errors.Is(err, errBypass) {

@@ -57,17 +57,19 @@ type replayRows struct {
 	scanPlans []pgtype.ScanPlan
 	scanTypes []reflect.Type
 
-	release func() // called once, at Close (returns a pooled type map)
+	// types and pooled, when set, are the registry typeMap came from and
+	// its pooled map, returned at Close.
+	types  *typeRegistry
+	pooled *pooledMap
 }
 
 func (rr *replayRows) Close() {
 	rr.closed = true
 	rr.onRow = false
 	rr.values = nil
-	if rr.release != nil {
-		release := rr.release
-		rr.release = nil
-		release()
+	if rr.pooled != nil {
+		rr.types.put(rr.pooled)
+		rr.pooled = nil
 	}
 }
 
