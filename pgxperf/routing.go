@@ -3,12 +3,12 @@ package pgxperf
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgxperf/pgxperf/internal/pgerr"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
@@ -25,27 +25,16 @@ import (
 // session's later reads see it.
 
 // retryable says whether a read that failed on a replica may be retried
-// elsewhere, and whether the replica itself looks down.
+// elsewhere, and whether the replica itself looks down, by the one error
+// classification (internal/pgerr): a recovery conflict or a read-only
+// refusal is retried and leaves the node in rotation; only a connection
+// failure marks it down. pgx.ErrNoRows, a Scan error and the statement's
+// own SQL error are the caller's answer.
 func retryable(ctx context.Context, err error) (retry, down bool) {
 	if err == nil || ctx.Err() != nil {
 		return false, false
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "40001" && strings.Contains(pgErr.Message, "recovery"):
-			return true, false // canceled by a conflict with recovery
-		case pgErr.Code == "25006":
-			return true, false // the standby refused: run it on the primary
-		case strings.HasPrefix(pgErr.Code, "57P"), strings.HasPrefix(pgErr.Code, "08"):
-			return true, true // shutting down, cannot connect now, connection failure
-		}
-		return false, false // the statement's own error: the caller gets it
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false, false
-	}
-	return true, true // network, connect and protocol errors
+	return pgerr.Retry(err)
 }
 
 // failed records a failure on a replica node.
@@ -59,10 +48,7 @@ func failed(n *replica.Node, err error, down bool) {
 // mayHaveWritten says whether a write that returned err may have changed
 // data: anything but an error from the server (which rolled the statement
 // back) — a failed Scan after INSERT … RETURNING has committed.
-func mayHaveWritten(err error) bool {
-	var pgErr *pgconn.PgError
-	return err == nil || !errors.As(err, &pgErr)
-}
+func mayHaveWritten(err error) bool { return !pgerr.Rejected(err) }
 
 // noScope hides an n1detect scope from pgxperf's own statements.
 func noScope(ctx context.Context) context.Context { return tracer.WithScope(ctx, nil) }

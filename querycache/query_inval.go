@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/pgerr"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -132,10 +132,7 @@ func (i *Invalidator) analyze(st *connState, sql string) *sqlinfo.Info {
 
 // failedOnServer reports whether err says the server rejected the statement
 // (so it changed nothing); any other error may follow a change.
-func failedOnServer(err error) bool {
-	var pgErr *pgconn.PgError
-	return err != nil && errors.As(err, &pgErr)
-}
+func failedOnServer(err error) bool { return pgerr.Rejected(err) }
 
 func (st *connState) add(info *sqlinfo.Info) {
 	rels, global, ddl := writeTags(info)

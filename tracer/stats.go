@@ -257,8 +257,8 @@ type StatementStats struct {
 
 	Calls  int64
 	Errors int64 // errors, by SQLSTATE in ErrorsByCode; pgx.ErrNoRows is not an error
-	// ErrorsByCode counts errors by SQLSTATE, or "canceled", "timeout", "client" for errors
-	// that are not from the server.
+	// ErrorsByCode counts errors by SQLSTATE, or "canceled", "timeout", "connection",
+	// "pool closed" or "client" (a Scan or encode error) for errors that are not from the server.
 	ErrorsByCode map[string]int64
 	Rows         int64
 
