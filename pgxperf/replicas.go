@@ -12,21 +12,15 @@ import (
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// startReplicas opens one pool per replica URL, with the primary config's
-// pool settings and hooks, and a router over them.
+// startReplicas opens one pool per replica URL, configured like the primary
+// (replicaConfig), and a router over them.
 func (p *Pool) startReplicas(ctx context.Context, primaryCfg *pgxpool.Config, userTracer pgx.QueryTracer) error {
 	var reps []replica.Replica
 	for i, u := range p.opts.ReplicaURLs {
-		rc, err := pgxpool.ParseConfig(u)
+		rc, err := replicaConfig(primaryCfg, u)
 		if err != nil {
 			return errors.Join(ErrInvalidConfig, fmt.Errorf("pgxperf: replica %d: %w", i+1, err))
 		}
-		rc.MaxConns, rc.MinConns, rc.MinIdleConns = primaryCfg.MaxConns, primaryCfg.MinConns, primaryCfg.MinIdleConns
-		rc.MaxConnLifetime, rc.MaxConnLifetimeJitter = primaryCfg.MaxConnLifetime, primaryCfg.MaxConnLifetimeJitter
-		rc.MaxConnIdleTime, rc.HealthCheckPeriod, rc.PingTimeout = primaryCfg.MaxConnIdleTime, primaryCfg.HealthCheckPeriod, primaryCfg.PingTimeout
-		rc.BeforeConnect, rc.AfterConnect, rc.PrepareConn = primaryCfg.BeforeConnect, primaryCfg.AfterConnect, primaryCfg.PrepareConn
-		rc.BeforeAcquire, rc.AfterRelease, rc.BeforeClose = primaryCfg.BeforeAcquire, primaryCfg.AfterRelease, primaryCfg.BeforeClose //nolint:staticcheck
-		rc.ShouldPing = primaryCfg.ShouldPing
 		var ours pgx.QueryTracer = &connTracker{pool: p}
 		if p.tracer != nil {
 			ours = p.tracer.ForRole(tracer.RoleReplica)

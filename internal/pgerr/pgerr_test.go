@@ -18,7 +18,9 @@ import (
 	"github.com/pgxperf/pgxperf/internal/testenv"
 )
 
-func pgErr(code string) error { return &pgconn.PgError{Code: code, Message: "whatever the server says"} }
+func pgErr(code string) error {
+	return &pgconn.PgError{Code: code, Message: "whatever the server says"}
+}
 
 func TestClassifyTable(t *testing.T) {
 	tests := []struct {
