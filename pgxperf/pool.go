@@ -45,6 +45,7 @@ type Pool struct {
 	tracer   *tracer.Tracer         // nil when monitoring is disabled
 	cache    *querycache.QueryCache // nil when the query cache is off
 	redis    *redis.Client          // the cache's client when the Pool made it from RedisURL
+	writes   *writeWatch            // tells the router about writes; nil without replicas
 	opts     Options
 	logger   *slog.Logger
 
@@ -113,7 +114,12 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	if p.cache != nil {
 		inval = p.cache.Invalidator()
 	}
-	cfg.ConnConfig.Tracer = chainTracer(ours, inval, userTracer)
+	var writes pgx.QueryTracer // the router's read-your-writes: every write on the primary
+	if len(opts.ReplicaURLs) > 0 {
+		p.writes = &writeWatch{}
+		writes = p.writes
+	}
+	cfg.ConnConfig.Tracer = chainTracer(ours, inval, writes, userTracer)
 	p.chainHooks(cfg)
 	primary, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -129,6 +135,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 			p.Close()
 			return nil, err
 		}
+		p.writes.router.Store(p.router)
 	}
 	return p, nil
 }

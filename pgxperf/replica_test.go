@@ -44,6 +44,20 @@ func newReplicatedPool(t *testing.T, opts pgxperf.Options) *pgxperf.Pool {
 	return p
 }
 
+// waitReplicaServes waits until a plain read is served by a replica again
+// and returns how long that took.
+func waitReplicaServes(t *testing.T, ctx context.Context, p *pgxperf.Pool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()") {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("reads still on the primary 10 s after the last write")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(start)
+}
+
 func inRecovery(t *testing.T, ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, sql string, args ...any) bool {
@@ -74,6 +88,10 @@ func TestRoutingReadsToReplicaWritesToPrimary(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, inRecovery(t, ctx, tx, "SELECT pg_is_in_recovery()"))
 	require.NoError(t, tx.Commit(ctx))
+
+	// Reads after those writes go to the primary until the replica has
+	// replayed them (read-your-writes by default), then back to the replica.
+	t.Logf("reads back on the replica %v after the last write", waitReplicaServes(t, ctx, p))
 
 	// A read-only transaction may use a replica when asked to.
 	tx, err = p.BeginTx(replica.PreferReplica(ctx), pgx.TxOptions{AccessMode: pgx.ReadOnly})

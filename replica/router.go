@@ -56,6 +56,11 @@ type Options struct {
 	WriteFunctions    []string
 	// DisableFunctionLookup keeps every user function on the primary.
 	DisableFunctionLookup bool
+	// Consistency says which writes a replica read must see: every write
+	// through the primary pool that completed before the read started
+	// (ConsistencyPool, the default) or only the context Session's
+	// (ConsistencySession).
+	Consistency Consistency
 	// ReadOnlyTransactions lets BeginTx with AccessMode pgx.ReadOnly run on a
 	// replica (also per context with PreferReplica).
 	ReadOnlyTransactions bool
@@ -102,6 +107,7 @@ type Router struct {
 	next     atomic.Uint64
 	funcs    *funcCache
 	monitor  *monitor
+	clock    *writeClock
 	logger   *slog.Logger
 	closeOne sync.Once
 }
@@ -153,12 +159,51 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	r.monitor = newMonitor(r)
 	r.monitor.checkAll(ctx)
 	r.monitor.start()
+	r.clock = newWriteClock(r)
+	if len(r.replicas) > 0 {
+		r.clock.start(ctx)
+	}
 	return r, nil
 }
 
 // Close stops the monitor and closes its connections. Safe to call twice.
 func (r *Router) Close() {
-	r.closeOne.Do(r.monitor.stop)
+	r.closeOne.Do(func() {
+		r.monitor.stop()
+		if len(r.replicas) > 0 {
+			r.clock.stop()
+		}
+	})
+}
+
+// NoteWrite records that a write through the primary has completed (a
+// statement that may change data, a COMMIT, DDL, COPY). Under
+// ConsistencyPool, reads that start afterwards go only to replicas that
+// have replayed it. pgxperf.Pool calls it for every write its primary pool
+// runs, whichever method or connection ran it; call it yourself after each
+// write when using the Router on its own. Cheap (an atomic add, no round
+// trip on the caller's path); safe for concurrent use.
+func (r *Router) NoteWrite() {
+	if len(r.replicas) > 0 && r.opts.Consistency == ConsistencyPool {
+		r.clock.wrote()
+	}
+}
+
+// minLSN is the WAL position a replica must have replayed to serve a read
+// with routing rt now; ok is false when only the primary may serve it (a
+// completed write's position is not known yet and the primary answers).
+func (r *Router) minLSN(rt routing) (LSN, bool) {
+	min := rt.minLSN()
+	if rt.allowStale || r.opts.Consistency != ConsistencyPool || len(r.replicas) == 0 {
+		return min, true
+	}
+	l, ok := r.clock.minLSN()
+	if !ok {
+		// With the primary down its position cannot be learnt: replicas
+		// serve what they have replayed (writes cannot complete meanwhile).
+		return min, r.primary.State() == StateOffline
+	}
+	return max(min, l), true
 }
 
 // Primary returns the primary node.
@@ -188,8 +233,22 @@ func (r *Router) Route(ctx context.Context, info *sqlinfo.Info) *Node {
 	if rt.mode == ModePrimary {
 		return r.primary
 	}
-	if n := r.pick(rt.minLSN(), nil); n != nil {
+	return r.pickOrPrimary(rt, nil)
+}
+
+// pickOrPrimary picks a replica that may serve a read with routing rt,
+// skipping tried, or returns the primary. When replicas are only behind
+// the write position, it wakes the catch-up poller.
+func (r *Router) pickOrPrimary(rt routing, tried []*Node) *Node {
+	min, ok := r.minLSN(rt)
+	if !ok {
+		return r.primary
+	}
+	if n := r.pick(min, tried); n != nil {
 		return n
+	}
+	if min > 0 && r.clock != nil {
+		r.clock.waitFor(min)
 	}
 	return r.primary
 }
@@ -203,19 +262,13 @@ func (r *Router) RouteTx(ctx context.Context, readOnly bool) *Node {
 		(!r.opts.ReadOnlyTransactions && rt.mode != ModePreferReplica) {
 		return r.primary
 	}
-	if n := r.pick(rt.minLSN(), nil); n != nil {
-		return n
-	}
-	return r.primary
+	return r.pickOrPrimary(rt, nil)
 }
 
 // Next returns another replica for a read that failed on the nodes in tried,
 // or the primary when none is left.
 func (r *Router) Next(ctx context.Context, tried []*Node) *Node {
-	if n := r.pick(fromContext(ctx).minLSN(), tried); n != nil {
-		return n
-	}
-	return r.primary
+	return r.pickOrPrimary(fromContext(ctx), tried)
 }
 
 // readOnly decides whether a statement may run on a replica.
