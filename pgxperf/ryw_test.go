@@ -1,0 +1,135 @@
+package pgxperf_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgxperf/pgxperf/pgxperf"
+	"github.com/pgxperf/pgxperf/replica"
+)
+
+// Read-your-writes with no Session anywhere: writers on some goroutines
+// (autocommit INSERT, UPDATE, DELETE, a committed transaction, DDL that
+// creates a table, COPY) hand what they wrote to readers on other
+// goroutines, which must see it; the replica streams with its real lag.
+// Under -short it runs for 1 s, else 5 s.
+func TestReadYourWritesAcrossGoroutinesWithoutSession(t *testing.T) {
+	p := newReplicatedPool(t, pgxperf.Options{})
+	ctx := testCtx(t)
+	_, err := p.Exec(ctx, "CREATE TABLE kv (k text PRIMARY KEY, v int NOT NULL)")
+	require.NoError(t, err)
+
+	d := 5 * time.Second
+	if testing.Short() {
+		d = time.Second
+	}
+	type check struct {
+		sql  string
+		args []any
+		want int // the count the read must return
+	}
+	checks := make(chan check, 64)
+	var writes, reads, stale, onReplica atomic.Int64
+	deadline := time.Now().Add(d)
+	var writers, readers sync.WaitGroup
+	for w := range 3 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				k := fmt.Sprintf("w%d-%d", w, i)
+				var c check
+				switch i % 6 {
+				case 0, 1:
+					_, err = p.Exec(ctx, "INSERT INTO kv VALUES ($1, 1)", k)
+					c = check{"SELECT count(*) FROM kv WHERE k = $1", []any{k}, 1}
+				case 2:
+					_, err = p.Exec(ctx, "INSERT INTO kv VALUES ($1, 1)", k)
+					if err == nil {
+						_, err = p.Exec(ctx, "UPDATE kv SET v = 2 WHERE k = $1", k)
+					}
+					c = check{"SELECT count(*) FROM kv WHERE k = $1 AND v = 2", []any{k}, 1}
+				case 3:
+					_, err = p.Exec(ctx, "INSERT INTO kv VALUES ($1, 1)", k)
+					if err == nil {
+						_, err = p.Exec(ctx, "DELETE FROM kv WHERE k = $1", k)
+					}
+					c = check{"SELECT 1 - count(*) FROM kv WHERE k = $1", []any{k}, 1}
+				case 4:
+					tx, terr := p.Begin(ctx)
+					if err = terr; err == nil {
+						if _, err = tx.Exec(ctx, "INSERT INTO kv VALUES ($1, 1)", k); err == nil {
+							err = tx.Commit(ctx)
+						}
+					}
+					c = check{"SELECT count(*) FROM kv WHERE k = $1", []any{k}, 1}
+				case 5:
+					tbl := fmt.Sprintf("mig_%d_%d", w, i)
+					_, err = p.Exec(ctx, "CREATE TABLE "+tbl+" (id int); INSERT INTO "+tbl+" VALUES (1)")
+					c = check{"SELECT count(*) FROM " + tbl, nil, 1}
+				}
+				if err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				writes.Add(1)
+				checks <- c
+			}
+		}()
+	}
+	for range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for c := range checks {
+				var n int
+				var rec bool
+				err := p.QueryRow(ctx, "SELECT ("+c.sql+"), pg_is_in_recovery()", c.args...).Scan(&n, &rec)
+				reads.Add(1)
+				if err != nil { // "relation does not exist" on a replica behind a migration
+					if stale.Add(1) <= 5 {
+						t.Errorf("read failed: %s %v: %v", c.sql, c.args, err)
+					}
+					continue
+				}
+				if rec {
+					onReplica.Add(1)
+				}
+				if n != c.want {
+					if stale.Add(1) <= 5 {
+						t.Errorf("stale read: %s %v returned %d, want %d (replica: %v)", c.sql, c.args, n, c.want, rec)
+					}
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(checks)
+	readers.Wait()
+	t.Logf("%d writes handed to other goroutines, %d reads, %d stale, %d served by the replica", writes.Load(), reads.Load(), stale.Load(), onReplica.Load())
+	require.Zero(t, stale.Load())
+	require.Positive(t, reads.Load())
+}
+
+// Without writes the replica serves every read; a Session still works on
+// top of the default, and AllowStale opts a read out of read-your-writes.
+func TestReadYourWritesModes(t *testing.T) {
+	p := newReplicatedPool(t, pgxperf.Options{})
+	ctx := testCtx(t)
+	waitReplicaServes(t, ctx, p)
+	for range 20 {
+		require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"))
+	}
+	_, err := p.Exec(ctx, "CREATE TABLE m (id int)")
+	require.NoError(t, err)
+	// Right after a write, a stale-tolerant read may still use the replica.
+	require.True(t, inRecovery(t, replica.AllowStale(ctx), p, "SELECT pg_is_in_recovery()"))
+	var n int
+	require.NoError(t, p.QueryRow(context.WithoutCancel(ctx), "SELECT count(*) FROM m").Scan(&n), "the new table is visible at once")
+}
