@@ -23,19 +23,35 @@ type writeWatch struct {
 
 type writeMarkKey struct{}
 
-// mark returns ctx marked as carrying a write when info may write.
-func mark(ctx context.Context, write bool) context.Context {
-	if !write {
+// What a statement may do, as marked in its context.
+type writeKind uint8
+
+const (
+	noWrite writeKind = iota
+	dataWrite
+	schemaChange // DDL, or text not understood: the router forgets its catalog facts too
+)
+
+// Marks are preallocated: marking a write allocates only the context node.
+var marks = [...]any{dataWrite: dataWrite, schemaChange: schemaChange}
+
+// mark returns ctx marked with what a statement may do.
+func mark(ctx context.Context, k writeKind) context.Context {
+	if k == noWrite {
 		return ctx
 	}
-	return context.WithValue(ctx, writeMarkKey{}, true)
+	return context.WithValue(ctx, writeMarkKey{}, marks[k])
 }
 
 func (w *writeWatch) done(ctx context.Context) {
-	if ctx.Value(writeMarkKey{}) == nil {
+	k, _ := ctx.Value(writeMarkKey{}).(writeKind)
+	if k == noWrite {
 		return
 	}
 	if r := w.router.Load(); r != nil {
+		if k == schemaChange {
+			r.NoteSchemaChange()
+		}
 		r.NoteWrite()
 	}
 }
@@ -44,23 +60,30 @@ func (w *writeWatch) done(ctx context.Context) {
 // failed write counts too: an error after the server committed (a lost
 // connection, a Scan error after INSERT … RETURNING) must not let a later
 // read miss it, and a needless mark only sends a few reads to the primary.
-func mayWrite(sql string) bool {
+func mayWrite(sql string) writeKind {
 	info := sqlinfo.Analyze(sql)
 	if info.ReadOnly {
-		return false
+		return noWrite
 	}
 	switch info.Kind {
 	case sqlinfo.KindEmpty:
-		return false
+		return noWrite
 	case sqlinfo.KindTransaction:
-		return info.TxOp == sqlinfo.TxCommit || info.TxOp == sqlinfo.TxPrepare
+		if info.TxOp == sqlinfo.TxCommit || info.TxOp == sqlinfo.TxPrepare {
+			return dataWrite
+		}
+		return noWrite
 	case sqlinfo.KindUtility:
 		switch strings.TrimPrefix(info.Reason, "utility statement ") {
 		case "SET", "RESET", "DISCARD", "DEALLOCATE", "LISTEN", "UNLISTEN", "PREPARE", "DECLARE", "FETCH", "MOVE", "CLOSE":
-			return false
+			return noWrite
+		case "DO", "CALL":
+			return schemaChange
 		}
+	case sqlinfo.KindDDL, sqlinfo.KindMulti, sqlinfo.KindUnparsed:
+		return schemaChange
 	}
-	return true
+	return dataWrite
 }
 
 func (w *writeWatch) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
@@ -73,14 +96,13 @@ func (w *writeWatch) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Trace
 
 func (w *writeWatch) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
 	if data.Batch == nil {
-		return mark(ctx, true)
+		return mark(ctx, schemaChange)
 	}
+	k := noWrite
 	for _, q := range data.Batch.QueuedQueries {
-		if mayWrite(q.SQL) {
-			return mark(ctx, true)
-		}
+		k = max(k, mayWrite(q.SQL))
 	}
-	return ctx
+	return mark(ctx, k)
 }
 
 func (w *writeWatch) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
@@ -90,7 +112,7 @@ func (w *writeWatch) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Trace
 }
 
 func (w *writeWatch) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
-	return mark(ctx, true)
+	return mark(ctx, dataWrite)
 }
 
 func (w *writeWatch) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromEndData) {

@@ -26,7 +26,25 @@ type monitor struct {
 	// pg_last_xact_replay_timestamp (which looks old whenever the primary
 	// was idle).
 	history []walSample
+	// catalog is the primary's signature of the catalogs that decide
+	// routing at the last check ("": none yet).
+	catalog string
 }
+
+// primaryCheckSQL reads the primary's WAL position and a signature of the
+// user-defined catalog rows routing depends on (functions, operators,
+// views' rules, policies, domains, constraints, permanent relations): it
+// changes as soon as DDL commits, since a created, altered or dropped
+// row changes the count or the row versions (xmin) summed.
+const primaryCheckSQL = `SELECT pg_current_wal_lsn()::text, concat_ws('/',
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_proc WHERE oid >= 16384),
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_operator WHERE oid >= 16384),
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_rewrite WHERE oid >= 16384),
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_policy),
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_type WHERE oid >= 16384 AND typtype = 'd'),
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_constraint WHERE contypid <> 0),
+	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_class
+		WHERE oid >= 16384 AND relpersistence <> 't' AND relkind IN ('r', 'p', 'v', 'm', 'f')))`
 
 type walSample struct {
 	at  time.Time
@@ -119,15 +137,23 @@ func (m *monitor) stop() {
 // checkAll reads the primary's position, then checks every replica in parallel.
 func (m *monitor) checkAll(ctx context.Context) {
 	var primaryLSN LSN
+	var catalog string
 	if err := m.query(ctx, m.r.primary, func(c *pgx.Conn, ctx context.Context) error {
 		var s string
-		if err := c.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+		if err := c.QueryRow(ctx, primaryCheckSQL).Scan(&s, &catalog); err != nil {
 			return err
 		}
 		l, err := ParseLSN(s)
 		primaryLSN = l
 		return err
 	}); err == nil {
+		if old := m.catalog; old != catalog {
+			m.catalog = catalog
+			if old != "" {
+				m.r.code.forget() // DDL from elsewhere
+			}
+		}
+		m.r.code.expire()
 		m.remember(primaryLSN)
 		m.r.primary.replayLSN.Store(uint64(primaryLSN))
 		m.r.primary.checked.Store(time.Now().UnixNano())

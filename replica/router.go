@@ -49,13 +49,27 @@ type Options struct {
 	CheckInterval time.Duration
 	CheckTimeout  time.Duration
 	// ReadOnlyFunctions and WriteFunctions mark user functions explicitly
-	// (lower-case, schema-qualified as called). Other user functions are
-	// looked up once in pg_proc on the primary: only stable and immutable ones
-	// are read-only.
+	// (lower-case, schema-qualified as called). A statement that may run
+	// any other user-defined code (functions, operators, aggregates, domain
+	// checks, views and row-level security policies over them, user
+	// functions shadowing a built-in name) stays on the primary: Postgres
+	// does not enforce declared volatility.
 	ReadOnlyFunctions []string
 	WriteFunctions    []string
-	// DisableFunctionLookup keeps every user function on the primary.
+	// TrustVolatility lets statements whose user functions and operators
+	// are all declared STABLE or IMMUTABLE (plain functions, not
+	// aggregates or procedures) run on replicas. Opt in only when every
+	// such function in the database is known not to write, lock or change
+	// settings.
+	TrustVolatility bool
+	// DisableFunctionLookup keeps every user function on the primary, even
+	// with TrustVolatility.
 	DisableFunctionLookup bool
+	// CatalogTTL bounds how long what the router read from the catalog
+	// (user functions, operators, views) is trusted (default 1 minute). It
+	// is also forgotten after DDL through the pool and when the monitor sees
+	// the catalogs change.
+	CatalogTTL time.Duration
 	// Consistency says which writes a replica read must see: every write
 	// through the primary pool that completed before the read started
 	// (ConsistencyPool, the default) or only the context Session's
@@ -105,7 +119,7 @@ type Router struct {
 	replicas []*Node
 	wheel    []int // round-robin order, each replica Weight times
 	next     atomic.Uint64
-	funcs    *funcCache
+	code     *codeCatalog
 	monitor  *monitor
 	clock    *writeClock
 	logger   *slog.Logger
@@ -131,6 +145,9 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 500 * time.Millisecond
 	}
+	if o.CatalogTTL <= 0 {
+		o.CatalogTTL = time.Minute
+	}
 	r := &Router{opts: o, logger: o.Logger}
 	if r.logger == nil {
 		r.logger = slog.Default()
@@ -155,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 			r.wheel = append(r.wheel, i)
 		}
 	}
-	r.funcs = newFuncCache(r.catalogPool, o)
+	r.code = newCodeCatalog(r.catalogPool, o)
 	r.monitor = newMonitor(r)
 	r.monitor.checkAll(ctx)
 	r.monitor.start()
@@ -271,21 +288,21 @@ func (r *Router) Next(ctx context.Context, tried []*Node) *Node {
 	return r.pickOrPrimary(fromContext(ctx), tried)
 }
 
-// readOnly decides whether a statement may run on a replica.
-func (r *Router) readOnly(ctx context.Context, info *sqlinfo.Info) bool {
-	if info.ReadOnly {
-		return !info.HintPrimary
-	}
-	if !info.ReadOnlyIfFunctions || info.HintPrimary {
+// readOnly decides whether a statement may run on a replica: proven
+// read-only by the parser (but for the functions it calls) and running no
+// user-defined code the options do not vouch for (usercode.go).
+func (r *Router) readOnly(_ context.Context, info *sqlinfo.Info) bool {
+	if info.HintPrimary || !info.ReadOnly && !info.ReadOnlyIfFunctions {
 		return false
 	}
-	for _, f := range info.UnknownFunctions {
-		if !r.funcs.readOnly(ctx, f) {
-			return false
-		}
-	}
-	return true
+	return r.code.safe(info)
 }
+
+// NoteSchemaChange makes the router forget what it read from the catalog
+// (user functions, operators, views). pgxperf.Pool calls it after DDL it
+// runs; call it after migrations run elsewhere when using the Router on its
+// own. Safe for concurrent use.
+func (r *Router) NoteSchemaChange() { r.code.forget() }
 
 // pick chooses a healthy replica that has replayed min, skipping tried.
 func (r *Router) pick(min LSN, tried []*Node) *Node {

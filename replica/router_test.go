@@ -145,10 +145,34 @@ func TestRouteDecisions(t *testing.T) {
 	require.Eventually(t, func() bool { return rep.State() == replica.StateOnline }, 10*time.Second, 50*time.Millisecond)
 }
 
-func TestUserFunctionVolatilityFromCatalog(t *testing.T) {
+// Statements that may run user-defined code stay on the primary unless the
+// functions are listed or TrustVolatility is set: declared volatility is a
+// promise Postgres does not enforce. The cases cover every way user code
+// hides from a parser that sees calls by name: a user function shadowing a
+// built-in name, operators, aggregates, domain checks, views and
+// row-level security policies over user functions, and views calling
+// built-ins with side effects.
+func TestUserCodeStaysOnPrimary(t *testing.T) {
 	dsn := testenv.NewDatabase(t, testenv.WithSQL(`
 		CREATE FUNCTION pure_add(a int, b int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT a + b';
-		CREATE FUNCTION bump() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';`))
+		CREATE FUNCTION sneaky() RETURNS int STABLE LANGUAGE sql AS 'SELECT pg_advisory_lock(1)::text::int';
+		CREATE FUNCTION bump() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';
+		CREATE SCHEMA shadow;
+		CREATE FUNCTION shadow.lower(t text) RETURNS text STABLE LANGUAGE sql AS 'SELECT t';
+		CREATE FUNCTION int_plus(a int, b bigint) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT a + b';
+		CREATE OPERATOR %%% (LEFTARG = int, RIGHTARG = bigint, FUNCTION = int_plus);
+		CREATE AGGREGATE my_sum(int) (SFUNC = int4pl, STYPE = int);
+		CREATE FUNCTION positive(i int) RETURNS bool IMMUTABLE LANGUAGE sql AS 'SELECT i > 0';
+		CREATE DOMAIN posint AS int CHECK (positive(VALUE));
+		CREATE TABLE plain (id int, owner text);
+		CREATE VIEW v_user_fn AS SELECT pure_add(id, 1) AS x FROM plain;
+		CREATE VIEW v_nested AS SELECT x FROM v_user_fn;
+		CREATE VIEW v_lock AS SELECT pg_try_advisory_lock(id) AS l FROM plain;
+		CREATE VIEW v_set AS SELECT set_config('search_path', 'x', false) AS s;
+		CREATE VIEW v_clean AS SELECT id FROM plain WHERE id > 0;
+		CREATE TABLE guarded (id int, owner text);
+		ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY p ON guarded USING (pure_add(id, 0) > 0);`))
 	ctx := context.Background()
 	primary, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
@@ -156,12 +180,64 @@ func TestUserFunctionVolatilityFromCatalog(t *testing.T) {
 	repPool, err := pgxpool.New(ctx, testenv.RequireReplica(t))
 	require.NoError(t, err)
 	defer repPool.Close()
-	r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: []replica.Replica{{Pool: repPool}}})
+	newR := func(o replica.Options) *replica.Router {
+		o.MaxLagBytes, o.MaxLagTime = 1<<40, time.Hour
+		o.Consistency = replica.ConsistencySession // routing decisions only
+		r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: []replica.Replica{{Pool: repPool}}, Options: o})
+		require.NoError(t, err)
+		t.Cleanup(r.Close)
+		require.Eventually(t, func() bool { return r.Replicas()[0].State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond)
+		return r
+	}
+	strict := newR(replica.Options{})
+	trusting := newR(replica.Options{TrustVolatility: true})
+	listed := newR(replica.Options{ReadOnlyFunctions: []string{"pure_add"}})
+
+	tests := []struct {
+		sql                        string
+		strict, trusting, isListed bool // true: a replica may serve it
+	}{
+		{"SELECT 1", true, true, true},
+		{"SELECT lower(owner), length(owner) FROM plain", false, true, false}, // shadow.lower (STABLE) exists
+		{"SELECT length(owner) FROM plain", true, true, true},
+		{"SELECT pure_add(1, 2)", false, true, true},
+		{"SELECT sneaky()", false, true, false},
+		{"SELECT bump()", false, false, false},
+		{"SELECT no_such_fn()", false, false, false},
+		{"SELECT 1 %%% 2::bigint", false, true, false},
+		{"SELECT my_sum(id) FROM plain", false, false, false},
+		{"SELECT 5::posint", false, false, false},
+		{"SELECT * FROM v_user_fn", false, true, false},
+		{"SELECT * FROM v_nested", false, true, false},
+		{"SELECT * FROM v_lock", false, false, false},
+		{"SELECT * FROM v_set", false, false, false},
+		{"SELECT * FROM v_clean", true, true, true},
+		{"SELECT * FROM guarded", false, true, false},
+		{"SELECT * FROM plain", true, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sql, func(t *testing.T) {
+			info := sqlinfo.Analyze(tt.sql)
+			require.Equal(t, tt.strict, !strict.Route(ctx, info).IsPrimary(), "default")
+			require.Equal(t, tt.trusting, !trusting.Route(ctx, info).IsPrimary(), "TrustVolatility")
+			require.Equal(t, tt.isListed, !listed.Route(ctx, info).IsPrimary(), "ReadOnlyFunctions")
+		})
+	}
+
+	// What the catalog said is forgotten when the schema changes: a function
+	// redefined from STABLE to VOLATILE goes back to the primary.
+	_, err = primary.Exec(ctx, "CREATE FUNCTION flips() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'")
 	require.NoError(t, err)
-	defer r.Close()
-	require.False(t, r.Route(ctx, sqlinfo.Analyze("SELECT pure_add(1, 2)")).IsPrimary(), "immutable user function: replica")
-	require.True(t, r.Route(ctx, sqlinfo.Analyze("SELECT bump()")).IsPrimary(), "volatile user function: primary")
-	require.True(t, r.Route(ctx, sqlinfo.Analyze("SELECT no_such_fn()")).IsPrimary(), "unknown function: primary")
+	trusting.NoteSchemaChange()
+	flips := sqlinfo.Analyze("SELECT flips()")
+	require.False(t, trusting.Route(ctx, flips).IsPrimary())
+	_, err = primary.Exec(ctx, "CREATE OR REPLACE FUNCTION flips() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1'")
+	require.NoError(t, err)
+	// Without being told: the monitor sees the catalogs change.
+	start := time.Now()
+	require.Eventually(t, func() bool { return trusting.Route(ctx, flips).IsPrimary() }, 30*time.Second, 10*time.Millisecond,
+		"a function redefined VOLATILE elsewhere stays on a replica")
+	t.Logf("redefinition noticed by the monitor after %v", time.Since(start).Round(time.Millisecond))
 }
 
 func TestBalancing(t *testing.T) {

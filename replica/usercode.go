@@ -1,0 +1,311 @@
+package replica
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// User-defined code. Postgres does not enforce what a function's declared
+// volatility promises (a STABLE function can take advisory locks or change
+// settings; every aggregate is recorded IMMUTABLE), and the parser sees
+// calls by name only. So a read goes to a replica only when the catalog
+// shows it runs no user-defined code the options do not vouch for:
+//
+//   - a function it calls has no user-defined overload in any schema (a
+//     user function can shadow a built-in name), unless the name is listed
+//     in ReadOnlyFunctions or TrustVolatility is set and every user
+//     overload is a plain STABLE or IMMUTABLE function;
+//   - no user-defined operator, and no domain with constraints, whose name
+//     appears in its text;
+//   - every relation it reads, and every view under it, depends on no
+//     user-defined function or operator (views, row-level security
+//     policies), is not a foreign table, and the definitions of those
+//     views and policies call no built-in with side effects.
+//
+// Objects of the contrib extensions shipped with Postgres (trustedExtensions)
+// count as built-in. What the catalog says is kept for CatalogTTL, forgotten
+// at once after DDL through the pool (NoteSchemaChange), and forgotten when
+// the monitor sees the catalogs change.
+
+// trustedExtensions are contrib modules whose functions and operators are
+// C code shipped with Postgres that only reads.
+var trustedExtensions = []string{"citext", "pg_trgm", "hstore", "ltree", "cube", "earthdistance",
+	"fuzzystrmatch", "unaccent", "intarray", "btree_gin", "btree_gist", "isn", "seg", "uuid-ossp", "pgcrypto"}
+
+const userObjectsSQL = `/* pgxperf:catalog */
+SELECT
+	ARRAY(SELECT DISTINCT o.oprname FROM pg_operator o
+		WHERE o.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e JOIN pg_extension x ON x.oid = e.refobjid
+			WHERE e.classid = 'pg_operator'::regclass AND e.objid = o.oid AND e.deptype = 'e' AND x.extname = ANY($1))
+			AND NOT ($2 AND EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid = o.oprcode AND p.provolatile IN ('s', 'i')))),
+	ARRAY(SELECT DISTINCT lower(t.typname) FROM pg_type t
+		WHERE t.oid >= 16384 AND t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contypid = t.oid))`
+
+const userFunctionSQL = `/* pgxperf:catalog */
+SELECT count(*), coalesce(bool_and(p.prokind = 'f' AND p.provolatile IN ('s', 'i')), true)
+FROM pg_proc p
+WHERE p.proname = $1 AND p.oid >= 16384
+	AND NOT EXISTS (SELECT 1 FROM pg_depend e JOIN pg_extension x ON x.oid = e.refobjid
+		WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e' AND x.extname = ANY($2))`
+
+const userRelationSQL = `/* pgxperf:catalog */
+WITH RECURSIVE deps(oid, depth) AS (
+	SELECT to_regclass($1::text)::oid, 0 WHERE to_regclass($1::text) IS NOT NULL
+	UNION
+	SELECT d.refobjid, deps.depth + 1 FROM deps
+	JOIN pg_rewrite w ON w.ev_class = deps.oid
+	JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+		AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> deps.oid
+	WHERE deps.depth < 16
+)
+SELECT c.relname, c.relkind::text,
+	CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) ELSE '' END,
+	ARRAY(SELECT e FROM pg_policy p,
+		LATERAL (VALUES (pg_get_expr(p.polqual, p.polrelid)), (pg_get_expr(p.polwithcheck, p.polrelid))) v(e)
+		WHERE c.relrowsecurity AND p.polrelid = c.oid AND e IS NOT NULL),
+	EXISTS (SELECT 1 FROM pg_depend d
+		WHERE d.refobjid >= 16384 AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
+		AND ((d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT w.oid FROM pg_rewrite w WHERE w.ev_class = c.oid))
+			OR (c.relrowsecurity AND d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT p.oid FROM pg_policy p WHERE p.polrelid = c.oid)))
+		AND NOT EXISTS (SELECT 1 FROM pg_depend e JOIN pg_extension x ON x.oid = e.refobjid
+			WHERE e.objid = d.refobjid AND e.classid = d.refclassid AND e.deptype = 'e' AND x.extname = ANY($2)))
+FROM (SELECT DISTINCT oid FROM deps) x JOIN pg_class c ON c.oid = x.oid`
+
+// codeCatalog answers "may this statement run user-defined code?" from the
+// primary's catalog, memoized per analysis and per name. forget swaps in an
+// empty state; a lookup that began before fills the old one, which nobody
+// reads any more.
+type codeCatalog struct {
+	pool    func() *pgxpool.Pool
+	opts    Options
+	listed  map[string]bool // ReadOnlyFunctions (true) and WriteFunctions (false)
+	state   atomic.Pointer[codeState]
+	forgets atomic.Int64
+}
+
+type codeState struct {
+	born    time.Time
+	stmts   sync.Map // *sqlinfo.Info → bool
+	nstmts  atomic.Int64
+	mu      sync.Mutex
+	funcs   map[string]bool
+	rels    map[string]bool
+	objects *userObjects
+}
+
+type userObjects struct {
+	operators []string
+	domains   []string
+}
+
+func newCodeCatalog(pool func() *pgxpool.Pool, o Options) *codeCatalog {
+	c := &codeCatalog{pool: pool, opts: o, listed: map[string]bool{}}
+	for _, f := range o.ReadOnlyFunctions {
+		c.listed[strings.ToLower(f)] = true
+	}
+	for _, f := range o.WriteFunctions {
+		c.listed[strings.ToLower(f)] = false
+	}
+	c.state.Store(newCodeState())
+	return c
+}
+
+func newCodeState() *codeState {
+	return &codeState{born: time.Now(), funcs: map[string]bool{}, rels: map[string]bool{}}
+}
+
+// forget drops everything the catalog said (the schema may have changed).
+func (c *codeCatalog) forget() {
+	c.state.Store(newCodeState())
+	c.forgets.Add(1)
+}
+
+// expire forgets when the state is older than CatalogTTL (the monitor calls
+// it, so that Route never reads the clock).
+func (c *codeCatalog) expire() {
+	if time.Since(c.state.Load().born) > c.opts.CatalogTTL {
+		c.forget()
+	}
+}
+
+// safe reports whether info, a statement the parser proved read-only but
+// for the functions it calls, runs no user-defined code the options do not
+// vouch for. Unknown (a failed lookup) is false, and not remembered.
+func (c *codeCatalog) safe(info *sqlinfo.Info) bool {
+	st := c.state.Load()
+	if v, ok := st.stmts.Load(info); ok {
+		return v.(bool)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // not the caller's scope or deadline
+	defer cancel()
+	v, known := c.decide(ctx, st, info)
+	if known && st.nstmts.Add(1) <= 10000 {
+		st.stmts.Store(info, v)
+	}
+	return v
+}
+
+func (c *codeCatalog) decide(ctx context.Context, st *codeState, info *sqlinfo.Info) (safe, known bool) {
+	for _, f := range info.Functions {
+		if ok, known := c.function(ctx, st, f); !known || !ok {
+			return false, known
+		}
+	}
+	objs, err := c.userObjects(ctx, st)
+	if err != nil {
+		return false, false
+	}
+	for _, op := range objs.operators {
+		if strings.Contains(info.Normalized, op) {
+			return false, true
+		}
+	}
+	if len(objs.domains) > 0 {
+		lower := strings.ToLower(info.Normalized)
+		for _, d := range objs.domains {
+			if strings.Contains(lower, d) {
+				return false, true
+			}
+		}
+	}
+	for _, t := range info.TablesRead {
+		if ok, known := c.relation(ctx, st, t); !known || !ok {
+			return false, known
+		}
+	}
+	return true, true
+}
+
+// function reports whether a called function runs no unvouched user code:
+// a read-only built-in that no user function shadows (by name, in any
+// schema), or, with TrustVolatility, a name whose user overloads are all
+// plain STABLE or IMMUTABLE functions.
+func (c *codeCatalog) function(ctx context.Context, st *codeState, name string) (safe, known bool) {
+	if v, ok := c.listed[name]; ok {
+		return v, true
+	}
+	bare, schema := name, ""
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		schema, bare = name[:i], name[i+1:]
+	}
+	builtin := (schema == "" || schema == "pg_catalog") && sqlinfo.IsKnownReadOnlyFunction(bare)
+	switch {
+	case builtin && schema == "pg_catalog":
+		return true, true // qualified: nothing can shadow it
+	case !builtin && (!c.opts.TrustVolatility || c.opts.DisableFunctionLookup):
+		return false, true
+	}
+	st.mu.Lock()
+	v, ok := st.funcs[name]
+	st.mu.Unlock()
+	if ok {
+		return v, true
+	}
+	var n int64
+	var stable bool
+	if err := c.pool().QueryRow(ctx, userFunctionSQL, bare, trustedExtensions).Scan(&n, &stable); err != nil {
+		return false, false
+	}
+	if builtin {
+		v = n == 0 || c.opts.TrustVolatility && stable
+	} else {
+		v = n > 0 && stable
+	}
+	st.mu.Lock()
+	if len(st.funcs) < 10000 {
+		st.funcs[name] = v
+	}
+	st.mu.Unlock()
+	return v, true
+}
+
+func (c *codeCatalog) userObjects(ctx context.Context, st *codeState) (*userObjects, error) {
+	st.mu.Lock()
+	o := st.objects
+	st.mu.Unlock()
+	if o != nil {
+		return o, nil
+	}
+	o = &userObjects{}
+	if err := c.pool().QueryRow(ctx, userObjectsSQL, trustedExtensions, c.opts.TrustVolatility).Scan(&o.operators, &o.domains); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	st.objects = o
+	st.mu.Unlock()
+	return o, nil
+}
+
+// relation reports whether reading a relation (and every view under it)
+// runs no unvouched user code and no built-in with side effects.
+func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string) (safe, known bool) {
+	st.mu.Lock()
+	v, ok := st.rels[name]
+	st.mu.Unlock()
+	if ok {
+		return v, true
+	}
+	rows, err := c.pool().Query(ctx, userRelationSQL, name, trustedExtensions)
+	if err != nil {
+		return false, false
+	}
+	type rel struct {
+		kind, viewdef string
+		policies      []string
+		userDeps      bool
+	}
+	var rels []rel
+	for rows.Next() {
+		var r rel
+		var relname string
+		if err := rows.Scan(&relname, &r.kind, &r.viewdef, &r.policies, &r.userDeps); err != nil {
+			rows.Close()
+			return false, false
+		}
+		rels = append(rels, r)
+	}
+	if rows.Err() != nil {
+		return false, false
+	}
+	v = true
+	for _, r := range rels {
+		if r.kind == "f" || r.userDeps && !c.opts.TrustVolatility ||
+			r.viewdef != "" && !c.definitionSafe(ctx, st, r.viewdef) {
+			v = false
+		}
+		for _, p := range r.policies {
+			if !c.definitionSafe(ctx, st, "SELECT "+p) {
+				v = false
+			}
+		}
+	}
+	st.mu.Lock()
+	if len(st.rels) < 10000 {
+		st.rels[name] = v
+	}
+	st.mu.Unlock()
+	return v, true
+}
+
+// definitionSafe vets a view's or policy's own query: built-ins with side
+// effects are invisible to pg_depend, so the text is analyzed, and the
+// functions it calls are vetted like a statement's.
+func (c *codeCatalog) definitionSafe(ctx context.Context, st *codeState, sql string) bool {
+	info := sqlinfo.Analyze(sql)
+	if info.Kind != sqlinfo.KindSelect || !info.ReadOnly && !info.ReadOnlyIfFunctions {
+		return false
+	}
+	for _, f := range info.Functions {
+		if ok, known := c.function(ctx, st, f); !ok || !known {
+			return false
+		}
+	}
+	return true
+}
