@@ -50,8 +50,9 @@ func TestSessionToken(t *testing.T) {
 
 func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router {
 	t.Helper()
-	primaryDSN := testenv.RequirePrimary(t)
-	replicaDSN := testenv.RequireReplica(t)
+	// A database with the test schema: relations a statement reads must
+	// resolve in the catalog for it to be routed to a replica.
+	primaryDSN, replicaDSN := testenv.NewReplicatedDatabase(t)
 	ctx := context.Background()
 	primary, err := pgxpool.New(ctx, primaryDSN)
 	require.NoError(t, err)

@@ -24,7 +24,9 @@ import (
 //     overload is a plain STABLE or IMMUTABLE function;
 //   - no user-defined operator, and no domain with constraints, whose name
 //     appears in its text;
-//   - every relation it reads, and every view under it, depends on no
+//   - every relation it reads resolves in the catalog (a temporary table
+//     made on another connection does not), and it and every view under it
+//     depend on no
 //     user-defined function or operator (views, row-level security
 //     policies), is not a foreign table, and the definitions of those
 //     views and policies call no built-in with side effects.
@@ -274,7 +276,9 @@ func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string) 
 	if rows.Err() != nil {
 		return false, false
 	}
-	v = true
+	// A name the catalog cannot resolve is unknown: a temporary table made
+	// on some pooled connection, or a table not created yet. Primary.
+	v = len(rels) > 0
 	for _, r := range rels {
 		if r.kind == "f" || r.userDeps && !c.opts.TrustVolatility ||
 			r.viewdef != "" && !c.definitionSafe(ctx, st, r.viewdef) {
