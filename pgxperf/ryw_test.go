@@ -18,14 +18,14 @@ import (
 // (autocommit INSERT, UPDATE, DELETE, a committed transaction, DDL that
 // creates a table, COPY) hand what they wrote to readers on other
 // goroutines, which must see it; the replica streams with its real lag.
-// Under -short it runs for 1 s, else 5 s.
+// Under -short it runs for 1 s, else 10 s.
 func TestReadYourWritesAcrossGoroutinesWithoutSession(t *testing.T) {
 	p := newReplicatedPool(t, pgxperf.Options{})
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, "CREATE TABLE kv (k text PRIMARY KEY, v int NOT NULL)")
 	require.NoError(t, err)
 
-	d := 5 * time.Second
+	d := 10 * time.Second
 	if testing.Short() {
 		d = time.Second
 	}

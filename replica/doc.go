@@ -7,29 +7,73 @@
 //	r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: []replica.Replica{{Pool: rep}}})
 //	defer r.Close()
 //	node := r.Route(ctx, sqlinfo.Analyze(sql)) // node.Pool() runs it
+//	// after each write on primary: r.NoteWrite(); after DDL: r.NoteSchemaChange()
 //
 // # What goes where
 //
-// A statement goes to a replica only when the statement analyzer proves it
-// read-only: no locking clause (FOR UPDATE/SHARE …, NOWAIT, SKIP LOCKED), no
-// SELECT INTO or writable CTE, no nextval/setval/currval/lastval,
-// txid_current, pg_current_wal_*, advisory lock, set_config, no
-// LISTEN/NOTIFY/SET/PREPARE, a single statement that parses, and only
-// functions known to be read-only: built-ins by their volatility, user
-// functions by pg_proc.provolatile (read once from the primary, cached) or
-// Options.ReadOnlyFunctions/WriteFunctions. Unknown means primary.
+// Unknown means primary. A statement goes to a replica only when:
+//
+//   - the statement analyzer (the Postgres parser) proves it read-only: a
+//     single statement that parses; no locking clause (FOR UPDATE/SHARE …,
+//     NOWAIT, SKIP LOCKED), no SELECT INTO or writable CTE; no built-in with
+//     side effects (nextval/setval/currval/lastval, txid_current,
+//     pg_current_wal_*, advisory locks, set_config, pg_notify, …); nothing
+//     that needs session state made elsewhere (LISTEN/NOTIFY/SET/PREPARE,
+//     EXECUTE and EXPLAIN EXECUTE of a prepared statement, FETCH/MOVE/CLOSE
+//     and WHERE CURRENT OF a cursor, pg_temp relations);
+//   - it runs no user-defined code that the options do not vouch for:
+//     Postgres does not enforce what a function's declared volatility
+//     promises (a STABLE function can take advisory locks or change
+//     settings; every aggregate is recorded IMMUTABLE), so by default a
+//     statement stays on the primary when it calls a function that has a
+//     user-defined overload in any schema (a user function can shadow a
+//     built-in name), uses a user-defined operator or a domain with
+//     constraints (found by name in its text), or reads a relation that
+//     the catalog cannot resolve (a temporary table made on another
+//     connection), a foreign table, or a view or a row-level-security
+//     policy that depends on user functions or operators or calls a
+//     built-in with side effects (their definitions are analyzed, through
+//     nested views). Options.ReadOnlyFunctions vouches for named functions;
+//     Options.TrustVolatility trusts every STABLE or IMMUTABLE plain
+//     function and the operators over them. Objects of the contrib
+//     extensions shipped with Postgres (pg_trgm, citext, hstore, …) count
+//     as built-in;
+//   - the context does not force the primary (ForcePrimary, or the comment
+//     /* pgxperf:primary */) and a healthy replica has replayed every write
+//     the read must see (below).
+//
 // Transactions stay on the primary (read-only ones may use a replica with
-// Options.ReadOnlyTransactions or PreferReplica). ForcePrimary(ctx) and the
-// comment /* pgxperf:primary */ force the primary; AllowStale(ctx) ignores
-// the session position.
+// Options.ReadOnlyTransactions or PreferReplica). What the router read from
+// the catalog is kept for Options.CatalogTTL (1 minute), forgotten at once
+// after DDL through the pool (NoteSchemaChange), and forgotten within a
+// monitor interval when the monitor's signature of the user-defined catalog
+// rows changes (DDL from anywhere). A replica that refuses a statement as a
+// write (SQLSTATE 25006) has it re-run on the primary.
 //
 // # Read-your-writes
 //
-// A Session carried in the context records the primary's WAL insert
-// position after each write (one extra round trip per write transaction or
-// autocommit write, none for reads); the session's reads then go only to
-// replicas whose replayed position is past it, else to the primary. Token
-// and ParseToken carry a session across requests or into job payloads.
+// By default (ConsistencyPool) a read that starts after a write through the
+// pool has completed — a statement that may change data, a COMMIT, DDL,
+// COPY, on any goroutine and through any method or acquired connection of
+// the primary pool — never sees state older than that write, without the
+// application carrying anything. The primary pool's tracer tells the router
+// (NoteWrite); the router learns the primary's WAL insert position off the
+// caller's path (one query covers every write completed before it ran) and,
+// until then, sends reads to the primary; afterwards reads go only to
+// replicas that have replayed that far, which a catch-up poller checks every
+// 100 µs (backing off to CheckInterval) while they are behind. The cost:
+// one query per burst of writes, none per read; under a steady stream of
+// writes more reads go to the primary (BenchmarkMixedOffload: replicas serve
+// 79 % of reads at one write in 100, 25 % at one in 10, on loopback).
+// Everything committed before the router was created is visible too.
+//
+// A Session carried in the context (WithSession) records the primary's WAL
+// position after its own writes (one extra round trip per write); its reads
+// then go only to replicas past it. Token and ParseToken carry a session
+// across app instances, requests or job payloads. With ConsistencySession
+// only sessions order reads: reads without one may see a replica up to the
+// lag limits behind, and more reads go to replicas (1.00 in the same
+// benchmark). AllowStale(ctx) opts a single read out of both.
 //
 // # Health and lag
 //
@@ -40,6 +84,12 @@
 // excluded until it catches up; one that does not answer is offline until it
 // does; one no longer in recovery (promoted) is taken out. The primary is
 // never excluded: with no replica left, reads go to the primary. While the
-// primary does not answer, writes fail fast with ErrPrimaryUnavailable.
-// Node figures (state, lag, routed, retries, errors) come from Nodes.
+// primary does not answer, writes fail fast with ErrPrimaryUnavailable and
+// reads are served by replicas with what they have replayed.
+//
+// Only real connection failures mark a node down: pgx.ErrNoRows, a Scan
+// error and the statement's own SQL error are the caller's answer. A read
+// that fails on a replica with a connection failure or a recovery conflict
+// (by SQLSTATE) before any row reached the caller is retried on another
+// node. Node figures (state, lag, routed, retries, errors) come from Nodes.
 package replica
