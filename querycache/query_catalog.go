@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,19 @@ import (
 const catalogTTL = 5 * time.Minute
 
 // lookupRelation resolves one relation and everything its rows depend on.
-// The recursive term follows, for each relation reached: the relations a
-// view's rewrite rule reads, the tables its cascading foreign keys
-// reference, and its partition tree and ancestors.
+// The recursive term of deps follows, for each relation reached: the
+// relations a view's rewrite rule reads, the tables its cascading foreign
+// keys reference, the tables its policies read, and its partition tree and
+// ancestors. Those are vetted (vet is true) and their writes invalidate.
+//
+// writers then walks the other way, from every relation in deps: the
+// relations with a rewrite rule that reads or writes it (views over it and
+// views over those, tables and views with rules), whose writes may write it
+// (an auto-updatable view, a rule's action, an INSTEAD OF trigger that
+// writes the view's own base tables). They are not vetted (vet is false,
+// reading them is not what the statement does): their names only join the
+// tags, since the invalidator tags a write by the name it is written to.
+// The definition of every view in deps comes along, for vetting.
 const lookupRelation = `/* pgxperf:catalog */
 WITH RECURSIVE deps(oid, depth) AS (
 	SELECT to_regclass($1::text)::oid, 0 WHERE to_regclass($1::text) IS NOT NULL
@@ -56,6 +67,14 @@ WITH RECURSIVE deps(oid, depth) AS (
 		UNION ALL
 		SELECT a.relid::oid FROM pg_partition_ancestors(deps.oid::regclass) a WHERE a.relid <> deps.oid
 	) e WHERE deps.depth < 16
+), writers(oid, depth) AS (
+	SELECT oid, 0 FROM deps
+	UNION
+	SELECT w.ev_class, writers.depth + 1 FROM writers
+	JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = writers.oid
+		AND d.classid = 'pg_rewrite'::regclass
+	JOIN pg_rewrite w ON w.oid = d.objid
+	WHERE w.ev_class <> writers.oid AND writers.depth < 16
 )
 SELECT c.relname, c.relkind::text, c.relpersistence::text, n.nspname, c.relrowsecurity,
 	ARRAY(SELECT e FROM pg_policy p,
@@ -63,19 +82,30 @@ SELECT c.relname, c.relkind::text, c.relpersistence::text, n.nspname, c.relrowse
 		WHERE p.polrelid = c.oid AND e IS NOT NULL),
 	EXISTS (SELECT 1 FROM pg_rewrite w
 		JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
-			AND d.refclassid = 'pg_proc'::regclass
-		JOIN pg_proc f ON f.oid = d.refobjid
-		WHERE w.ev_class = c.oid AND f.provolatile <> 'i')
-FROM (SELECT DISTINCT oid FROM deps) x
+		LEFT JOIN pg_operator o ON d.refclassid = 'pg_operator'::regclass AND o.oid = d.refobjid
+		JOIN pg_proc f ON f.oid = CASE WHEN d.refclassid = 'pg_proc'::regclass THEN d.refobjid ELSE o.oprcode END
+		WHERE w.ev_class = c.oid AND f.provolatile <> 'i'),
+	x.vet,
+	CASE WHEN x.vet AND c.relkind = 'v' THEN pg_get_viewdef(c.oid) END
+FROM (SELECT oid, bool_or(vet) AS vet FROM (
+		SELECT oid, true AS vet FROM deps UNION ALL SELECT oid, false FROM writers) u
+	GROUP BY oid) x
 JOIN pg_class c ON c.oid = x.oid
 JOIN pg_namespace n ON n.oid = c.relnamespace`
 
-// lookupImmutable finds every overload of a function (schema-qualified or on
-// the search path) and says whether all are IMMUTABLE.
+// lookupImmutable finds every overload a call of a function with $3
+// arguments can resolve to (schema-qualified or on the search path): those
+// whose parameter count, less the parameters with defaults, is at most $3
+// and whose parameter count is at least $3, or that are variadic with at
+// most $3+1 parameters. The one Postgres picks is among them, so when all
+// are IMMUTABLE built-ins the call is. It says whether all are, and how many
+// there are.
 const lookupImmutable = `/* pgxperf:catalog */
-SELECT coalesce(bool_and(p.provolatile = 'i'), false), count(*)
+SELECT coalesce(bool_and(p.provolatile = 'i' AND n.nspname = 'pg_catalog'), false), count(*)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE p.proname = $1 AND (CASE WHEN $2 = '' THEN n.nspname = ANY(current_schemas(true)) ELSE n.nspname = $2 END)`
+WHERE p.proname = $1 AND (CASE WHEN $2 = '' THEN n.nspname = ANY(current_schemas(true)) ELSE n.nspname = $2 END)
+	AND ((p.pronargs - p.pronargdefaults <= $3::int AND $3::int <= p.pronargs)
+		OR (p.provariadic <> 0 AND $3::int >= p.pronargs - 1))`
 
 // relVerdict is what the catalog knows of one relation name.
 type relVerdict struct {
@@ -94,7 +124,7 @@ type funcVerdict struct {
 type catalog struct {
 	pool      atomic.Pointer[pgxpool.Pool]
 	report    func(ctx context.Context, op string, err error)
-	immutable map[string]bool // from the config
+	immutable map[string]bool // from the config, names folded as SQL folds them (see foldName)
 
 	mu    sync.RWMutex
 	rels  map[string]relVerdict
@@ -107,9 +137,65 @@ func newCatalog(pool *pgxpool.Pool, immutable []string, report func(context.Cont
 		rels: map[string]relVerdict{}, funcs: map[string]funcVerdict{}}
 	c.pool.Store(pool)
 	for _, f := range immutable {
-		c.immutable[strings.ToLower(strings.TrimSpace(f))] = true
+		if n := foldName(f); n != "" {
+			c.immutable[n] = true
+		}
 	}
 	return c
+}
+
+// foldName turns a function name as written in SQL ("slugify", "App.Slugify",
+// `"MyFunc"`, `app."Odd"`) into the form sqlinfo lists calls in: unquoted
+// parts lower-cased, quoted parts unquoted with their case kept, joined by
+// dots. Postgres resolves "MyFunc" and myfunc to different functions, so
+// the allow-list does too.
+func foldName(name string) string {
+	name = strings.TrimSpace(name)
+	var parts []string
+	for name != "" {
+		var part string
+		if name[0] == '"' {
+			var b strings.Builder
+			i := 1
+			for ; i < len(name); i++ {
+				if name[i] == '"' {
+					if i+1 < len(name) && name[i+1] == '"' {
+						b.WriteByte('"')
+						i++
+						continue
+					}
+					break
+				}
+				b.WriteByte(name[i])
+			}
+			part = b.String()
+			name = strings.TrimSpace(name[min(i+1, len(name)):])
+		} else {
+			end := strings.IndexByte(name, '.')
+			if end < 0 {
+				end = len(name)
+			}
+			part = strings.ToLower(strings.TrimSpace(name[:end]))
+			name = name[end:]
+		}
+		parts = append(parts, part)
+		if !strings.HasPrefix(name, ".") {
+			break
+		}
+		name = strings.TrimSpace(name[1:])
+	}
+	return strings.Join(parts, ".")
+}
+
+// listed reports whether the application listed a function, named as
+// sqlinfo lists calls, in QueryConfig.ImmutableFunctions.
+func (c *catalog) listed(name string) bool { return c.immutable[name] }
+
+// generation returns the number of times the catalog forgot what it knew.
+func (c *catalog) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
 }
 
 // forget drops everything the catalog knows (after DDL).
@@ -122,6 +208,10 @@ func (c *catalog) forget() {
 }
 
 var errNoCatalog = errors.New("querycache: no pool to read the catalog from")
+
+// errViewVet is returned when a catalog lookup made to vet a view's
+// definition failed (the lookup itself was reported).
+var errViewVet = errors.New("querycache: catalog lookup failed while vetting a view")
 
 // relation returns the verdict for a relation name as the analyzer lists it
 // ("users", "public.users").
@@ -147,12 +237,13 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 	type rel struct {
 		name, kind, persistence, schema string
 		policies                        []string
-		rls, volatileDeps               bool
+		rls, volatileDeps, vet          bool
+		viewDef                         *string
 	}
 	var rels []rel
 	for rows.Next() {
 		var r rel
-		if err := rows.Scan(&r.name, &r.kind, &r.persistence, &r.schema, &r.rls, &r.policies, &r.volatileDeps); err != nil {
+		if err := rows.Scan(&r.name, &r.kind, &r.persistence, &r.schema, &r.rls, &r.policies, &r.volatileDeps, &r.vet, &r.viewDef); err != nil {
 			rows.Close()
 			c.report(ctx, "catalog", err)
 			return relVerdict{}, err
@@ -168,6 +259,11 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 		v = relVerdict{reason: fmt.Sprintf("relation %s is not a permanent relation on the search path (temporary or missing)", name), at: v.at}
 	}
 	for _, r := range rels {
+		if !r.vet {
+			// Only a writer: its name joins the tags.
+			v.tags = append(v.tags, r.name)
+			continue
+		}
 		why := ""
 		switch {
 		case r.persistence == "t":
@@ -182,6 +278,20 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 			why = "reads relation " + r.name + " of kind " + r.kind
 		case r.volatileDeps:
 			why = "view " + r.name + " calls a function that is not IMMUTABLE"
+		case r.kind == "v":
+			// Built-in functions, SQL-value functions and literals leave no
+			// trace in pg_depend: vet the view's query as a statement.
+			if r.viewDef == nil {
+				why = "cannot read the definition of view " + r.name
+				break
+			}
+			w, keep := vetStatement(ctx, c, sqlinfo.Analyze(*r.viewDef))
+			if !keep {
+				return relVerdict{}, errViewVet
+			}
+			if w != "" {
+				why = "view " + r.name + ": " + w
+			}
 		}
 		if why != "" {
 			v = relVerdict{reason: why, at: v.at}
@@ -227,13 +337,22 @@ func (c *catalog) policy(ctx context.Context, rel, expr string) ([]string, strin
 	if info.Kind != sqlinfo.KindSelect {
 		return nil, "cannot read the row-level security policy of " + rel
 	}
+	if info.Volatile != "" {
+		return nil, "row-level security policy on " + rel + " changes from call to call: " + info.Volatile
+	}
 	for _, f := range info.Functions {
-		if policyFuncs[f] {
+		if policyFuncs[f] || slices.ContainsFunc(info.Calls, func(c sqlinfo.Call) bool { return c.Name == f }) {
 			continue
 		}
-		imm, err := c.function(ctx, f)
+		return nil, "row-level security policy on " + rel + " calls " + f + ", whose result the cache cannot key on"
+	}
+	for _, call := range info.Calls {
+		if policyFuncs[call.Name] {
+			continue
+		}
+		imm, err := c.function(ctx, call)
 		if err != nil || !imm {
-			return nil, "row-level security policy on " + rel + " calls " + f + ", whose result the cache cannot key on"
+			return nil, "row-level security policy on " + rel + " calls " + call.Name + ", whose result the cache cannot key on"
 		}
 	}
 	return policySettings(expr), ""
@@ -251,14 +370,24 @@ func policySettings(expr string) []string {
 	return out
 }
 
-// function reports whether every overload of a function is IMMUTABLE (or the
-// config says to treat it so).
-func (c *catalog) function(ctx context.Context, name string) (bool, error) {
+// function reports whether a call may be cached: the application listed
+// the function as called in QueryConfig.ImmutableFunctions, or every
+// overload the call can resolve to (by its number of arguments) is an
+// IMMUTABLE built-in of pg_catalog. Other user functions are refused
+// whatever pg_proc says: Postgres does not enforce declared volatility (an
+// "IMMUTABLE" function may read tables). SQL-value functions have no
+// pg_proc entry of their name and are refused.
+func (c *catalog) function(ctx context.Context, call sqlinfo.Call) (bool, error) {
+	name := call.Name
 	if c.immutable[name] {
 		return true, nil
 	}
+	if call.ValueFunction {
+		return false, nil
+	}
+	key := name + "/" + strconv.Itoa(call.Args)
 	c.mu.RLock()
-	v, ok := c.funcs[name]
+	v, ok := c.funcs[key]
 	gen := c.gen
 	c.mu.RUnlock()
 	if ok && time.Since(v.at) < catalogTTL {
@@ -276,14 +405,14 @@ func (c *catalog) function(ctx context.Context, name string) (bool, error) {
 	defer cancel()
 	var all bool
 	var n int64
-	if err := pool.QueryRow(lctx, lookupImmutable, fn, schema).Scan(&all, &n); err != nil {
+	if err := pool.QueryRow(lctx, lookupImmutable, fn, schema, call.Args).Scan(&all, &n); err != nil {
 		c.report(ctx, "catalog", err)
 		return false, err
 	}
 	v = funcVerdict{immutable: all && n > 0, at: time.Now()}
 	c.mu.Lock()
 	if c.gen == gen && len(c.funcs) < 10000 {
-		c.funcs[name] = v
+		c.funcs[key] = v
 	}
 	c.mu.Unlock()
 	return v.immutable, nil

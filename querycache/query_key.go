@@ -29,11 +29,18 @@ import (
 // text or argument value appears in a key name.
 
 // keyMagic starts the material; it changes with the material's layout.
-const keyMagic = "pgxperf-qc-key\x02"
+// Version 3 added the statement's whole text.
+const keyMagic = "pgxperf-qc-key\x03"
 
 // errUnkeyable is returned for an argument the key cannot encode faithfully
 // (a channel, a function, an unknown QueryRewriter): the call is not cached.
 var errUnkeyable = errors.New("querycache: argument cannot be part of a cache key")
+
+// errClockArg is returned for a string argument holding a clock-relative
+// date/time input ('now', 'today', 'tomorrow', 'yesterday'): pgx sends a
+// Go string as text, and a date/time parameter would read the clock, so the
+// same key would stand for results of different times. The call is not cached.
+var errClockArg = errors.New("querycache: an argument holds a clock-relative date/time input (now, today, tomorrow, yesterday)")
 
 // sessionKey is the framed encoding of a Session, computed once per pool.
 func sessionKey(s Session) []byte {
@@ -55,7 +62,12 @@ func sessionKey(s Session) []byte {
 	return b.b
 }
 
-type keyBuf struct{ b []byte }
+type keyBuf struct {
+	b []byte
+	// mapKey is set while a map key is encoded: a key names a value (a
+	// pgx.NamedArgs name such as "now") and is never converted to a time.
+	mapKey bool
+}
 
 func (k *keyBuf) byte1(c byte) { k.b = append(k.b, c) }
 func (k *keyBuf) uint(v uint64) {
@@ -73,15 +85,24 @@ func (k *keyBuf) bytes(s []byte) {
 
 var keyBufs = sync.Pool{New: func() any { return &keyBuf{b: make([]byte, 0, 512)} }}
 
-// stmtDigest is the SHA-256 of the framed session, fingerprint and
-// normalized SQL: the part of every key of a statement that does not change
-// from call to call, hashed once per plan.
+// stmtDigest is the SHA-256 of the framed session, fingerprint, normalized
+// SQL and the statement's whole text: the part of every key of a statement
+// that does not change from call to call, hashed once per plan. The
+// fingerprint and the normalized text leave every constant out ("id = 1"
+// and "id = 2" share them); the text as the application sent it holds them
+// all (literals in casts, arrays, IN lists, dollar-quoted and escape
+// strings, and the names of pgx named arguments, whose values are
+// arguments). Texts that differ only in spacing or comments get different
+// keys: a miss, never a wrong hit. A plan is only made for an Info with its
+// Text (staticVerdict), and an Info belongs to one text (sqlinfo.Info.Text).
 func (c *QueryCache) stmtDigest(info *sqlinfo.Info) [32]byte {
 	var kb keyBuf
+	kb.b = make([]byte, 0, len(keyMagic)+len(c.sessionKey)+len(info.Normalized)+len(info.Text)+32)
 	kb.b = append(kb.b, keyMagic...)
 	kb.bytes(c.sessionKey)
 	kb.uint(info.Fingerprint)
 	kb.str(info.Normalized)
+	kb.str(info.Text)
 	return sha256.Sum256(kb.b)
 }
 
@@ -232,6 +253,9 @@ func (k *keyBuf) kind(v reflect.Value, t reflect.Type, depth int) error {
 		k.byte1(tagFloat)
 		k.uint(math.Float64bits(v.Float()))
 	case reflect.String:
+		if !k.mapKey && sqlinfo.HasClockWord(v.String()) {
+			return errClockArg
+		}
 		k.byte1(tagString)
 		k.str(v.String())
 	case reflect.Slice:
@@ -264,10 +288,11 @@ func (k *keyBuf) kind(v reflect.Value, t reflect.Type, depth int) error {
 		pairs := make([][]byte, 0, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			var p keyBuf
+			p := keyBuf{mapKey: true}
 			if err := p.arg(it.Key(), depth+1); err != nil {
 				return err
 			}
+			p.mapKey = k.mapKey
 			if err := p.arg(it.Value(), depth+1); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -61,14 +62,27 @@ func (p *planCache) clear() {
 func denied(reason string) *plan { return &plan{reason: reason} }
 
 // staticVerdict is the part of the decision the parse tree alone makes.
+// It is applied to the statement and to the definition of every view the
+// statement reads (recursively, see catalog.relation).
 func staticVerdict(info *sqlinfo.Info) string {
 	switch {
 	case info.Kind != sqlinfo.KindSelect:
 		return "not a SELECT (" + info.Kind.String() + ")"
+	case info.Text == "":
+		// The key is made from the text: an analysis without it (not made
+		// by sqlinfo) cannot tell statements with different constants apart.
+		return "analysis without its statement text"
 	case info.Locking != "":
 		return "locking clause " + info.Locking
 	case !info.ReadOnly && !info.ReadOnlyIfFunctions:
 		return "not read-only: " + info.Reason
+	case info.Volatile != "":
+		return "result changes from call to call: " + info.Volatile
+	}
+	for _, call := range info.Calls {
+		if call.ValueFunction {
+			return "calls SQL-value function " + call.Name + ", whose value depends on the time or on session state the key does not hold"
+		}
 	}
 	for _, t := range info.TablesRead {
 		lt := strings.ToLower(t)
@@ -88,25 +102,45 @@ func (c *QueryCache) plan(ctx context.Context, info *sqlinfo.Info) *plan {
 	if pl := c.plans.get(info); pl != nil {
 		return pl
 	}
+	gen := c.catalog.generation()
 	pl, keep := c.makePlan(ctx, info)
-	if keep {
+	// A plan made while the catalog was forgotten (DDL, or a connection
+	// leaving session state) may rest on facts read before: not kept.
+	if keep && c.catalog.generation() == gen {
 		c.plans.put(info, pl)
 	}
 	return pl
 }
 
-func (c *QueryCache) makePlan(ctx context.Context, info *sqlinfo.Info) (*plan, bool) {
+// vetStatement applies staticVerdict and the catalog's verdict on every
+// function call of info. It returns why info cannot be cached ("" when it
+// can) and whether that answer may be memoized (false after a failed
+// catalog lookup).
+func vetStatement(ctx context.Context, cat *catalog, info *sqlinfo.Info) (why string, keep bool) {
 	if why := staticVerdict(info); why != "" {
-		return denied(why), true
+		return why, true
 	}
 	for _, f := range info.Functions {
-		imm, err := c.catalog.function(ctx, f)
+		if !slices.ContainsFunc(info.Calls, func(c sqlinfo.Call) bool { return c.Name == f }) {
+			return "calls function " + f + " in a way the analyzer does not understand", true
+		}
+	}
+	for _, call := range info.Calls {
+		imm, err := cat.function(ctx, call)
 		if err != nil {
-			return denied("catalog lookup failed for function " + f), false
+			return "catalog lookup failed for function " + call.Name, false
 		}
 		if !imm {
-			return denied("calls function " + f + ", which is not IMMUTABLE"), true
+			return "calls function " + call.Name + " with " + strconv.Itoa(call.Args) +
+				" arguments, which is not IMMUTABLE (a built-in of pg_catalog) nor in ImmutableFunctions", true
 		}
+	}
+	return "", true
+}
+
+func (c *QueryCache) makePlan(ctx context.Context, info *sqlinfo.Info) (*plan, bool) {
+	if why, keep := vetStatement(ctx, c.catalog, info); why != "" {
+		return denied(why), keep
 	}
 	var tags, settings []string
 	for _, t := range info.TablesRead {
@@ -158,8 +192,33 @@ func (c *QueryCache) genKey(tag string) string { return c.prefix + "g:" + tag }
 
 // writeTags returns the relation names whose cached reads a successful
 // statement invalidates, and whether it invalidates everything of the
-// database (global) and the catalog knowledge (ddl).
+// database (global) and the catalog knowledge (ddl). Every user function
+// counts as a possible writer; QueryCache.writeTags exempts the functions
+// of the ImmutableFunctions allow-list.
 func writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
+	return writeTagsExempt(info, nil)
+}
+
+// writeTags is writeTags for this cache: a statement whose only user
+// functions are in QueryConfig.ImmutableFunctions (declared by the
+// application to neither write nor read anything but their arguments)
+// does not bump the database-wide tag on their account. Without it every
+// read calling such a function, the cache's own fills included, would
+// invalidate every entry of the database, its own included.
+func (c *QueryCache) writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
+	if len(c.catalog.immutable) == 0 {
+		return writeTagsExempt(info, nil)
+	}
+	return writeTagsExempt(info, c.catalog.listed)
+}
+
+// writeTagsExempt is writeTags where the user functions for which exempt
+// returns true are known not to write.
+func writeTagsExempt(info *sqlinfo.Info, exempt func(string) bool) (rels []string, global, ddl bool) {
+	userCode := len(info.UnknownFunctions) > 0
+	if userCode && exempt != nil {
+		userCode = slices.ContainsFunc(info.UnknownFunctions, func(f string) bool { return !exempt(f) })
+	}
 	switch info.Kind {
 	case sqlinfo.KindEmpty, sqlinfo.KindTransaction:
 		return nil, false, false
@@ -167,12 +226,12 @@ func writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
 		if info.ReadOnly {
 			return nil, false, false
 		}
-		return relNames(info.TablesWritten), len(info.UnknownFunctions) > 0, false
+		return relNames(info.TablesWritten), userCode, false
 	case sqlinfo.KindInsert, sqlinfo.KindUpdate, sqlinfo.KindDelete, sqlinfo.KindMerge:
 		rels = relNames(info.TablesWritten)
-		return rels, len(rels) == 0 || len(info.UnknownFunctions) > 0, false
+		return rels, len(rels) == 0 || userCode, false
 	case sqlinfo.KindCopy:
-		return relNames(info.TablesWritten), len(info.UnknownFunctions) > 0, false
+		return relNames(info.TablesWritten), userCode, false
 	case sqlinfo.KindUtility:
 		if info.ReadOnly {
 			return nil, false, false

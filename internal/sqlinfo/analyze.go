@@ -46,7 +46,7 @@ func analyze(sql string) (info *Info) {
 	if err != nil {
 		return fallback(sql, named, err)
 	}
-	info = &Info{Fingerprint: fp, FingerprintHex: hex16(fp), NamedArgs: named}
+	info = &Info{Fingerprint: fp, FingerprintHex: hex16(fp), NamedArgs: named, Text: sql}
 	info.SQLCName, info.SQLCCommand = sqlcHeader(sql)
 
 	if len(tree.Stmts) == 0 {
@@ -68,6 +68,8 @@ func analyze(sql string) (info *Info) {
 	info.TablesRead = sortedSet(w.read)
 	info.TablesWritten = sortedSet(w.written)
 	info.Functions = sortedSet(w.funcs)
+	info.Calls = sortedCalls(w.calls)
+	info.Volatile = w.volatile
 	for _, f := range info.Functions {
 		if classifyFunc(f) == funcUnknown {
 			info.UnknownFunctions = append(info.UnknownFunctions, f)
@@ -153,6 +155,7 @@ func fallback(sql string, named []string, err error) *Info {
 		Params:         params,
 		NamedArgs:      named,
 		ParseError:     err,
+		Text:           sql,
 	}
 	info.SQLCName, info.SQLCCommand = sqlcHeader(sql)
 	return info
@@ -169,7 +172,7 @@ func panicInfo(sql string, r any) (info *Info) {
 		if recover() != nil {
 			fp := fnv1a64(sql)
 			info = &Info{Fingerprint: fp, FingerprintHex: hex16(fp), Fallback: true,
-				Kind: KindUnparsed, Reason: ReasonParseError, ParseError: err}
+				Kind: KindUnparsed, Reason: ReasonParseError, ParseError: err, Text: sql}
 		}
 	}()
 	return fallback(sql, nil, err)

@@ -14,11 +14,11 @@ import (
 const DefaultMaxBytes = 64 << 20
 
 // entryOverhead approximates the bytes an entry costs beyond the lengths
-// of its strings: the Info struct in its allocation size class (288), otter's
+// of its strings: the Info struct in its allocation size class (384), otter's
 // node and hash-table slot (~130) and the rounding of the small allocations
 // behind strings and slices (~60). TestCacheMemoryBound checks it against
 // the heap.
-const entryOverhead = 480
+const entryOverhead = 576
 
 // Config configures an Analyzer. The zero value is ready to use.
 type Config struct {
@@ -158,6 +158,9 @@ func weight(key string, info *Info) uint32 {
 			n += 16 + uint64(len(s))
 		}
 	}
+	// Calls' names share the bytes of Functions' names.
+	n += 40 * uint64(len(info.Calls))
+	n += uint64(len(info.Volatile))
 	if info.ParseError != nil {
 		n += 64 + uint64(len(info.ParseError.Error()))
 	}

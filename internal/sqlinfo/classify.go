@@ -51,8 +51,14 @@ func verdict(n *pg_query.Node, w *walker) (Kind, TxOp, bool, string) {
 	case *pg_query.Node_InsertStmt:
 		return KindInsert, TxNone, false, "insert statement"
 	case *pg_query.Node_UpdateStmt:
+		if w.cursor != "" {
+			return KindUpdate, TxNone, false, "update statement, " + cursorReason(w.cursor)
+		}
 		return KindUpdate, TxNone, false, "update statement"
 	case *pg_query.Node_DeleteStmt:
+		if w.cursor != "" {
+			return KindDelete, TxNone, false, "delete statement, " + cursorReason(w.cursor)
+		}
 		return KindDelete, TxNone, false, "delete statement"
 	case *pg_query.Node_MergeStmt:
 		return KindMerge, TxNone, false, "merge statement"
@@ -66,6 +72,14 @@ func verdict(n *pg_query.Node, w *walker) (Kind, TxOp, bool, string) {
 		if !explainAnalyze(s.ExplainStmt) {
 			if w.tempRel != "" {
 				return KindUtility, TxNone, false, "reads temporary table " + w.tempRel
+			}
+			if x := s.ExplainStmt.Query.GetExecuteStmt(); x != nil {
+				// The prepared statement exists only in the session that
+				// made it: another connection (a replica's) does not have it.
+				return KindUtility, TxNone, false, "EXPLAIN EXECUTE of prepared statement " + x.Name + " (session state)"
+			}
+			if w.cursor != "" {
+				return KindUtility, TxNone, false, cursorReason(w.cursor)
 			}
 			return KindUtility, TxNone, true, ReasonExplainOnly
 		}
@@ -89,6 +103,8 @@ func selectVerdict(w *walker) (bool, string) {
 		return false, "locking clause " + w.lockings[0]
 	case w.tempRel != "":
 		return false, "reads temporary table " + w.tempRel
+	case w.cursor != "":
+		return false, cursorReason(w.cursor)
 	}
 	unknown := ""
 	for _, f := range w.funcs {
@@ -190,4 +206,10 @@ func utilityName(n *pg_query.Node) string {
 		return "SHOW"
 	}
 	return ""
+}
+
+// cursorReason is the reason of a statement with WHERE CURRENT OF: the
+// cursor exists only in the session (and transaction) that declared it.
+func cursorReason(cursor string) string {
+	return "WHERE CURRENT OF cursor " + cursor + " (session state)"
 }

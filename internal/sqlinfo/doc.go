@@ -26,12 +26,21 @@
 //     replica or be served from the result cache. "Unknown means primary":
 //     a parse error, a locking clause, a writable CTE, SELECT INTO, a call of
 //     nextval, an advisory lock or any function not on the built-in
-//     allow-list ([IsKnownReadOnlyFunction]) makes it false. Reason says why
-//     in a few words.
+//     allow-list ([IsKnownReadOnlyFunction]) makes it false, and so does a
+//     reference to session state made on another connection (EXPLAIN
+//     EXECUTE of a prepared statement, WHERE CURRENT OF a cursor, FETCH,
+//     MOVE, CLOSE). Reason says why in a few words.
 //   - TablesRead, TablesWritten: relations as written in the SQL, for cache
 //     invalidation and reports. CTE names are not tables.
 //   - Functions, UnknownFunctions: functions called; the unknown ones are
-//     user functions the analyzer cannot vouch for.
+//     user functions the analyzer cannot vouch for. Calls: the same calls
+//     with their argument counts (to narrow pg_proc overloads) and the
+//     SQL-standard value functions marked as such.
+//   - Text: the text analyzed. One Info describes one exact text, so a
+//     result cache keys on it: Fingerprint and Normalized drop constants.
+//   - Volatile: a construct whose value changes from call to call without
+//     a function call: a clock-relative date/time literal ('now', 'today',
+//     … see [HasClockWord]), TABLESAMPLE, a system column.
 //   - Locking: the FOR UPDATE / FOR SHARE … clause, if any.
 //   - SQLCName, SQLCCommand: from a leading sqlc "-- name: GetUser :one"
 //     comment, to name queries in reports after the code that runs them.

@@ -24,6 +24,11 @@ func (w *walker) funcCall(fc *pg_query.FuncCall) {
 		return
 	}
 	w.funcs = append(w.funcs, name)
+	nargs := len(fc.Args)
+	if fc.AggWithinGroup {
+		nargs += len(fc.AggOrder)
+	}
+	w.calls = append(w.calls, Call{Name: name, Args: nargs, Variadic: fc.FuncVariadic})
 	if batchFuncs[strings.TrimPrefix(name, "pg_catalog.")] {
 		for _, a := range fc.Args {
 			if isBatchValue(a) {

@@ -146,4 +146,47 @@ type Info struct {
 	NamedArgs []string
 	// ParseError is pg_query's error for unparsed text, nil otherwise.
 	ParseError error
+
+	// Text is the SQL text analyzed, exactly as given (before the named
+	// argument rewrite). An Info describes one text: the Analyzer's cache is
+	// keyed by the whole text, so two texts never share an Info. Fingerprint
+	// and Normalized leave the statement's constants out; a result cache must
+	// key on Text (or on every constant) as well.
+	Text string
+	// Calls lists the function calls of the text with their argument
+	// counts, de-duplicated, sorted by name, then Args, then the flags. SQL
+	// standard value functions (CURRENT_TIMESTAMP, CURRENT_USER, …) are
+	// listed with ValueFunction set. Together with pg_proc's pronargs,
+	// pronargdefaults and provariadic, Args narrows the overloads a call can
+	// resolve to (see Call).
+	Calls []Call
+	// Volatile names the first construct met whose value may change from
+	// call to call although no function is called, "" when there is none:
+	// a string constant holding a clock-relative date/time input ('now',
+	// 'today', 'tomorrow', 'yesterday' as a word anywhere in the string, in
+	// any case: see HasClockWord), TABLESAMPLE, or a system column (ctid,
+	// xmin, xmax, cmin, cmax, tableoid). It does not change ReadOnly (such
+	// a statement runs on a standby alike); a result cache must refuse it.
+	Volatile string
+}
+
+// Call is one function call of a statement.
+type Call struct {
+	// Name is the function's name as in Info.Functions.
+	Name string
+	// Args is the number of arguments written, named ones (a => 1)
+	// included; for an ordered-set aggregate (… WITHIN GROUP (ORDER BY x))
+	// the ORDER BY arguments count too, as in pg_proc. count(*) has none.
+	// An overload with pronargs parameters, pronargdefaults of which have
+	// defaults, can be the one called when
+	// pronargs-pronargdefaults <= Args <= pronargs, or, for a variadic one,
+	// when Args >= pronargs-1.
+	Args int
+	// Variadic is true when the last argument is marked VARIADIC (an array
+	// passed to the variadic parameter as a whole).
+	Variadic bool
+	// ValueFunction is true for an SQL-standard value function
+	// (CURRENT_DATE, LOCALTIMESTAMP, CURRENT_USER, …), which has no pg_proc
+	// entry of that name; Args is then 0.
+	ValueFunction bool
 }

@@ -96,7 +96,7 @@ func TestVerdicts(t *testing.T) {
 		{"SELECT * FROM @tbl", sqlinfo.KindUnparsed, false, "parse error"},
 		{"SELECT 1\x00; DELETE FROM t", sqlinfo.KindUnparsed, false, "parse error"},
 		{"EXPLAIN ANALYZE EXECUTE p", sqlinfo.KindUtility, false, "explain analyze: utility statement EXECUTE"},
-		{"EXPLAIN EXECUTE p", sqlinfo.KindUtility, true, "explain without analyze"},
+		{"EXPLAIN EXECUTE p", sqlinfo.KindUtility, false, "EXPLAIN EXECUTE of prepared statement p (session state)"},
 		{"EXPLAIN ANALYZE DELETE FROM users", sqlinfo.KindUtility, false, "explain analyze: delete statement"},
 		{"EXPLAIN (ANALYZE) SELECT * FROM t FOR UPDATE", sqlinfo.KindUtility, false, "explain analyze: locking clause FOR UPDATE"},
 

@@ -2,6 +2,7 @@ package sqlinfo
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -32,6 +33,9 @@ type walker struct {
 	// explainOnly is set while walking the statement of an EXPLAIN without
 	// ANALYZE: nothing is executed, so relations are recorded as read.
 	explainOnly bool
+	calls       []Call
+	volatile    string // see Info.Volatile (first one met)
+	cursor      string // the cursor of a WHERE CURRENT OF (first one)
 }
 
 // stmt walks one top-level statement (or the statement inside EXPLAIN,
@@ -154,7 +158,22 @@ func (w *walker) msg(m protoreflect.Message, acc access) {
 	case *pg_query.FuncCall:
 		w.funcCall(x)
 	case *pg_query.SQLValueFunction:
-		w.funcs = append(w.funcs, svfName(x.Op))
+		name := svfName(x.Op)
+		w.funcs = append(w.funcs, name)
+		w.calls = append(w.calls, Call{Name: name, ValueFunction: true})
+	case *pg_query.A_Const:
+		w.constant(x)
+	case *pg_query.RangeTableSample:
+		w.setVolatile("TABLESAMPLE")
+	case *pg_query.ColumnRef:
+		w.columnRef(x)
+	case *pg_query.CurrentOfExpr:
+		if w.cursor == "" {
+			w.cursor = x.CursorName
+			if w.cursor == "" {
+				w.cursor = "$" + strconv.Itoa(int(x.CursorParam))
+			}
+		}
 	case *pg_query.A_Expr:
 		w.aExpr(x)
 	case *pg_query.ParamRef:
