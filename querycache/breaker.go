@@ -212,3 +212,23 @@ func (b *breaker) openLocked(now int64) {
 	b.state.Store(int32(BreakerOpen))
 	b.opens.Add(1)
 }
+
+// recovered closes the breaker after a call made outside allow (the retry
+// of a pending invalidation, which must not wait for the cooldown) got an
+// answer from Redis: Redis is back, so every other call may go to it again.
+// A probe still out when it closes reports to a closed breaker and is
+// ignored.
+func (b *breaker) recovered() {
+	if b.cfg.Failures < 0 {
+		return
+	}
+	if BreakerState(b.state.Load()) == BreakerClosed && b.failures.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failures.Store(0)
+	b.cooldown = b.cfg.Cooldown
+	b.probing = false
+	b.state.Store(int32(BreakerClosed))
+}

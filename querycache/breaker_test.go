@@ -183,3 +183,22 @@ func TestNamedTTL(t *testing.T) {
 	_, ok := NamedTTL("nope")
 	require.False(t, ok)
 }
+
+// recovered (a pending invalidation's retry got through) closes an open
+// breaker at once, without waiting for its cooldown.
+func TestBreakerRecovered(t *testing.T) {
+	t.Parallel()
+	b, _ := fakeClockBreaker(BreakerConfig{Failures: 2, Cooldown: 10 * time.Second, MaxCooldown: 30 * time.Second})
+	breakerFail(b, 2)
+	require.Equal(t, BreakerOpen, b.State())
+	_, ok := b.allow()
+	require.False(t, ok)
+	b.recovered()
+	require.Equal(t, BreakerClosed, b.State())
+	probe, ok := b.allow()
+	require.True(t, ok)
+	require.False(t, probe)
+	// A failure after recovery starts a new run from zero.
+	breakerFail(b, 1)
+	require.Equal(t, BreakerClosed, b.State())
+}

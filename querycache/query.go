@@ -99,6 +99,18 @@ type QueryConfig struct {
 	// Zero means 1 s.
 	InvalidateTimeout time.Duration
 
+	// InvalidateRetry is how often invalidations that could not reach
+	// Redis are retried, off the writer's goroutine, on a fixed interval
+	// (not the breaker's backed-off cooldown) and each within Timeout (at
+	// least 100 ms): they land within about InvalidateRetry+Timeout of
+	// Redis answering again. Meanwhile this instance serves and stores
+	// nothing. After Redis was unreachable, an instance also waits
+	// 4×InvalidateRetry (at least 200 ms) after its first answer from Redis
+	// before it serves or stores again, so that the pending invalidations
+	// of the other instances, which lost Redis too, land first. Give every
+	// instance the same value. Zero means 50 ms.
+	InvalidateRetry time.Duration
+
 	// JitterFraction spreads expiries by ±JitterFraction of the TTL. Zero
 	// means 0.1; negative disables jitter. Must be below 1.
 	JitterFraction float64
@@ -167,6 +179,8 @@ type QueryCache struct {
 	encoder      ResultEncoder
 	timeout      time.Duration
 	invalTimeout time.Duration
+	invalRetry   time.Duration
+	recoverHold  time.Duration
 	jitter       float64
 	early        float64
 	onError      func(ctx context.Context, op string, err error)
@@ -180,15 +194,20 @@ type QueryCache struct {
 	rules         map[string]time.Duration // "fp:…" or "name:…" → TTL (0: default)
 
 	breaker *breaker
-	flights flightGroup
-	stats   queryStats
-	catalog *catalog
-	plans   planCache
-	epochs  epochs
-	l1      *l1Cache
-	l1Live  atomic.Bool // subscribed to the invalidation channel: L1 may serve
-	types   typeRegistry
-	inval   *Invalidator
+	// redisFailing is set by a call that found Redis unreachable; the first
+	// answer after it sets holdUntil (monotonicNow), before which nothing
+	// is served or stored: other instances' pending invalidations land first.
+	redisFailing atomic.Bool
+	holdUntil    atomic.Int64
+	flights      flightGroup
+	stats        queryStats
+	catalog      *catalog
+	plans        planCache
+	epochs       epochs
+	l1           *l1Cache
+	l1Live       atomic.Bool // subscribed to the invalidation channel: L1 may serve
+	types        typeRegistry
+	inval        *Invalidator
 
 	refreshMu  sync.Mutex
 	refreshing map[string]struct{}
@@ -214,8 +233,8 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 	if cfg.JitterFraction >= 1 || cfg.EarlyRefresh >= 1 {
 		return nil, errors.New("querycache: QueryConfig.JitterFraction and EarlyRefresh must be below 1")
 	}
-	if cfg.MaxResultBytes < 0 || cfg.DefaultTTL < 0 || cfg.Timeout < 0 || cfg.InvalidateTimeout < 0 {
-		return nil, errors.New("querycache: QueryConfig.MaxResultBytes, DefaultTTL, Timeout and InvalidateTimeout must not be negative")
+	if cfg.MaxResultBytes < 0 || cfg.DefaultTTL < 0 || cfg.Timeout < 0 || cfg.InvalidateTimeout < 0 || cfg.InvalidateRetry < 0 {
+		return nil, errors.New("querycache: QueryConfig.MaxResultBytes, DefaultTTL, Timeout, InvalidateTimeout and InvalidateRetry must not be negative")
 	}
 	c := &QueryCache{
 		client:       cfg.Client,
@@ -225,6 +244,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		encoder:      ResultEncoder{CompressAbove: cfg.CompressAbove},
 		timeout:      cfg.Timeout,
 		invalTimeout: cfg.InvalidateTimeout,
+		invalRetry:   cfg.InvalidateRetry,
 		jitter:       cfg.JitterFraction,
 		early:        cfg.EarlyRefresh,
 		onError:      cfg.OnError,
@@ -252,6 +272,10 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 	if c.invalTimeout <= 0 {
 		c.invalTimeout = max(time.Second, c.timeout)
 	}
+	if c.invalRetry == 0 {
+		c.invalRetry = 50 * time.Millisecond
+	}
+	c.recoverHold = max(4*c.invalRetry, 200*time.Millisecond)
 	if c.jitter == 0 {
 		c.jitter = 0.1
 	}
@@ -463,8 +487,39 @@ func (c *QueryCache) call(ctx context.Context, op string, fn func(ctx context.Co
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	err := fn(cctx)
 	cancel()
-	c.breaker.done(probe, c.classify(ctx, op, err))
+	o := c.classify(ctx, op, err)
+	c.breaker.done(probe, o)
+	c.noteOutcome(o)
 	return err
+}
+
+// noteOutcome starts the recovery hold at the first answer from Redis after
+// it was unreachable.
+func (c *QueryCache) noteOutcome(o outcome) {
+	switch o {
+	case outcomeFail:
+		if !c.redisFailing.Load() {
+			c.redisFailing.Store(true)
+		}
+	case outcomeOK:
+		if c.redisFailing.Load() && c.redisFailing.CompareAndSwap(true, false) {
+			c.holdUntil.Store(monotonicNow() + int64(c.recoverHold))
+		}
+	}
+}
+
+// holding reports whether the recovery hold is on: nothing is served or
+// stored. Only an atomic load once it is over.
+func (c *QueryCache) holding() bool {
+	h := c.holdUntil.Load()
+	if h == 0 {
+		return false
+	}
+	if monotonicNow() < h {
+		return true
+	}
+	c.holdUntil.CompareAndSwap(h, 0)
+	return false
 }
 
 func (c *QueryCache) classify(ctx context.Context, op string, err error) outcome {

@@ -2,14 +2,10 @@ package querycache
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -79,15 +75,35 @@ func (e *epochs) same(slots []uint32, snap []uint64, all uint64) bool {
 // Invalidator is the pgx tracer (QueryTracer, BatchTracer, CopyFromTracer,
 // PrepareTracer) that invalidates a QueryCache's entries after writes
 // commit. Get it from QueryCache.Invalidator.
+//
+// It also watches every statement for session state that the cache key does
+// not hold (see sessionOps): while any connection carries such state, the
+// cache neither serves nor stores anything.
 type Invalidator struct {
-	c     *QueryCache
+	c *QueryCache
+	// key names this invalidator's state in a connection's CustomData, so
+	// that the state lives and dies with the connection and nothing here
+	// keeps a closed connection alive.
+	key string
+	// conns holds the state of connections without CustomData (made by
+	// hand with pgconn.Construct); they are dropped by ForgetConn.
 	conns sync.Map // *pgx.Conn → *connState
 
-	pendingMu sync.Mutex
-	pending   map[string]uint64 // tags whose generation could not be incremented → when last kept
-	keeps     uint64            // counts keep calls, for pending's values
-	dirty     atomic.Bool       // pending is not empty: this instance reads no entries
-	retrying  bool
+	pendingMu  sync.Mutex
+	pending    map[string]uint64 // tags whose generation could not be incremented → when last kept
+	pendingDDL bool              // a DDL is among them: tell the other instances
+	keeps      uint64            // counts keep calls, for pending's values
+	dirty      atomic.Bool       // pending is not empty: this instance reads no entries
+	retrying   bool
+	wake       chan struct{} // a new write was kept: retry now
+	lastReport int64         // monotonicNow of the last retry failure reported
+
+	sessMu    sync.Mutex
+	sessConns map[*connState]bool    // connections that carry session state → a non-custom setting among it
+	sessCount atomic.Int64           // len(sessConns)
+	sessHard  atomic.Int64           // connections in sessConns with a non-custom setting
+	sessEpoch atomic.Uint64          // counts connections entering sessConns
+	sessWhy   atomic.Pointer[string] // the last setting that diverged, for the bypass reason
 }
 
 var (
@@ -97,22 +113,63 @@ var (
 	_ pgx.PrepareTracer  = (*Invalidator)(nil)
 )
 
-// connState is what one connection has written in its open transaction.
+// connState is what one connection has written in its open transaction,
+// and the session state it carries.
 type connState struct {
 	cur    *sqlinfo.Info
+	curSQL string
 	rels   []string
 	global bool
 	ddl    bool
 	infos  []*sqlinfo.Info // the writing statements, for the statistics
 	names  map[string]string
 	copied []string
+
+	// sess names the settings (and "pg_temp" for temporary objects) that
+	// statements changed on this connection and that the cache key does
+	// not hold; non-empty means the connection is in sessConns. Guarded by
+	// Invalidator.sessMu (the connection's own goroutine writes it, and
+	// ForgetConn or the connection's cleanup may clear it).
+	sess      map[string]struct{}
+	cleanup   bool // a cleanup is registered on the connection
+	psSaved   bool // psBefore holds the reported parameters before cur ran
+	psBefore  [len(reportedParams)]string
+	forgotten bool // ForgetConn ran: the connection is closed
 }
 
 func newInvalidator(c *QueryCache) *Invalidator {
-	return &Invalidator{c: c, pending: map[string]uint64{}}
+	return &Invalidator{
+		c:         c,
+		key:       "pgxperf/querycache.Invalidator." + c.origin,
+		pending:   map[string]uint64{},
+		wake:      make(chan struct{}, 1),
+		sessConns: map[*connState]bool{},
+	}
 }
 
+// lookup returns the connection's state, nil if it has none.
+func (i *Invalidator) lookup(conn *pgx.Conn) *connState {
+	if m := conn.PgConn().CustomData(); m != nil {
+		st, _ := m[i.key].(*connState)
+		return st
+	}
+	if v, ok := i.conns.Load(conn); ok {
+		return v.(*connState)
+	}
+	return nil
+}
+
+// state returns the connection's state, made on first use. Only the
+// goroutine that uses the connection calls it.
 func (i *Invalidator) state(conn *pgx.Conn) *connState {
+	if m := conn.PgConn().CustomData(); m != nil {
+		if st, ok := m[i.key].(*connState); ok {
+			return st
+		}
+		st := &connState{}
+		m[i.key] = st
+		return st
+	}
 	if v, ok := i.conns.Load(conn); ok {
 		return v.(*connState)
 	}
@@ -120,22 +177,38 @@ func (i *Invalidator) state(conn *pgx.Conn) *connState {
 	return v.(*connState)
 }
 
-// ForgetConn drops what the invalidator keeps for a closed connection.
-func (i *Invalidator) ForgetConn(conn *pgx.Conn) { i.conns.Delete(conn) }
+// ForgetConn drops what the invalidator keeps for a closed connection,
+// including the session state that kept the cache off: pgxperf.Pool calls
+// it from the pool's BeforeClose hook. A connection closed without it (one
+// taken with Hijack, or of a pool of your own) is forgotten when it is
+// garbage collected.
+func (i *Invalidator) ForgetConn(conn *pgx.Conn) {
+	st := i.lookup(conn)
+	if m := conn.PgConn().CustomData(); m != nil {
+		delete(m, i.key)
+	}
+	i.conns.Delete(conn)
+	if st != nil {
+		i.sessMu.Lock()
+		st.forgotten = true
+		i.clearSessLocked(st)
+		i.sessMu.Unlock()
+	}
+}
 
-func (i *Invalidator) analyze(st *connState, sql string) *sqlinfo.Info {
+func (i *Invalidator) analyze(st *connState, sql string) (*sqlinfo.Info, string) {
 	if q, ok := st.names[sql]; ok {
 		sql = q
 	}
-	return sqlinfo.Analyze(sql)
+	return sqlinfo.Analyze(sql), sql
 }
 
 // failedOnServer reports whether err says the server rejected the statement
 // (so it changed nothing); any other error may follow a change.
 func failedOnServer(err error) bool { return pgerr.Rejected(err) }
 
-func (st *connState) add(info *sqlinfo.Info) {
-	rels, global, ddl := writeTags(info)
+func (st *connState) add(c *QueryCache, info *sqlinfo.Info) {
+	rels, global, ddl := c.writeTags(info)
 	if len(rels) == 0 && !global && !ddl {
 		return
 	}
@@ -173,20 +246,22 @@ func (i *Invalidator) settle(ctx context.Context, conn *pgx.Conn, st *connState,
 // TraceQueryStart implements pgx.QueryTracer.
 func (i *Invalidator) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	st := i.state(conn)
-	st.cur = i.analyze(st, data.SQL)
+	st.cur, st.curSQL = i.analyze(st, data.SQL)
+	i.beforeStatement(conn, st, st.cur)
 	return ctx
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
 func (i *Invalidator) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
 	st := i.state(conn)
-	info := st.cur
-	st.cur = nil
+	info, sql := st.cur, st.curSQL
+	st.cur, st.curSQL = nil, ""
 	if info == nil {
 		return
 	}
+	i.afterStatement(conn, st, info, sql, data.Err)
 	if !failedOnServer(data.Err) {
-		st.add(info)
+		st.add(i.c, info)
 	}
 	rolledBack := info.TxOp == sqlinfo.TxRollback ||
 		(info.TxOp == sqlinfo.TxCommit && data.Err == nil && data.CommandTag.String() == "ROLLBACK") ||
@@ -202,9 +277,10 @@ func (i *Invalidator) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 // TraceBatchQuery implements pgx.BatchTracer.
 func (i *Invalidator) TraceBatchQuery(_ context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
 	st := i.state(conn)
-	info := i.analyze(st, data.SQL)
+	info, sql := i.analyze(st, data.SQL)
+	i.afterStatement(conn, st, info, sql, data.Err)
 	if !failedOnServer(data.Err) {
-		st.add(info)
+		st.add(i.c, info)
 	}
 }
 
@@ -252,8 +328,9 @@ func (i *Invalidator) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepa
 
 // invalidate increments the generations of rels (and the global one) in
 // Redis and tells the other instances. It runs before the write's call
-// returns. When Redis cannot be reached the tags are kept and retried, and
-// this instance stops reading entries until they are through.
+// returns. When Redis cannot be reached, or invalidations are already
+// waiting for it, the tags are kept and retried off the caller's goroutine,
+// and this instance reads and stores no entries until they are through.
 func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl bool, infos []*sqlinfo.Info) {
 	c := i.c
 	tags := make([]string, 0, len(rels)+1)
@@ -275,8 +352,13 @@ func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl
 		c.stats.of(info).invalidations.Add(1)
 	}
 	c.stats.countTables(tags)
-	if err := i.push(ctx, tags, ddl); err != nil {
-		i.keep(tags)
+	if i.dirty.Load() {
+		// Earlier invalidations are waiting for Redis: this one joins them
+		// rather than making the writer wait for a Redis that was just
+		// unreachable (the retry delivers it as soon as Redis answers).
+		i.keep(tags, ddl)
+	} else if err := i.push(ctx, tags, ddl); err != nil {
+		i.keep(tags, ddl)
 	}
 	// Again after Redis has the new generations: a reader that took its
 	// epoch snapshot between the first bump and the increment may have read
@@ -285,202 +367,61 @@ func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl
 	c.epochs.bump(tags, global)
 }
 
-// push increments the tags' generations and publishes them, in one round trip.
-func (i *Invalidator) push(ctx context.Context, tags []string, ddl bool) error {
+// pipeline increments the tags' generations and publishes them, in one
+// round trip on client.
+func (i *Invalidator) pipeline(ctx context.Context, client redis.UniversalClient, tags []string, ddl bool) error {
 	c := i.c
-	if len(tags) == 0 {
-		return nil
-	}
 	msg := c.origin + "\n"
 	if ddl {
 		msg += "ddl\n"
 	}
 	msg += strings.Join(tags, "\n")
-	return c.call(ctx, "invalidate", func(ctx context.Context) error {
-		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, t := range tags {
-				p.Incr(ctx, c.genKey(t))
-			}
-			p.Publish(ctx, c.channel, msg)
-			return nil
-		})
-		return err
+	_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, t := range tags {
+			p.Incr(ctx, c.genKey(t))
+		}
+		p.Publish(ctx, c.channel, msg)
+		return nil
+	})
+	return err
+}
+
+// push delivers an invalidation on the writer's goroutine, under the
+// breaker (while it is open nothing waits) and InvalidateTimeout.
+func (i *Invalidator) push(ctx context.Context, tags []string, ddl bool) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	return i.c.call(ctx, "invalidate", func(ctx context.Context) error {
+		return i.pipeline(ctx, i.c.client, tags, ddl)
 	})
 }
 
-// keep records tags whose invalidation failed and starts retrying them.
-func (i *Invalidator) keep(tags []string) {
+// keep records tags whose invalidation has not reached Redis and makes sure
+// the retry loop runs.
+func (i *Invalidator) keep(tags []string, ddl bool) {
+	if len(tags) == 0 && !ddl {
+		return
+	}
 	i.pendingMu.Lock()
 	defer i.pendingMu.Unlock()
 	i.keeps++
 	for _, t := range tags {
 		i.pending[t] = i.keeps
 	}
-	i.dirty.Store(true)
-	i.c.logger.Warn("pgxperf querycache: invalidation failed; reads bypass the cache until it is retried",
-		"tables", len(tags))
+	i.pendingDDL = i.pendingDDL || ddl
+	if !i.dirty.Swap(true) {
+		i.c.logger.Warn("pgxperf querycache: invalidation failed; this instance bypasses the cache until it reaches redis",
+			"tables", len(tags))
+	}
+	select {
+	case i.wake <- struct{}{}:
+	default:
+	}
 	if i.retrying || i.c.closed.Load() {
 		return
 	}
 	i.retrying = true
 	i.c.bg.Add(1)
 	go i.retry()
-}
-
-func (i *Invalidator) retry() {
-	defer i.c.bg.Done()
-	delay := 50 * time.Millisecond
-	for {
-		select {
-		case <-i.c.stop:
-			i.pendingMu.Lock()
-			i.retrying = false
-			i.pendingMu.Unlock()
-			return
-		case <-time.After(delay):
-		}
-		if i.flushPending(context.Background()) {
-			i.pendingMu.Lock()
-			done := len(i.pending) == 0
-			if done {
-				i.retrying = false
-			}
-			i.pendingMu.Unlock()
-			if done {
-				return
-			}
-		}
-		delay = min(2*delay, time.Second)
-	}
-}
-
-// flushPending pushes the pending tags; it reports whether they all went
-// through.
-func (i *Invalidator) flushPending(ctx context.Context) bool {
-	if !i.dirty.Load() {
-		return true
-	}
-	i.pendingMu.Lock()
-	tags := make([]string, 0, len(i.pending))
-	seen := make(map[string]uint64, len(i.pending))
-	for t, n := range i.pending {
-		tags = append(tags, t)
-		seen[t] = n
-	}
-	i.pendingMu.Unlock()
-	slices.Sort(tags)
-	if err := i.push(ctx, tags, false); err != nil {
-		return false
-	}
-	i.pendingMu.Lock()
-	for _, t := range tags {
-		// A write kept again while this push was out may have committed
-		// after Redis took the push: it stays pending.
-		if i.pending[t] == seen[t] {
-			delete(i.pending, t)
-		}
-	}
-	if len(i.pending) == 0 {
-		i.dirty.Store(false)
-	}
-	i.pendingMu.Unlock()
-	return true
-}
-
-// ---- pub/sub ----
-
-func randomID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// subscribe keeps the instance subscribed to the invalidation channel while
-// the in-process cache is on. While it is not subscribed (not yet, or the
-// connection broke and messages may have been lost), the in-process cache is
-// not used, and every reconnection flushes it.
-func (c *QueryCache) subscribe() {
-	defer c.bg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.stop
-		cancel()
-	}()
-	// The channel is named at once: a Ring or a Cluster picks the server by
-	// it (and panics without one). go-redis keeps it, and subscribes again
-	// after every reconnection, which arrives here as a *redis.Subscription.
-	ps := c.client.Subscribe(ctx, c.channel)
-	defer ps.Close()
-	backoff := 50 * time.Millisecond
-	for ctx.Err() == nil {
-		msg, err := ps.ReceiveTimeout(ctx, time.Second)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Quiet channel: check that the connection still works.
-				if perr := ps.Ping(ctx); perr != nil {
-					c.reportErr(ctx, "subscribe", perr)
-					c.l1Down()
-				}
-				continue
-			}
-			c.reportErr(ctx, "subscribe", err)
-			c.l1Down()
-			sleepCtx(ctx, backoff)
-			backoff = min(2*backoff, 2*time.Second)
-			continue
-		}
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				// Messages published while we were away are lost: start over.
-				c.epochs.all.Add(1)
-				c.l1Live.Store(true)
-				backoff = 50 * time.Millisecond
-			}
-		case *redis.Message:
-			c.onMessage(m.Payload)
-		}
-	}
-}
-
-func (c *QueryCache) l1Down() {
-	if c.l1Live.Swap(false) {
-		c.logger.Warn("pgxperf querycache: invalidation channel lost; in-process cache off until it is back")
-	}
-	c.epochs.all.Add(1)
-}
-
-// onMessage applies another instance's invalidation to the local epochs.
-func (c *QueryCache) onMessage(payload string) {
-	origin, rest, _ := strings.Cut(payload, "\n")
-	if origin == c.origin {
-		return
-	}
-	if r, ok := strings.CutPrefix(rest, "ddl\n"); ok {
-		rest = r
-		c.forgetCatalog()
-	}
-	tags := strings.Split(rest, "\n")
-	c.epochs.bump(tags, slices.ContainsFunc(tags, func(t string) bool { return strings.HasSuffix(t, "/*") }))
-}
-
-// forgetCatalog drops what the catalog and the plans say, after DDL here or
-// in another instance.
-func (c *QueryCache) forgetCatalog() {
-	c.catalog.forget()
-	c.plans.clear()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

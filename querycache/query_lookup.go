@@ -90,9 +90,22 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		st.bypass("cache closed")
 		return served{}
 	}
+	// Session state before the plan: the plan reads the catalog on a pooled
+	// connection, which must not resolve names under a diverged search_path
+	// or role (see Invalidator.clearSessLocked). Custom settings do not
+	// change name resolution: the plan's own refusal is reported first.
+	sess := c.inval.sessEpoch.Load()
+	if why := c.inval.sessionBypass(true); why != "" {
+		st.bypass(why)
+		return served{}
+	}
 	pl := c.plan(ctx, info)
 	if !pl.ok {
 		st.bypass(pl.reason)
+		return served{}
+	}
+	if why := c.inval.sessionBypass(false); why != "" {
+		st.bypass(why)
 		return served{}
 	}
 	settings, why := c.settingsFor(o, pl)
@@ -100,8 +113,14 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		st.bypass(why)
 		return served{}
 	}
-	if c.inval.dirty.Load() && !c.inval.flushPending(ctx) {
+	if c.inval.dirty.Load() {
+		// Retried off this goroutine (see Invalidator.retry): a read never
+		// waits for them.
 		st.bypass("invalidations pending: redis unavailable")
+		return served{}
+	}
+	if c.holding() {
+		st.bypass("redis back after an outage: waiting for other instances' pending invalidations")
 		return served{}
 	}
 	key, err := c.buildKey(info, &pl.digest, settings, args)
@@ -129,6 +148,12 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		}
 		return served{}
 	}
+	if c.holding() || c.inval.dirty.Load() {
+		// This very lookup may be the first answer after an outage (it
+		// started the hold), or a write's invalidation failed meanwhile.
+		st.bypass("redis back after an outage: waiting for other instances' pending invalidations")
+		return served{}
+	}
 	if data != nil {
 		e, derr := decodeQueryEntry(data)
 		switch {
@@ -150,7 +175,7 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 			defer c.releaseRefresh(key)
 		}
 	}
-	return c.fill(ctx, st, key, pl, gens, snap, all, ttl, load)
+	return c.fill(ctx, st, key, pl, gens, snap, all, sess, ttl, load)
 }
 
 // settingsFor returns the settings that go into the key: those declared on
@@ -247,7 +272,7 @@ func genValue(v any) (uint64, error) {
 
 // fill loads a missing or stale entry: once per key at a time in this
 // process, on the database, and stores it under the generations read before.
-func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all uint64,
+func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all, sess uint64,
 	ttl time.Duration, load Loader) served {
 	st.misses.Add(1)
 	// Flights are per key and generations: a read that saw a write's new
@@ -293,16 +318,19 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		f.err, finished = err, true
 		return served{ok: true, rows: pgxrows.Fail(err)}
 	}
-	c.store(ctx, st, key, res, pl, gens, snap, all, ttl)
+	c.store(ctx, st, key, res, pl, gens, snap, all, sess, ttl)
 	f.val, finished = res, true
 	return served{ok: true, res: res}
 }
 
 // store writes res to Redis (and process memory) unless a local write has
-// invalidated its tables since the lookup began.
+// invalidated its tables since the lookup began, invalidations are waiting
+// for Redis, or a connection took session state the key does not hold (the
+// load may have run on it).
 func (c *QueryCache) store(ctx context.Context, st *fpCounters, key string, res *Result, pl *plan, gens, snap []uint64,
-	all uint64, ttl time.Duration) {
-	if !c.epochs.same(pl.slots, snap, all) {
+	all, sess uint64, ttl time.Duration) {
+	if !c.epochs.same(pl.slots, snap, all) || c.inval.dirty.Load() || c.holding() ||
+		c.inval.sessCount.Load() != 0 || c.inval.sessEpoch.Load() != sess {
 		return
 	}
 	body, err := c.encoder.Encode(res)

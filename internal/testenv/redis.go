@@ -20,6 +20,11 @@ type RedisServer struct {
 	port int
 	dir  string
 
+	// appendOnly makes the server log every write to an append-only file
+	// (fsynced after each) in its directory, so a restart, even after
+	// SIGKILL, comes back with everything it had acknowledged.
+	appendOnly bool
+
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
@@ -29,13 +34,27 @@ type RedisServer struct {
 // CI=true.
 func StartRedis(t testing.TB) *RedisServer {
 	t.Helper()
+	return startRedis(t, false)
+}
+
+// StartRedisAOF is StartRedis with persistence: the server runs with
+// appendonly yes and appendfsync always in the test's own directory, so that
+// after Kill (or Stop) and Start it has every write it acknowledged, as a
+// production Redis with AOF does after a restart.
+func StartRedisAOF(t testing.TB) *RedisServer {
+	t.Helper()
+	return startRedis(t, true)
+}
+
+func startRedis(t testing.TB, appendOnly bool) *RedisServer {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if InCI() {
 			t.Fatalf("testenv: redis-server not installed: %v", err)
 		}
 		t.Skipf("testenv: redis-server not installed: %v", err)
 	}
-	s := &RedisServer{t: t, port: FreePort(t), dir: t.TempDir()}
+	s := &RedisServer{t: t, port: FreePort(t), dir: t.TempDir(), appendOnly: appendOnly}
 	s.Start()
 	t.Cleanup(s.Kill)
 	return s
@@ -47,8 +66,12 @@ func (s *RedisServer) Addr() string { return net.JoinHostPort("127.0.0.1", strco
 // Start (re)starts the server on its port and waits until it answers PING.
 func (s *RedisServer) Start() {
 	s.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	aof := []string{"--appendonly", "no"}
+	if s.appendOnly {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--dir", s.dir}, aof...)...)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("testenv: starting redis-server: %v", err)
 	}
@@ -93,4 +116,19 @@ func (s *RedisServer) Signal(sig syscall.Signal) {
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		s.t.Fatalf("testenv: signalling redis-server: %v", err)
 	}
+}
+
+// Stop shuts the server down gracefully (SIGTERM: with AOF it flushes and
+// exits) and waits for it. Stopping a server that is not running does
+// nothing.
+func (s *RedisServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+	s.cmd = nil
 }
