@@ -394,7 +394,14 @@ func TestCachePartitionCutOneInstance(t *testing.T) {
 			cut := time.Now()
 			require.Eventually(t, func() bool { return a.Cache().Stats().PendingInvalidations > 0 },
 				5*time.Second, time.Millisecond, "A's invalidations wait for Redis")
-			time.Sleep(700 * time.Millisecond)
+			// Long enough for a breaker's backed-off cooldown to grow past
+			// the delivery bound (a cut of 700 ms did not tell the old
+			// cooldown-driven retry from the fixed-interval one).
+			cutFor := 4 * time.Second
+			if testing.Short() {
+				cutFor = 700 * time.Millisecond
+			}
+			time.Sleep(cutFor)
 			beforeRestore := cacheTotals(b)
 			proxy.Restore()
 			restored := time.Now()
