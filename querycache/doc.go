@@ -56,17 +56,49 @@
 //	querycache.Rule{Name: "ListPublishedContent"}         // per sqlc name or fingerprint
 //	SELECT /* pgxperf:cache ttl=1m */ status, count(*) …  // per statement
 //
-// and only when the cache can prove it safe (default deny): a single SELECT
-// the analyzer proves read-only, without locking clauses, calling only
-// IMMUTABLE functions (pg_proc; QueryConfig.ImmutableFunctions for your
-// own), reading only permanent tables, partitioned tables, materialized
-// views and views whose definitions call only IMMUTABLE functions (not
-// temporary or foreign tables, sequences or system catalogs), and run
-// outside a transaction. Refusals are counted per statement with the
-// reason (Stats, and the Pool's report).
+// and only when the cache can prove it safe (default deny). It refuses, with
+// the reason counted per statement (Stats, and the Pool's report):
+//
+//   - anything but a single SELECT, VALUES or TABLE that parses, and any call
+//     inside a transaction;
+//   - locking and writing: FOR UPDATE/SHARE, writable CTEs, SELECT INTO, and
+//     built-ins with side effects (nextval, setval, setseed, txid_current,
+//     advisory locks, set_config, …);
+//   - a function that is not proven pure: every overload the call can
+//     resolve to by its argument count must be an IMMUTABLE built-in in
+//     pg_catalog, or the function must be listed in
+//     QueryConfig.ImmutableFunctions as the statement calls it; user
+//     functions are never trusted for what they declare (now(), random(),
+//     current_setting, to_char, concat and unlisted user functions are
+//     refused);
+//   - SQL-value functions: CURRENT_DATE/TIME/TIMESTAMP, LOCALTIME[STAMP]
+//     (the clock), CURRENT_USER/CURRENT_ROLE/USER/SESSION_USER,
+//     CURRENT_SCHEMA, CURRENT_CATALOG;
+//   - clock-relative date/time input: a string constant or a string
+//     argument holding the word now, today, tomorrow or yesterday, in any
+//     case (conservative: such strings are refused even when not converted
+//     to a date);
+//   - TABLESAMPLE, and system columns (ctid, xmin, xmax, cmin, cmax,
+//     tableoid), which change without a write the cache sees;
+//   - system catalogs (pg_*, information_schema), temporary and foreign
+//     tables, sequences, and names the catalog cannot resolve;
+//   - a view whose own definition fails any of the above (analyzed
+//     recursively through nested views) or depends on a user function or
+//     operator that is not listed;
+//   - a table under row-level security whose policies read a setting not
+//     in QueryConfig.TenantSettings, call a function the key cannot cover,
+//     or fail the checks above;
+//   - session state the key does not hold (see Session state below), and
+//     arguments the key cannot encode (channels, functions, nesting deeper
+//     than 32).
+//
+// LIMIT without ORDER BY is allowed: every answer the server could give is
+// a valid one.
 //
 // Keys are prefix + "r:" + a SHA-256 over a framed, typed encoding of the
-// fingerprint, the normalized SQL, every argument, the pool's host, port,
+// fingerprint, the normalized SQL, the statement's whole text (the
+// fingerprint and the normalized SQL leave constants out: "id = 1" and
+// "id = 2" share them), every argument, the pool's host, port,
 // database, user and RuntimeParams (search_path, role, …), and the settings
 // of QueryConfig.TenantSettings: no SQL or argument value is ever part of a
 // key name. A table under row-level security is cached only when every
@@ -82,7 +114,9 @@
 //
 // Every table has a generation counter in Redis; an entry records those of
 // the tables it depends on (a view's base tables, partitions and ancestors,
-// tables whose deletes cascade into it, tables its policies read), as they
+// tables whose deletes cascade into it, tables its policies read, and every
+// view or table with a rule over them, so that a write through a view
+// invalidates reads of its base tables), as they
 // were before its statement ran, and is served only while they are
 // unchanged. The Invalidator, installed on the pool's connections, increments
 // the generations of the tables a write names after it commits, before the
@@ -118,7 +152,44 @@
 // Redis failures never fail a query: the call runs on the database, the
 // error goes to OnError and Stats, and after repeated failures the breaker
 // skips Redis altogether (a call then costs a microsecond or two over the
-// uncached path). An invalidation waits up to InvalidateTimeout (1 s) for
-// Redis; one that cannot reach it is retried in the
-// background, and until it is through this instance reads no entry.
+// uncached path).
+//
+// # Redis faults
+//
+// A write's invalidation is delivered before the write returns (waiting up
+// to InvalidateTimeout, 1 s). When Redis cannot be reached it is kept, and
+// this instance then serves and stores nothing from the cache; it retries
+// every InvalidateRetry (50 ms) from a background goroutine, outside the
+// breaker's backed-off cooldown, so the invalidation lands within about
+// InvalidateRetry + Timeout of Redis answering again (measured: 0–25 ms);
+// reads never wait for it. An instance that lost Redis also serves and
+// stores nothing for max(4×InvalidateRetry, 200 ms) after its first answer
+// from Redis, so that after a Redis restart (with AOF or RDB the old entries
+// come back) the other instances' pending invalidations land before anyone
+// serves them. Give every instance the same InvalidateRetry.
+//
+// The remaining bound: while instance A cannot reach Redis but others can (a
+// network partition), the others cannot know about A's writes. They keep
+// serving entries those writes made stale until A's invalidations land
+// (about InvalidateRetry + Timeout after the partition heals), the entries'
+// TTL ends, or, with L1 on, L1.MaxAge ends. A write from an instance that
+// dies before delivering its invalidation is bounded only by the TTL.
+//
+// # Session state
+//
+// The key holds the pool's configured session (RuntimeParams), not state a
+// statement sets later. When a statement run through the pool (SET, RESET,
+// set_config(…, false), SET ROLE, SET SESSION AUTHORIZATION, a temporary
+// table, LOAD) gives a connection state the key does not hold, the cache is
+// bypassed for every call, with that reason, until the connection runs
+// RESET ALL, DISCARD ALL or the matching RESET (for a role: RESET ROLE or
+// DISCARD ALL, since RESET ALL keeps it), or is closed; a fill that ran on
+// such a connection is not stored. Setting a TenantSettings name declared
+// per call, a setting that does not change results (statement_timeout,
+// application_name, …), SET LOCAL or set_config(…, true) does not bypass.
+// Set session state with RuntimeParams, not a SET in AfterConnect. A change
+// made inside a function, procedure or DO block is seen only for the values
+// the server reports (TimeZone, DateStyle, IntervalStyle,
+// session_authorization, client_encoding). Statements sent through PgConn()
+// directly are not traced at all.
 package querycache
