@@ -80,10 +80,13 @@ type QueryConfig struct {
 	// listed here, or whose value is unknown for the call, is not cached.
 	TenantSettings []string
 
-	// ImmutableFunctions lists user functions (as called in SQL, such as
-	// "slugify" or "app.slugify") that the cache may treat as IMMUTABLE
-	// although pg_proc says otherwise. Other functions are looked up in
-	// pg_proc once: only IMMUTABLE ones allow caching.
+	// ImmutableFunctions lists user functions (as statements call them,
+	// such as "slugify" or "app.slugify": unquoted parts lower-case) whose
+	// results depend only on their arguments, so statements calling them may
+	// be cached, and reads calling them invalidate nothing. Unlisted user
+	// functions are never cached, whatever pg_proc declares (Postgres does
+	// not enforce volatility); built-ins are cached when every overload the
+	// call can resolve to is IMMUTABLE.
 	ImmutableFunctions []string
 
 	// L1 configures the optional in-process cache.
