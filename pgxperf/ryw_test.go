@@ -45,6 +45,7 @@ func TestReadYourWritesAcrossGoroutinesWithoutSession(t *testing.T) {
 			for i := 0; time.Now().Before(deadline); i++ {
 				k := fmt.Sprintf("w%d-%d", w, i)
 				var c check
+				var err error
 				switch i % 6 {
 				case 0, 1:
 					_, err = p.Exec(ctx, "INSERT INTO kv VALUES ($1, 1)", k)

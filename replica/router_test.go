@@ -85,6 +85,12 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 		require.Eventually(t, func() bool { return n.State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond,
 			"replica %s: %s", n.Name(), n.State())
 	}
+	// Read-your-writes covers everything committed before the router was
+	// made (the test database included): wait until the replicas have
+	// replayed it.
+	read := sqlinfo.Analyze("SELECT 1")
+	require.Eventually(t, func() bool { return !r.Route(ctx, read).IsPrimary() }, 30*time.Second, time.Millisecond,
+		"reads never went to a replica")
 	return r
 }
 
