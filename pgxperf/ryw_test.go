@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/pgxperf"
 	"github.com/pgxperf/pgxperf/replica"
 )
@@ -133,4 +135,41 @@ func TestReadYourWritesModes(t *testing.T) {
 	require.True(t, inRecovery(t, replica.AllowStale(ctx), p, "SELECT pg_is_in_recovery()"))
 	var n int
 	require.NoError(t, p.QueryRow(context.WithoutCancel(ctx), "SELECT count(*) FROM m").Scan(&n), "the new table is visible at once")
+}
+
+// Two pools of one process on the same cluster (an application's and a
+// library's, as neoq makes its own): a write through one, in a transaction
+// on an acquired connection, is seen by a read through the other that
+// starts after it, while the replica's replay is paused; the other pool's
+// reads go back to the replica once replay resumes.
+func TestReadYourWritesAcrossPools(t *testing.T) {
+	c := testenv.StartCluster(t, 1)
+	a := clusterPool(t, c, replica.Options{}, 4)
+	cfg, err := pgxpool.ParseConfig(c.PrimaryDSN())
+	require.NoError(t, err)
+	b, err := pgxperf.NewWithOptions(testCtx(t), cfg, pgxperf.Options{ReplicaURLs: []string{c.ReplicaDSN(0)},
+		Routing: replica.Options{CheckInterval: failoverInterval}})
+	require.NoError(t, err)
+	defer b.Close()
+	ctx := testCtx(t)
+	waitReplicaServes(t, ctx, b)
+
+	c.PauseReplay(0)
+	for i := range 20 {
+		v := fmt.Sprintf("across-%d", i)
+		conn, err := a.Acquire(ctx)
+		require.NoError(t, err)
+		tx, err := conn.Begin(ctx)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, "INSERT INTO items (v) VALUES ($1)", v)
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit(ctx))
+		conn.Release()
+		var n int
+		var rec bool
+		require.NoError(t, b.QueryRow(ctx, "SELECT count(*), pg_is_in_recovery() FROM items WHERE v = $1", v).Scan(&n, &rec))
+		require.Equal(t, 1, n, "pool B read %s from a node in recovery: %v", v, rec)
+	}
+	c.ResumeReplay(0)
+	t.Logf("pool B's reads back on the replica %v after replay resumed", waitReplicaServes(t, ctx, b))
 }

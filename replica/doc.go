@@ -65,7 +65,10 @@
 // one query per burst of writes, none per read; under a steady stream of
 // writes more reads go to the primary (BenchmarkMixedOffload: replicas serve
 // 79 % of reads at one write in 100, 25 % at one in 10, on loopback).
-// Everything committed before the router was created is visible too.
+// Everything committed before the router was created is visible too, and
+// the position is shared by every Router of the process whose primary is
+// the same cluster (by its system identifier): a write through a library's
+// own pool is seen by reads through the application's.
 //
 // A Session carried in the context (WithSession) records the primary's WAL
 // position after its own writes (one extra round trip per write); its reads

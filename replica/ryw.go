@@ -3,6 +3,8 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,9 +18,10 @@ type Consistency uint8
 // Consistency modes.
 const (
 	// ConsistencyPool (the default): a read that starts after a write
-	// through the Router's primary pool has completed (a statement, a
-	// committed transaction, DDL, COPY — on any goroutine) never sees state
-	// older than that write. The router learns the primary's WAL position
+	// through the Router's primary pool — or through any other Router of
+	// the process on the same Postgres cluster, such as a library's own
+	// pool — has completed (a statement, a committed transaction, DDL,
+	// COPY, on any goroutine) never sees state older than that write. The router learns the primary's WAL position
 	// after writes (one query, off the caller's path, shared by every write
 	// that completed before it ran) and sends reads to the primary until a
 	// replica has replayed that far; replicas that lag are polled quickly
@@ -32,71 +35,42 @@ const (
 	ConsistencySession
 )
 
-// writeClock keeps the pool-wide read-your-writes position. seq counts the
-// writes that completed; covered is the highest seq whose writes are all
-// at or below lsn. A read loads seq, then covered: when covered has caught
-// up, lsn (stored before covered) is at or past every write that completed
-// before the read started.
+// writeClock is a router's side of read-your-writes: the shared clock of its
+// primary's cluster (the write positions) and the catch-up poller of its own
+// replicas.
 type writeClock struct {
-	r       *Router
-	seq     atomic.Uint64
-	covered atomic.Uint64
-	lsn     atomic.Uint64
-	want    atomic.Uint64 // the highest position a read has waited for (sessions' too)
-
-	fetchKick chan struct{}
-	catchKick chan struct{}
-	stopCh    chan struct{}
-	wg        sync.WaitGroup
-
-	mu    sync.Mutex // guards conns (each goroutine uses its own connections)
-	conns map[*Node]*pgx.Conn
+	r      *Router
+	sh     *sharedClock  // nil under ConsistencySession
+	want   atomic.Uint64 // the highest position a read has waited for (sessions' too)
+	kickCh chan struct{}
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+	conns  connSet
 }
 
 func newWriteClock(r *Router) *writeClock {
-	return &writeClock{r: r, fetchKick: make(chan struct{}, 1), catchKick: make(chan struct{}, 1),
-		stopCh: make(chan struct{}), conns: map[*Node]*pgx.Conn{}}
+	return &writeClock{r: r, kickCh: make(chan struct{}, 1), stopCh: make(chan struct{})}
 }
 
-// start learns the primary's position once (everything committed before
-// the router existed is then visible to its reads) and starts the fetcher
-// and the catch-up poller.
-//
-// Under ConsistencySession only the catch-up poller runs (for sessions'
-// positions).
+// start joins the shared clock of the primary's cluster (learning its
+// position: everything committed before the router existed is then visible
+// to its reads) and starts the catch-up poller. Under ConsistencySession
+// only the poller runs (for sessions' positions).
 func (w *writeClock) start(ctx context.Context) {
+	if w.r.opts.Consistency == ConsistencyPool {
+		w.sh = joinClock(ctx, w)
+	}
 	w.wg.Add(1)
 	go w.catchUpLoop()
-	if w.r.opts.Consistency != ConsistencyPool {
-		return
-	}
-	w.seq.Store(1)
-	if l, err := w.primaryLSN(ctx); err == nil {
-		w.advance(1, l)
-	}
-	w.wg.Add(1)
-	go w.fetchLoop()
-	kick(w.fetchKick)
-}
-
-// waitFor asks the catch-up poller to poll replicas until they have
-// replayed lsn.
-func (w *writeClock) waitFor(lsn LSN) {
-	storeMax(&w.want, uint64(lsn))
-	kick(w.catchKick)
 }
 
 func (w *writeClock) stop() {
+	if w.sh != nil {
+		w.sh.leave(w)
+	}
 	close(w.stopCh)
 	w.wg.Wait()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for n, c := range w.conns {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(ctx)
-		cancel()
-		delete(w.conns, n)
-	}
+	w.conns.closeAll()
 }
 
 func kick(ch chan struct{}) {
@@ -107,27 +81,18 @@ func kick(ch chan struct{}) {
 }
 
 // wrote records a completed write.
-func (w *writeClock) wrote() {
-	w.seq.Add(1)
-	kick(w.fetchKick)
-}
+func (w *writeClock) wrote() { w.sh.wrote() }
 
 // minLSN returns the position a replica must have replayed for a read that
 // starts now, and false when a completed write's position is not known yet
 // (the read then needs the primary).
-func (w *writeClock) minLSN() (LSN, bool) {
-	s := w.seq.Load()
-	if w.covered.Load() < s {
-		kick(w.fetchKick)
-		return 0, false
-	}
-	return LSN(w.lsn.Load()), true
-}
+func (w *writeClock) minLSN() (LSN, bool) { return w.sh.minLSN() }
 
-// advance records that every write up to seq s is at or below l.
-func (w *writeClock) advance(s uint64, l LSN) {
-	storeMax(&w.lsn, uint64(l))
-	storeMax(&w.covered, s)
+// waitFor asks the catch-up poller to poll replicas until they have
+// replayed lsn.
+func (w *writeClock) waitFor(lsn LSN) {
+	storeMax(&w.want, uint64(lsn))
+	kick(w.kickCh)
 }
 
 func storeMax(a *atomic.Uint64, v uint64) {
@@ -139,39 +104,169 @@ func storeMax(a *atomic.Uint64, v uint64) {
 	}
 }
 
+// sharedClock keeps the read-your-writes position of one Postgres cluster
+// for every router of the process whose primary it is (pools made by the
+// application and by its libraries alike): a write through one pool is
+// seen by reads through another. seq counts the writes that completed;
+// covered is the highest seq whose writes are all at or below lsn. A read
+// loads seq, then covered: when covered has caught up, lsn (stored before
+// covered) is at or past every write that completed before the read
+// started.
+type sharedClock struct {
+	key     string
+	seq     atomic.Uint64
+	covered atomic.Uint64
+	lsn     atomic.Uint64
+
+	fetchKick chan struct{}
+	stopCh    chan struct{}
+	wg        sync.WaitGroup
+	conns     connSet
+
+	mu      sync.Mutex // guards members and primary
+	members []*writeClock
+	primary *Node // where the position is read: a member's primary
+}
+
+var clocks = struct {
+	mu sync.Mutex
+	m  map[string]*sharedClock
+}{m: map[string]*sharedClock{}}
+
+// joinClock returns the shared clock of w's primary cluster, known by its
+// system identifier (or its address, when that cannot be read), creating
+// and starting it for the first member.
+func joinClock(ctx context.Context, w *writeClock) *sharedClock {
+	primary := w.r.primary
+	cfg := primary.pool.Config().ConnConfig
+	key := fmt.Sprintf("addr:%s:%d", cfg.Host, cfg.Port)
+	var sysid string
+	qctx, cancel := context.WithTimeout(ctx, w.r.opts.CheckTimeout)
+	err := w.conns.query(qctx, primary, func(c *pgx.Conn) error {
+		return c.QueryRow(qctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&sysid)
+	})
+	cancel()
+	if err == nil {
+		key = "sysid:" + sysid
+	}
+	clocks.mu.Lock()
+	defer clocks.mu.Unlock()
+	sh := clocks.m[key]
+	if sh == nil {
+		sh = &sharedClock{key: key, fetchKick: make(chan struct{}, 1), stopCh: make(chan struct{}), primary: primary}
+		sh.seq.Store(1)
+		clocks.m[key] = sh
+		sh.wg.Add(1)
+		go sh.fetchLoop()
+	}
+	sh.mu.Lock()
+	sh.members = append(sh.members, w)
+	sh.mu.Unlock()
+	// Everything committed before this router existed must be visible to
+	// its reads: one more write to cover, fetched now.
+	sh.wrote()
+	qctx, cancel = context.WithTimeout(ctx, w.r.opts.CheckTimeout)
+	defer cancel()
+	s := sh.seq.Load()
+	if l, err := sh.primaryLSN(qctx); err == nil {
+		sh.advance(s, l)
+	}
+	return sh
+}
+
+// leave removes w; the last member stops the clock.
+func (sh *sharedClock) leave(w *writeClock) {
+	clocks.mu.Lock()
+	sh.mu.Lock()
+	sh.members = slices.DeleteFunc(sh.members, func(m *writeClock) bool { return m == w })
+	last := len(sh.members) == 0
+	if !last && sh.primary == w.r.primary {
+		sh.primary = sh.members[0].r.primary
+	}
+	sh.mu.Unlock()
+	if last {
+		delete(clocks.m, sh.key)
+	}
+	clocks.mu.Unlock()
+	if last {
+		close(sh.stopCh)
+		sh.wg.Wait()
+		sh.conns.closeAll()
+	}
+}
+
+func (sh *sharedClock) wrote() {
+	sh.seq.Add(1)
+	kick(sh.fetchKick)
+}
+
+func (sh *sharedClock) minLSN() (LSN, bool) {
+	s := sh.seq.Load()
+	if sh.covered.Load() < s {
+		kick(sh.fetchKick)
+		return 0, false
+	}
+	return LSN(sh.lsn.Load()), true
+}
+
+// advance records that every write up to seq s is at or below l, and wakes
+// the members' catch-up pollers.
+func (sh *sharedClock) advance(s uint64, l LSN) {
+	storeMax(&sh.lsn, uint64(l))
+	storeMax(&sh.covered, s)
+	sh.mu.Lock()
+	for _, m := range sh.members {
+		kick(m.kickCh)
+	}
+	sh.mu.Unlock()
+}
+
+func (sh *sharedClock) primaryLSN(ctx context.Context) (LSN, error) {
+	sh.mu.Lock()
+	primary := sh.primary
+	sh.mu.Unlock()
+	var s string
+	err := sh.conns.query(ctx, primary, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&s)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return ParseLSN(s)
+}
+
 // fetchLoop learns the primary's WAL insert position after writes: one
 // query covers every write that completed before it started. It retries
 // with a growing pause while the primary does not answer (reads meanwhile
 // go to the primary, or to replicas when the primary is down).
-func (w *writeClock) fetchLoop() {
-	defer w.wg.Done()
+func (sh *sharedClock) fetchLoop() {
+	defer sh.wg.Done()
 	pause := time.Millisecond
 	for {
 		select {
-		case <-w.stopCh:
+		case <-sh.stopCh:
 			return
-		case <-w.fetchKick:
+		case <-sh.fetchKick:
 		}
 		for {
-			s := w.seq.Load()
-			if w.covered.Load() >= s {
+			s := sh.seq.Load()
+			if sh.covered.Load() >= s {
 				break
 			}
-			ctx, cancel := w.ctx()
-			l, err := w.primaryLSN(ctx)
+			ctx, cancel := stopContext(sh.stopCh, time.Second)
+			l, err := sh.primaryLSN(ctx)
 			cancel()
 			if err != nil {
 				select {
-				case <-w.stopCh:
+				case <-sh.stopCh:
 					return
 				case <-time.After(pause):
 				}
-				pause = min(pause*2, w.r.opts.CheckInterval)
+				pause = min(pause*2, time.Second)
 				continue
 			}
 			pause = time.Millisecond
-			w.advance(s, l)
-			kick(w.catchKick)
+			sh.advance(s, l)
 		}
 	}
 }
@@ -189,18 +284,21 @@ func (w *writeClock) catchUpLoop() {
 		select {
 		case <-w.stopCh:
 			return
-		case <-w.catchKick:
+		case <-w.kickCh:
 		}
 		pause := catchUpStart
 		for {
-			target := LSN(max(w.lsn.Load(), w.want.Load()))
+			target := LSN(w.want.Load())
+			if w.sh != nil {
+				target = max(target, LSN(w.sh.lsn.Load()))
+			}
 			behind := false
 			progressed := false
 			for _, n := range w.r.replicas {
 				if n.State() != StateOnline || LSN(n.replayLSN.Load()) >= target {
 					continue
 				}
-				ctx, cancel := w.ctx()
+				ctx, cancel := stopContext(w.stopCh, w.r.opts.CheckTimeout)
 				l, err := w.replayLSN(ctx, n)
 				cancel()
 				if err != nil {
@@ -231,11 +329,12 @@ func (w *writeClock) catchUpLoop() {
 	}
 }
 
-func (w *writeClock) ctx() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), w.r.opts.CheckTimeout)
+// stopContext is a context with a timeout that also ends when stop closes.
+func stopContext(stop <-chan struct{}, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	go func() {
 		select {
-		case <-w.stopCh:
+		case <-stop:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -243,20 +342,9 @@ func (w *writeClock) ctx() (context.Context, context.CancelFunc) {
 	return ctx, cancel
 }
 
-func (w *writeClock) primaryLSN(ctx context.Context) (LSN, error) {
-	var s string
-	err := w.query(ctx, w.r.primary, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&s)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return ParseLSN(s)
-}
-
 func (w *writeClock) replayLSN(ctx context.Context, n *Node) (LSN, error) {
 	var s string
-	err := w.query(ctx, n, func(c *pgx.Conn) error {
+	err := w.conns.query(ctx, n, func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text").Scan(&s)
 	})
 	if err != nil {
@@ -265,12 +353,24 @@ func (w *writeClock) replayLSN(ctx context.Context, n *Node) (LSN, error) {
 	return ParseLSN(s)
 }
 
-// query runs f on the clock's own connection to n (untraced: these are not
-// application statements), reconnecting as needed.
-func (w *writeClock) query(ctx context.Context, n *Node, f func(*pgx.Conn) error) error {
-	w.mu.Lock()
-	c := w.conns[n]
-	w.mu.Unlock()
+// connSet holds connections of their own (untraced: these are not
+// application statements) to nodes, one per node; queries through one set
+// run one at a time.
+type connSet struct {
+	use    sync.Mutex // held for a whole query
+	mu     sync.Mutex // guards m and closed
+	m      map[*Node]*pgx.Conn
+	closed bool
+}
+
+// query runs f on the set's connection to n, (re)connecting as needed; a
+// failed call drops the connection.
+func (cs *connSet) query(ctx context.Context, n *Node, f func(*pgx.Conn) error) error {
+	cs.use.Lock()
+	defer cs.use.Unlock()
+	cs.mu.Lock()
+	c := cs.m[n]
+	cs.mu.Unlock()
 	if c == nil || c.IsClosed() {
 		cfg := n.pool.Config().ConnConfig.Copy()
 		cfg.Tracer = nil
@@ -279,25 +379,43 @@ func (w *writeClock) query(ctx context.Context, n *Node, f func(*pgx.Conn) error
 		if c, err = pgx.ConnectConfig(ctx, cfg); err != nil {
 			return err
 		}
-		w.mu.Lock()
-		select {
-		case <-w.stopCh:
-			w.mu.Unlock()
+		cs.mu.Lock()
+		if cs.closed {
+			cs.mu.Unlock()
 			_ = c.Close(context.Background())
 			return errors.New("replica: router closed")
-		default:
 		}
-		w.conns[n] = c
-		w.mu.Unlock()
+		if cs.m == nil {
+			cs.m = map[*Node]*pgx.Conn{}
+		}
+		cs.m[n] = c
+		cs.mu.Unlock()
 	}
 	if err := f(c); err != nil {
-		w.mu.Lock()
-		delete(w.conns, n)
-		w.mu.Unlock()
+		cs.mu.Lock()
+		if cs.m[n] == c {
+			delete(cs.m, n)
+		}
+		cs.mu.Unlock()
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = c.Close(cctx)
 		cancel()
 		return err
 	}
 	return nil
+}
+
+// closeAll closes every connection; later queries fail.
+func (cs *connSet) closeAll() {
+	cs.use.Lock()
+	defer cs.use.Unlock()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.closed = true
+	for n, c := range cs.m {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.Close(ctx)
+		cancel()
+		delete(cs.m, n)
+	}
 }
