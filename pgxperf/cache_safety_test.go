@@ -116,7 +116,11 @@ func TestCacheSafetyRefusesVolatile(t *testing.T) {
 		`CREATE VIEW v_sys AS SELECT id, xmin AS x FROM users`,
 		`CREATE VIEW v_user AS SELECT id FROM users WHERE display_name <> current_user`,
 		`CREATE FUNCTION imm_user(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1'`,
-		`CREATE VIEW v_imm_user AS SELECT imm_user(id::int) FROM users`)
+		`CREATE VIEW v_imm_user AS SELECT imm_user(id::int) FROM users`,
+		`CREATE SEQUENCE tickets`,
+		`CREATE TABLE people (first text)`,
+		`INSERT INTO people VALUES ('x')`,
+		`CREATE FUNCTION ticket(people) RETURNS bigint LANGUAGE sql VOLATILE AS 'SELECT nextval(''tickets'')'`)
 	cctx := querycache.WithTTL(ctx, time.Minute)
 	for _, tc := range []struct{ sql, why string }{
 		{"SELECT id FROM users WHERE created_at < 'now'::timestamptz", "clock-relative"},
@@ -142,6 +146,7 @@ func TestCacheSafetyRefusesVolatile(t *testing.T) {
 		{"SELECT count(*) FROM v_sys", "system column"},
 		{"SELECT count(*) FROM v_user", "current_user"},
 		{"SELECT count(*) FROM v_imm_user", "imm_user"},
+		{"SELECT p.ticket FROM people p", "row type"}, // p.ticket calls ticket(p)
 		{"SELECT last_value FROM users_id_seq", "sequence"},
 		{"SELECT pg_sleep(0)", "pg_sleep"},
 		{"SELECT txid_current()", "not read-only"},

@@ -1,10 +1,13 @@
 package pgxperf
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -42,20 +45,32 @@ func replicaConfig(primary *pgxpool.Config, replicaURL string) (*pgxpool.Config,
 		}
 	case cc.TLSConfig != nil:
 		// TLS configured for the primary: the same settings, verified
-		// against the replica's host name.
-		cc.TLSConfig = cc.TLSConfig.Clone()
-		if cc.TLSConfig.ServerName != "" {
-			cc.TLSConfig.ServerName = rcc.Host
-		}
-		for i := range cc.Fallbacks {
-			if t := cc.Fallbacks[i].TLSConfig; t != nil {
-				t = t.Clone()
-				if t.ServerName != "" {
-					t.ServerName = cc.Fallbacks[i].Host
-				}
-				cc.Fallbacks[i].TLSConfig = t
+		// against each replica host's name; a plaintext fallback only if the
+		// primary had one (the replica URL's default sslmode=prefer would
+		// add one).
+		plain := slices.ContainsFunc(primary.ConnConfig.Fallbacks, func(f *pgconn.FallbackConfig) bool { return f.TLSConfig == nil })
+		base := cc.TLSConfig
+		forHost := func(host string) *tls.Config {
+			t := base.Clone()
+			if t.ServerName != "" {
+				t.ServerName = host
 			}
+			return t
 		}
+		cc.TLSConfig = forHost(rcc.Host)
+		var fbs []*pgconn.FallbackConfig
+		for _, f := range rcc.Fallbacks {
+			f := *f
+			if f.TLSConfig == nil {
+				if !plain {
+					continue
+				}
+			} else {
+				f.TLSConfig = forHost(f.Host)
+			}
+			fbs = append(fbs, &f)
+		}
+		cc.Fallbacks = fbs
 	default:
 		for i := range cc.Fallbacks {
 			cc.Fallbacks[i].TLSConfig = nil
@@ -64,9 +79,9 @@ func replicaConfig(primary *pgxpool.Config, replicaURL string) (*pgxpool.Config,
 	if named["connect_timeout"] {
 		cc.ConnectTimeout = rcc.ConnectTimeout
 	}
-	if named["target_session_attrs"] {
-		cc.ValidateConnect = rcc.ValidateConnect
-	}
+	// Which servers are acceptable is the replica URL's own business: a
+	// primary's target_session_attrs=read-write would refuse every replica.
+	cc.ValidateConnect = rcc.ValidateConnect
 	if named["default_query_exec_mode"] {
 		cc.DefaultQueryExecMode = rcc.DefaultQueryExecMode
 	}

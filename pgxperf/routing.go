@@ -319,10 +319,27 @@ func batchReadOnly(b *pgx.Batch) bool {
 	return len(b.QueuedQueries) > 0
 }
 
+// batchReplica returns the replica that may run every statement of a
+// read-only batch, or the primary: each statement must be one the router
+// would send to a replica (vetted against the catalog like a single read).
+func (p *Pool) batchReplica(ctx context.Context, b *pgx.Batch) *replica.Node {
+	node := p.router.Route(ctx, sqlinfo.Analyze(b.QueuedQueries[0].SQL))
+	if node.IsPrimary() {
+		return node
+	}
+	for _, q := range b.QueuedQueries[1:] {
+		info := sqlinfo.Analyze(q.SQL)
+		if !p.router.IsRead(info) && (p.router.Route(ctx, info).IsPrimary() || !p.router.IsRead(info)) {
+			return p.router.Primary()
+		}
+	}
+	return node
+}
+
 func (p *Pool) routedBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if batchReadOnly(b) {
-		// Route as one read (the first statement decides the node).
-		node := p.router.Route(ctx, sqlinfo.Analyze(b.QueuedQueries[0].SQL))
+		// One read on one node: every statement must be fit for a replica.
+		node := p.batchReplica(ctx, b)
 		if !node.IsPrimary() {
 			done := node.Acquired()
 			return &doneBatch{BatchResults: node.Pool().SendBatch(ctx, b), done: done}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -172,4 +173,50 @@ func TestReadYourWritesAcrossPools(t *testing.T) {
 	}
 	c.ResumeReplay(0)
 	t.Logf("pool B's reads back on the replica %v after replay resumed", waitReplicaServes(t, ctx, b))
+}
+
+// Writes the statement text hides count as writes: a user function
+// shadowing a built-in name (log(text) that INSERTs), called in a SELECT
+// the parser proves read-only, and a batch's writes as their results are
+// read. DDL in a transaction is forgotten again at COMMIT: a function
+// redefined VOLATILE there stays on the primary afterwards.
+func TestReadYourWritesHiddenWrites(t *testing.T) {
+	c := testenv.StartCluster(t, 1)
+	p := clusterPool(t, c, replica.Options{TrustVolatility: true}, 4)
+	ctx := testCtx(t)
+	_, err := p.Exec(ctx, `CREATE TABLE applog (m text);
+		CREATE FUNCTION log(m text) RETURNS int LANGUAGE sql AS 'INSERT INTO applog VALUES (m) RETURNING 1';
+		CREATE FUNCTION f() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'`)
+	require.NoError(t, err)
+	waitReplicaServes(t, ctx, p)
+	c.PauseReplay(0)
+	for i := range 10 {
+		var one int
+		require.NoError(t, p.QueryRow(ctx, "SELECT log($1)", fmt.Sprint(i)).Scan(&one))
+		var n int
+		require.NoError(t, p.QueryRow(ctx, "SELECT count(*) FROM applog").Scan(&n))
+		require.Equal(t, i+1, n, "a write hidden behind a built-in name")
+	}
+	b := &pgx.Batch{}
+	b.Queue("INSERT INTO applog VALUES ('batch')")
+	br := p.SendBatch(ctx, b)
+	_, err = br.Exec()
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, p.QueryRow(ctx, "SELECT count(*) FROM applog WHERE m = 'batch'").Scan(&n), "read before the batch is closed")
+	require.Equal(t, 1, n)
+	require.NoError(t, br.Close())
+	c.ResumeReplay(0)
+	waitReplicaServes(t, ctx, p)
+
+	require.True(t, inRecovery(t, ctx, p, "SELECT f() > 0 AND pg_is_in_recovery()"), "a trusted STABLE function reads on the replica")
+	tx, err := p.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "CREATE OR REPLACE FUNCTION f() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1'")
+	require.NoError(t, err)
+	// A read between the DDL and COMMIT sees the old, committed catalog.
+	inRecovery(t, ctx, p, "SELECT f() > 0 AND pg_is_in_recovery()")
+	require.NoError(t, tx.Commit(ctx))
+	waitReplicaServes(t, ctx, p)
+	require.False(t, inRecovery(t, ctx, p, "SELECT f() > 0 AND pg_is_in_recovery()"), "f is VOLATILE now: primary")
 }

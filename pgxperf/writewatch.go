@@ -43,27 +43,67 @@ func mark(ctx context.Context, k writeKind) context.Context {
 	return context.WithValue(ctx, writeMarkKey{}, marks[k])
 }
 
-func (w *writeWatch) done(ctx context.Context) {
+func (w *writeWatch) done(ctx context.Context, conn *pgx.Conn) {
 	k, _ := ctx.Value(writeMarkKey{}).(writeKind)
 	if k == noWrite {
 		return
 	}
-	if r := w.router.Load(); r != nil {
-		if k == schemaChange {
-			r.NoteSchemaChange()
+	r := w.router.Load()
+	if r == nil {
+		return
+	}
+	if k == schemaChange {
+		r.NoteSchemaChange()
+		if conn != nil && conn.PgConn().TxStatus() != 'I' {
+			// DDL in a transaction: what the router reads from the catalog
+			// until the transaction ends is the old schema. Forget again
+			// when it ends.
+			conn.PgConn().CustomData()[ddlInTxKey] = true
 		}
-		r.NoteWrite()
+	}
+	r.NoteWrite()
+}
+
+// ddlInTxKey marks, in a connection's CustomData, a transaction that ran DDL.
+const ddlInTxKey = "pgxperf/ddl-in-tx"
+
+// txEnded forgets the router's catalog facts when a transaction that ran
+// DDL ends (committed: the new schema; rolled back: facts read meanwhile
+// may be of the new one).
+func (w *writeWatch) txEnded(conn *pgx.Conn) {
+	if conn == nil {
+		return
+	}
+	cd := conn.PgConn().CustomData()
+	if cd[ddlInTxKey] == nil {
+		return
+	}
+	delete(cd, ddlInTxKey)
+	if r := w.router.Load(); r != nil {
+		r.NoteSchemaChange()
 	}
 }
 
-// mayWrite reports whether a statement may change what later reads see. A
-// failed write counts too: an error after the server committed (a lost
+// internalPrefix starts pgxperf's own catalog and position queries: known
+// reads, never counted as writes.
+const internalPrefix = "/* pgxperf:catalog */"
+
+// mayWrite reports what a statement may do to what later reads see. A read
+// counts as a write unless the router already knows it runs no user code
+// (a shadowed built-in name, a user cast or operator may write); a failed
+// write counts too: an error after the server committed (a lost
 // connection, a Scan error after INSERT … RETURNING) must not let a later
 // read miss it, and a needless mark only sends a few reads to the primary.
-func mayWrite(sql string) writeKind {
+func (w *writeWatch) mayWrite(sql string) writeKind {
+	if strings.HasPrefix(sql, internalPrefix) {
+		return noWrite
+	}
 	info := sqlinfo.Analyze(sql)
 	if info.ReadOnly {
-		return noWrite
+		if r := w.router.Load(); r == nil || r.IsRead(info) {
+			return noWrite
+		}
+		return dataWrite
 	}
 	switch info.Kind {
 	case sqlinfo.KindEmpty:
@@ -75,23 +115,28 @@ func mayWrite(sql string) writeKind {
 		return noWrite
 	case sqlinfo.KindUtility:
 		switch strings.TrimPrefix(info.Reason, "utility statement ") {
-		case "SET", "RESET", "DISCARD", "DEALLOCATE", "LISTEN", "UNLISTEN", "PREPARE", "DECLARE", "FETCH", "MOVE", "CLOSE":
+		case "SET", "RESET", "DISCARD", "DEALLOCATE", "LISTEN", "UNLISTEN", "PREPARE", "FETCH", "MOVE", "CLOSE":
 			return noWrite
 		case "DO", "CALL":
 			return schemaChange
 		}
-	case sqlinfo.KindDDL, sqlinfo.KindMulti, sqlinfo.KindUnparsed:
+	case sqlinfo.KindDDL, sqlinfo.KindMulti:
 		return schemaChange
 	}
+	// Writes, and text pg_query cannot parse (a prepared statement's name,
+	// usually: a write, not a schema change).
 	return dataWrite
 }
 
 func (w *writeWatch) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	return mark(ctx, mayWrite(data.SQL))
+	return mark(ctx, w.mayWrite(data.SQL))
 }
 
-func (w *writeWatch) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
-	w.done(ctx)
+func (w *writeWatch) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
+	w.done(ctx, conn)
+	if conn != nil && conn.PgConn().TxStatus() == 'I' {
+		w.txEnded(conn)
+	}
 }
 
 func (w *writeWatch) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
@@ -100,23 +145,35 @@ func (w *writeWatch) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.
 	}
 	k := noWrite
 	for _, q := range data.Batch.QueuedQueries {
-		k = max(k, mayWrite(q.SQL))
+		k = max(k, w.mayWrite(q.SQL))
 	}
 	return mark(ctx, k)
 }
 
-func (w *writeWatch) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+// TraceBatchQuery reports each write of a batch as its result is read: the
+// batch's implicit transaction has committed by then, and the caller may
+// hand the result on before it closes the batch.
+func (w *writeWatch) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if k := w.mayWrite(data.SQL); k != noWrite {
+		if r := w.router.Load(); r != nil {
+			if k == schemaChange {
+				r.NoteSchemaChange()
+			}
+			r.NoteWrite()
+		}
+	}
+}
 
-func (w *writeWatch) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
-	w.done(ctx)
+func (w *writeWatch) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchEndData) {
+	w.done(ctx, conn)
 }
 
 func (w *writeWatch) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
 	return mark(ctx, dataWrite)
 }
 
-func (w *writeWatch) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromEndData) {
-	w.done(ctx)
+func (w *writeWatch) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceCopyFromEndData) {
+	w.done(ctx, conn)
 }
 
 var (

@@ -86,7 +86,9 @@ SELECT c.relname, c.relkind::text, c.relpersistence::text, n.nspname, c.relrowse
 		JOIN pg_proc f ON f.oid = CASE WHEN d.refclassid = 'pg_proc'::regclass THEN d.refobjid ELSE o.oprcode END
 		WHERE w.ev_class = c.oid AND f.provolatile <> 'i'),
 	x.vet,
-	CASE WHEN x.vet AND c.relkind = 'v' THEN pg_get_viewdef(c.oid) END
+	CASE WHEN x.vet AND c.relkind = 'v' THEN pg_get_viewdef(c.oid) END,
+	coalesce((SELECT string_agg(f.proname, ',') FROM pg_proc f
+		WHERE f.oid >= 16384 AND f.pronargs >= 1 AND f.proargtypes[0] = c.reltype), '')
 FROM (SELECT oid, bool_or(vet) AS vet FROM (
 		SELECT oid, true AS vet FROM deps UNION ALL SELECT oid, false FROM writers) u
 	GROUP BY oid) x
@@ -191,6 +193,16 @@ func foldName(name string) string {
 // sqlinfo lists calls, in QueryConfig.ImmutableFunctions.
 func (c *catalog) listed(name string) bool { return c.immutable[name] }
 
+// allListed reports whether every named function is in ImmutableFunctions.
+func (c *catalog) allListed(names []string) bool {
+	for _, n := range names {
+		if !c.immutable[n] {
+			return false
+		}
+	}
+	return true
+}
+
 // generation returns the number of times the catalog forgot what it knew.
 func (c *catalog) generation() uint64 {
 	c.mu.RLock()
@@ -238,12 +250,13 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 		name, kind, persistence, schema string
 		policies                        []string
 		rls, volatileDeps, vet          bool
+		rowFuncs                        string // user functions taking its row type
 		viewDef                         *string
 	}
 	var rels []rel
 	for rows.Next() {
 		var r rel
-		if err := rows.Scan(&r.name, &r.kind, &r.persistence, &r.schema, &r.rls, &r.policies, &r.volatileDeps, &r.vet, &r.viewDef); err != nil {
+		if err := rows.Scan(&r.name, &r.kind, &r.persistence, &r.schema, &r.rls, &r.policies, &r.volatileDeps, &r.vet, &r.viewDef, &r.rowFuncs); err != nil {
 			rows.Close()
 			c.report(ctx, "catalog", err)
 			return relVerdict{}, err
@@ -278,6 +291,9 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 			why = "reads relation " + r.name + " of kind " + r.kind
 		case r.volatileDeps:
 			why = "view " + r.name + " calls a function that is not IMMUTABLE"
+		case r.vet && r.rowFuncs != "" && !c.allListed(strings.Split(r.rowFuncs, ",")):
+			// p.f reads as a column but calls f(p): invisible in the text.
+			why = "table " + r.name + " has user functions taking its row type (" + r.rowFuncs + "), callable as columns"
 		case r.kind == "v":
 			// Built-in functions, SQL-value functions and literals leave no
 			// trace in pg_depend: vet the view's query as a statement.

@@ -37,13 +37,13 @@ type monitor struct {
 // changes as soon as DDL commits, since a created, altered or dropped
 // row changes the count or the row versions (xmin) summed.
 const primaryCheckSQL = `SELECT pg_current_wal_lsn()::text, concat_ws('/',
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_proc WHERE oid >= 16384),
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_operator WHERE oid >= 16384),
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_rewrite WHERE oid >= 16384),
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_policy),
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_type WHERE oid >= 16384 AND typtype = 'd'),
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_constraint WHERE contypid <> 0),
-	(SELECT count(*) || ':' || coalesce(sum(hashint8(oid::bigint * 4294967296 + xmin::text::bigint)), 0) FROM pg_class
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_proc WHERE oid >= 16384),
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_operator WHERE oid >= 16384),
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_rewrite WHERE oid >= 16384),
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_policy),
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_type WHERE oid >= 16384 AND typtype = 'd'),
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_constraint WHERE contypid <> 0),
+	(SELECT count(*) || ':' || coalesce(sum(hashtext(oid::text || '/' || xmin::text)::bigint), 0) FROM pg_class
 		WHERE oid >= 16384 AND relpersistence <> 't' AND relkind IN ('r', 'p', 'v', 'm', 'f')))`
 
 type walSample struct {

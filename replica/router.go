@@ -110,9 +110,11 @@ func (r *Router) PrimaryErr() error {
 	return ErrPrimaryUnavailable
 }
 
-// Router decides, per statement, which node serves it. Route is cheap
-// (no allocation, no lock) and safe for concurrent use; a background monitor
-// keeps each replica's health and lag up to date.
+// Router decides, per statement, which node serves it. Route is cheap (no
+// allocation, no lock) once the statement's text has been vetted against
+// the catalog (the first time: a few catalog queries on the primary), and
+// safe for concurrent use; a background monitor keeps each replica's
+// health and lag up to date.
 type Router struct {
 	opts     Options
 	primary  *Node
@@ -216,8 +218,12 @@ func (r *Router) minLSN(rt routing) (LSN, bool) {
 	}
 	l, ok := r.clock.minLSN()
 	if !ok {
-		// With the primary down its position cannot be learnt: replicas
-		// serve what they have replayed (writes cannot complete meanwhile).
+		// While the monitor finds the primary down its position cannot be
+		// learnt: replicas serve what they have replayed. The bound: a
+		// write that completed on a connection opened before (a
+		// transaction, an acquired connection) in the monitor's window
+		// between the primary failing a check and answering again may be
+		// missed by such a read.
 		return min, r.primary.State() == StateOffline
 	}
 	return max(min, l), true
@@ -296,6 +302,18 @@ func (r *Router) readOnly(_ context.Context, info *sqlinfo.Info) bool {
 		return false
 	}
 	return r.code.safe(info)
+}
+
+// IsRead reports whether the router already knows info to be a read a
+// replica may serve: proven read-only and vetted against the catalog (no
+// user-defined code it does not vouch for). False when it is not known yet:
+// IsRead never queries the catalog. Safe for concurrent use.
+func (r *Router) IsRead(info *sqlinfo.Info) bool {
+	if info.HintPrimary || !info.ReadOnly && !info.ReadOnlyIfFunctions {
+		return false
+	}
+	v, ok := r.code.state.Load().stmts.Load(info)
+	return ok && v.(bool)
 }
 
 // NoteSchemaChange makes the router forget what it read from the catalog

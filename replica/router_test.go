@@ -179,7 +179,14 @@ func TestUserCodeStaysOnPrimary(t *testing.T) {
 		CREATE VIEW v_clean AS SELECT id FROM plain WHERE id > 0;
 		CREATE TABLE guarded (id int, owner text);
 		ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
-		CREATE POLICY p ON guarded USING (pure_add(id, 0) > 0);`))
+		CREATE POLICY p ON guarded USING (pure_add(id, 0) > 0);
+		CREATE TABLE people (first text, last text);
+		CREATE FUNCTION fullname(people) RETURNS text STABLE LANGUAGE sql AS 'SELECT $1.first';
+		CREATE VIEW v_dom AS SELECT 5::posint AS n;
+		CREATE VIEW v_fn_view AS SELECT * FROM v_user_fn;
+		CREATE TABLE guarded2 (id int);
+		ALTER TABLE guarded2 ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY p2 ON guarded2 USING (EXISTS (SELECT 1 FROM v_lock));`))
 	ctx := context.Background()
 	primary, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
@@ -221,6 +228,11 @@ func TestUserCodeStaysOnPrimary(t *testing.T) {
 		{"SELECT * FROM v_clean", true, true, true},
 		{"SELECT * FROM guarded", false, true, false},
 		{"SELECT * FROM plain", true, true, true},
+		{"SELECT p.fullname FROM people p", false, true, false}, // a call written as a column
+		{"SELECT first FROM people", false, true, false},        // conservative: the table has one
+		{"SELECT * FROM v_dom", false, false, false},            // a domain check in a view
+		{"SELECT * FROM v_fn_view", false, true, false},
+		{"SELECT * FROM guarded2", false, false, false}, // a policy's subquery reads a view that locks
 	}
 	for _, tt := range tests {
 		t.Run(tt.sql, func(t *testing.T) {
@@ -230,6 +242,18 @@ func TestUserCodeStaysOnPrimary(t *testing.T) {
 			require.Equal(t, tt.isListed, !listed.Route(ctx, info).IsPrimary(), "ReadOnlyFunctions")
 		})
 	}
+
+	// A user cast applies to types, written or not: with one in the
+	// database, every statement stays on the primary (unless trusted and
+	// STABLE or IMMUTABLE).
+	_, err = primary.Exec(ctx, `CREATE TYPE mood AS ENUM ('ok');
+		CREATE FUNCTION mood_int(mood) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1';
+		CREATE CAST (mood AS int) WITH FUNCTION mood_int(mood)`)
+	require.NoError(t, err)
+	strict.NoteSchemaChange()
+	trusting.NoteSchemaChange()
+	require.True(t, strict.Route(ctx, sqlinfo.Analyze("SELECT * FROM plain")).IsPrimary(), "a user cast exists")
+	require.False(t, trusting.Route(ctx, sqlinfo.Analyze("SELECT * FROM plain")).IsPrimary(), "an IMMUTABLE cast, trusted")
 
 	// What the catalog said is forgotten when the schema changes: a function
 	// redefined from STABLE to VOLATILE goes back to the primary.

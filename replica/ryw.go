@@ -90,7 +90,17 @@ func (w *writeClock) minLSN() (LSN, bool) { return w.sh.minLSN() }
 
 // waitFor asks the catch-up poller to poll replicas until they have
 // replayed lsn.
+// The target is capped at the last position known of the primary: a
+// session token from a client can name any position, and the poller must
+// not chase one no replica will reach.
 func (w *writeClock) waitFor(lsn LSN) {
+	limit := LSN(w.r.primary.replayLSN.Load())
+	if w.sh != nil {
+		limit = max(limit, LSN(w.sh.lsn.Load()))
+	}
+	if lsn = min(lsn, limit); lsn == 0 {
+		return
+	}
 	storeMax(&w.want, uint64(lsn))
 	kick(w.kickCh)
 }

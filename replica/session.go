@@ -76,7 +76,7 @@ func (r *Router) ObserveWrite(ctx context.Context, s *Session) error {
 		return nil
 	}
 	var text string
-	if err := r.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
+	if err := r.primary.pool.QueryRow(ctx, "/* pgxperf:catalog */ SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
 		return err
 	}
 	lsn, err := ParseLSN(text)

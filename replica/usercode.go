@@ -24,9 +24,13 @@ import (
 //     overload is a plain STABLE or IMMUTABLE function;
 //   - no user-defined operator, and no domain with constraints, whose name
 //     appears in its text;
+//   - the database has no user-defined cast (a cast applies to types,
+//     written or not; with TrustVolatility, casts by STABLE or IMMUTABLE
+//     functions are allowed);
 //   - every relation it reads resolves in the catalog (a temporary table
-//     made on another connection does not), and it and every view under it
-//     depend on no
+//     made on another connection does not), has no user function taking
+//     its row type (p.fn is a call written as a column), and it and every
+//     view under it depend on no
 //     user-defined function or operator (views, row-level security
 //     policies), is not a foreign table, and the definitions of those
 //     views and policies call no built-in with side effects.
@@ -48,7 +52,11 @@ SELECT
 			WHERE e.classid = 'pg_operator'::regclass AND e.objid = o.oid AND e.deptype = 'e' AND x.extname = ANY($1))
 			AND NOT ($2 AND EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid = o.oprcode AND p.provolatile IN ('s', 'i')))),
 	ARRAY(SELECT DISTINCT lower(t.typname) FROM pg_type t
-		WHERE t.oid >= 16384 AND t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contypid = t.oid))`
+		WHERE t.oid >= 16384 AND t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contypid = t.oid)),
+	EXISTS (SELECT 1 FROM pg_cast k JOIN pg_proc p ON p.oid = k.castfunc WHERE k.castfunc >= 16384
+		AND NOT ($2 AND p.prokind = 'f' AND p.provolatile IN ('s', 'i'))
+		AND NOT EXISTS (SELECT 1 FROM pg_depend e JOIN pg_extension x ON x.oid = e.refobjid
+			WHERE e.classid = 'pg_cast'::regclass AND e.objid = k.oid AND e.deptype = 'e' AND x.extname = ANY($1)))`
 
 const userFunctionSQL = `/* pgxperf:catalog */
 SELECT count(*), coalesce(bool_and(p.prokind = 'f' AND p.provolatile IN ('s', 'i')), true)
@@ -77,7 +85,12 @@ SELECT c.relname, c.relkind::text,
 		AND ((d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT w.oid FROM pg_rewrite w WHERE w.ev_class = c.oid))
 			OR (c.relrowsecurity AND d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT p.oid FROM pg_policy p WHERE p.polrelid = c.oid)))
 		AND NOT EXISTS (SELECT 1 FROM pg_depend e JOIN pg_extension x ON x.oid = e.refobjid
-			WHERE e.objid = d.refobjid AND e.classid = d.refclassid AND e.deptype = 'e' AND x.extname = ANY($2)))
+			WHERE e.objid = d.refobjid AND e.classid = d.refclassid AND e.deptype = 'e' AND x.extname = ANY($2))
+		AND NOT ($3 AND EXISTS (SELECT 1 FROM pg_proc p LEFT JOIN pg_operator o ON o.oid = d.refobjid
+			WHERE p.oid = CASE WHEN d.refclassid = 'pg_operator'::regclass THEN o.oprcode ELSE d.refobjid END
+			AND p.prokind = 'f' AND p.provolatile IN ('s', 'i'))))
+	OR EXISTS (SELECT 1 FROM pg_proc f WHERE f.oid >= 16384 AND f.pronargs >= 1 AND f.proargtypes[0] = c.reltype
+		AND NOT ($3 AND f.prokind = 'f' AND f.provolatile IN ('s', 'i')))
 FROM (SELECT DISTINCT oid FROM deps) x JOIN pg_class c ON c.oid = x.oid`
 
 // codeCatalog answers "may this statement run user-defined code?" from the
@@ -104,7 +117,8 @@ type codeState struct {
 
 type userObjects struct {
 	operators []string
-	domains   []string
+	domains   []string // domains with constraints
+	casts     bool     // a user cast exists: it may apply, written or not, to any statement
 }
 
 func newCodeCatalog(pool func() *pgxpool.Pool, o Options) *codeCatalog {
@@ -160,30 +174,47 @@ func (c *codeCatalog) decide(ctx context.Context, st *codeState, info *sqlinfo.I
 			return false, known
 		}
 	}
+	if ok, known := c.textSafe(ctx, st, info.Normalized); !known || !ok {
+		return false, known
+	}
+	for _, t := range info.TablesRead {
+		if ok, known := c.relation(ctx, st, t, 0); !known || !ok {
+			return false, known
+		}
+	}
+	return true, true
+}
+
+// textSafe checks a statement's text for user-defined operators and
+// domains with constraints (by name: conservative), and the database for
+// user casts (which apply to types, written or not: any statement).
+func (c *codeCatalog) textSafe(ctx context.Context, st *codeState, text string) (safe, known bool) {
 	objs, err := c.userObjects(ctx, st)
 	if err != nil {
 		return false, false
 	}
+	if objs.casts {
+		return false, true
+	}
 	for _, op := range objs.operators {
-		if strings.Contains(info.Normalized, op) {
+		if strings.Contains(text, op) {
 			return false, true
 		}
 	}
 	if len(objs.domains) > 0 {
-		lower := strings.ToLower(info.Normalized)
+		lower := strings.ToLower(text)
 		for _, d := range objs.domains {
 			if strings.Contains(lower, d) {
 				return false, true
 			}
 		}
 	}
-	for _, t := range info.TablesRead {
-		if ok, known := c.relation(ctx, st, t); !known || !ok {
-			return false, known
-		}
-	}
 	return true, true
 }
+
+// maxDefinitionDepth bounds how deep definitions (views, policies and the
+// relations they read) are vetted; deeper is unknown.
+const maxDefinitionDepth = 8
 
 // function reports whether a called function runs no unvouched user code:
 // a read-only built-in that no user function shadows (by name, in any
@@ -236,7 +267,7 @@ func (c *codeCatalog) userObjects(ctx context.Context, st *codeState) (*userObje
 		return o, nil
 	}
 	o = &userObjects{}
-	if err := c.pool().QueryRow(ctx, userObjectsSQL, trustedExtensions, c.opts.TrustVolatility).Scan(&o.operators, &o.domains); err != nil {
+	if err := c.pool().QueryRow(ctx, userObjectsSQL, trustedExtensions, c.opts.TrustVolatility).Scan(&o.operators, &o.domains, &o.casts); err != nil {
 		return nil, err
 	}
 	st.mu.Lock()
@@ -247,14 +278,17 @@ func (c *codeCatalog) userObjects(ctx context.Context, st *codeState) (*userObje
 
 // relation reports whether reading a relation (and every view under it)
 // runs no unvouched user code and no built-in with side effects.
-func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string) (safe, known bool) {
+func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string, depth int) (safe, known bool) {
+	if depth > maxDefinitionDepth {
+		return false, true
+	}
 	st.mu.Lock()
 	v, ok := st.rels[name]
 	st.mu.Unlock()
 	if ok {
 		return v, true
 	}
-	rows, err := c.pool().Query(ctx, userRelationSQL, name, trustedExtensions)
+	rows, err := c.pool().Query(ctx, userRelationSQL, name, trustedExtensions, c.opts.TrustVolatility)
 	if err != nil {
 		return false, false
 	}
@@ -280,12 +314,12 @@ func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string) 
 	// on some pooled connection, or a table not created yet. Primary.
 	v = len(rels) > 0
 	for _, r := range rels {
-		if r.kind == "f" || r.userDeps && !c.opts.TrustVolatility ||
-			r.viewdef != "" && !c.definitionSafe(ctx, st, r.viewdef) {
+		if r.kind == "f" || r.userDeps ||
+			r.viewdef != "" && !c.definitionSafe(ctx, st, r.viewdef, depth) {
 			v = false
 		}
 		for _, p := range r.policies {
-			if !c.definitionSafe(ctx, st, "SELECT "+p) {
+			if !c.definitionSafe(ctx, st, "SELECT "+p, depth) {
 				v = false
 			}
 		}
@@ -299,15 +333,24 @@ func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string) 
 }
 
 // definitionSafe vets a view's or policy's own query: built-ins with side
-// effects are invisible to pg_depend, so the text is analyzed, and the
-// functions it calls are vetted like a statement's.
-func (c *codeCatalog) definitionSafe(ctx context.Context, st *codeState, sql string) bool {
+// effects are invisible to pg_depend, so the text is analyzed; the
+// functions it calls, the operators and types it names and the relations
+// it reads (a policy's subquery) are vetted like a statement's.
+func (c *codeCatalog) definitionSafe(ctx context.Context, st *codeState, sql string, depth int) bool {
 	info := sqlinfo.Analyze(sql)
 	if info.Kind != sqlinfo.KindSelect || !info.ReadOnly && !info.ReadOnlyIfFunctions {
 		return false
 	}
 	for _, f := range info.Functions {
 		if ok, known := c.function(ctx, st, f); !ok || !known {
+			return false
+		}
+	}
+	if ok, known := c.textSafe(ctx, st, sql); !ok || !known {
+		return false
+	}
+	for _, t := range info.TablesRead {
+		if ok, known := c.relation(ctx, st, t, depth+1); !ok || !known {
 			return false
 		}
 	}

@@ -143,12 +143,20 @@ func Rejected(err error) bool {
 // Retry says whether a read-only statement that failed on a replica may be
 // run again on another node, and whether the replica looks down. A retry is
 // only safe before any row reached the caller; the caller checks that.
+//
+// Only a node that cannot be reached or says it cannot take connections
+// (a connect error, 57P02 crash shutdown, 57P03 cannot connect now) is
+// down at once: one connection lost (EOF, a reset, 57P01 when a backend is
+// terminated, 57P05 idle-session timeout) is retried elsewhere, and the
+// monitor, or the next connect, decides about the node.
 func Retry(err error) (retry, down bool) {
 	switch Classify(err, true) {
 	case ReadOnly, Conflict:
 		return true, false
 	case Connection:
-		return true, true
+		var connErr *pgconn.ConnectError
+		code := SQLState(err)
+		return true, errors.As(err, &connErr) || code == "57P02" || code == "57P03"
 	}
 	return false, false
 }

@@ -47,6 +47,7 @@ func TestClassifyTable(t *testing.T) {
 		{"too many connections", pgErr("53300"), true, pgerr.Conflict},
 		{"admin shutdown", pgErr("57P01"), true, pgerr.Connection},
 		{"cannot connect now", pgErr("57P03"), true, pgerr.Connection},
+		{"crash shutdown", pgErr("57P02"), true, pgerr.Connection},
 		{"database dropped", pgErr("57P04"), true, pgerr.Connection},
 		{"connection failure", pgErr("08006"), true, pgerr.Connection},
 		{"eof", io.ErrUnexpectedEOF, true, pgerr.Connection},
@@ -58,7 +59,8 @@ func TestClassifyTable(t *testing.T) {
 			retry, down := pgerr.Retry(tt.err)
 			c := pgerr.Classify(tt.err, true)
 			require.Equal(t, c == pgerr.Connection || c == pgerr.ReadOnly || c == pgerr.Conflict, retry)
-			require.Equal(t, c == pgerr.Connection, down)
+			code := pgerr.SQLState(tt.err)
+			require.Equal(t, code == "57P02" || code == "57P03", down, "one connection lost is not a node down")
 		})
 	}
 }
@@ -110,6 +112,9 @@ func TestClassifyRealErrors(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, pgerr.Connection, pgerr.Classify(err, true), "%v", err)
 	require.False(t, pgerr.Rejected(err))
+	retry, down := pgerr.Retry(err)
+	require.True(t, retry)
+	require.True(t, down, "a node that cannot be reached is down")
 
 	// A connection the server terminates: a connection failure.
 	conn, err := pool.Acquire(ctx)
