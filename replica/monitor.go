@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -16,8 +15,8 @@ import (
 // in statistics or N+1 scopes).
 type monitor struct {
 	r      *Router
-	conns  map[*Node]*pgx.Conn
-	mu     sync.Mutex // guards conns and history
+	conns  connSet
+	mu     sync.Mutex // guards history
 	stopCh chan struct{}
 	done   chan struct{}
 	// history holds the primary's WAL position at recent checks, oldest
@@ -84,7 +83,7 @@ func (m *monitor) timeLag(lsn LSN) (time.Duration, bool) {
 }
 
 func newMonitor(r *Router) *monitor {
-	return &monitor{r: r, conns: map[*Node]*pgx.Conn{}, stopCh: make(chan struct{}), done: make(chan struct{})}
+	return &monitor{r: r, stopCh: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (m *monitor) start() {
@@ -124,14 +123,7 @@ func (m *monitor) loop() {
 func (m *monitor) stop() {
 	close(m.stopCh)
 	<-m.done
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for n, c := range m.conns {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(ctx)
-		cancel()
-		delete(m.conns, n)
-	}
+	m.conns.closeAll()
 }
 
 // checkAll reads the primary's position, then checks every replica in parallel.
@@ -240,37 +232,5 @@ func (m *monitor) transition(n *Node, old, state State, args ...any) {
 func (m *monitor) query(ctx context.Context, n *Node, f func(*pgx.Conn, context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, m.r.opts.CheckTimeout)
 	defer cancel()
-	m.mu.Lock()
-	c := m.conns[n]
-	m.mu.Unlock()
-	if c == nil || c.IsClosed() {
-		cfg := n.pool.Config().ConnConfig.Copy()
-		cfg.Tracer = nil // checks are not application statements
-		cfg.RuntimeParams["application_name"] = "pgxperf-monitor"
-		var err error
-		if c, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-			return err
-		}
-		m.mu.Lock()
-		select {
-		case <-m.stopCh:
-			m.mu.Unlock()
-			_ = c.Close(context.Background())
-			return errors.New("replica: monitor stopped")
-		default:
-		}
-		m.conns[n] = c
-		m.mu.Unlock()
-	}
-	if err := f(c, ctx); err != nil {
-		// A failed or timed-out check leaves the connection in doubt: drop it.
-		m.mu.Lock()
-		delete(m.conns, n)
-		m.mu.Unlock()
-		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(cctx)
-		ccancel()
-		return err
-	}
-	return nil
+	return m.conns.query(ctx, n, func(c *pgx.Conn) error { return f(c, ctx) })
 }

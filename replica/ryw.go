@@ -364,52 +364,70 @@ func (w *writeClock) replayLSN(ctx context.Context, n *Node) (LSN, error) {
 }
 
 // connSet holds connections of their own (untraced: these are not
-// application statements) to nodes, one per node; queries through one set
-// run one at a time.
+// application statements) to nodes, one per node; queries to one node run
+// one at a time, to different nodes in parallel.
 type connSet struct {
-	use    sync.Mutex // held for a whole query
 	mu     sync.Mutex // guards m and closed
-	m      map[*Node]*pgx.Conn
+	m      map[*Node]*nodeConn
 	closed bool
 }
 
-// query runs f on the set's connection to n, (re)connecting as needed; a
-// failed call drops the connection.
-func (cs *connSet) query(ctx context.Context, n *Node, f func(*pgx.Conn) error) error {
-	cs.use.Lock()
-	defer cs.use.Unlock()
+type nodeConn struct {
+	mu sync.Mutex // held for a whole query
+	c  *pgx.Conn
+}
+
+func (cs *connSet) entry(n *Node) (*nodeConn, error) {
 	cs.mu.Lock()
-	c := cs.m[n]
-	cs.mu.Unlock()
-	if c == nil || c.IsClosed() {
+	defer cs.mu.Unlock()
+	if cs.closed {
+		return nil, errRouterClosed
+	}
+	if cs.m == nil {
+		cs.m = map[*Node]*nodeConn{}
+	}
+	e := cs.m[n]
+	if e == nil {
+		e = &nodeConn{}
+		cs.m[n] = e
+	}
+	return e, nil
+}
+
+var errRouterClosed = errors.New("replica: router closed")
+
+// query runs f on the set's connection to n, (re)connecting as needed; a
+// failed call drops the connection (a failed or timed-out query leaves it
+// in doubt).
+func (cs *connSet) query(ctx context.Context, n *Node, f func(*pgx.Conn) error) error {
+	e, err := cs.entry(n)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.c == nil || e.c.IsClosed() {
 		cfg := n.pool.Config().ConnConfig.Copy()
 		cfg.Tracer = nil
 		cfg.RuntimeParams["application_name"] = "pgxperf-monitor"
-		var err error
-		if c, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
 			return err
 		}
 		cs.mu.Lock()
-		if cs.closed {
-			cs.mu.Unlock()
+		closed := cs.closed
+		cs.mu.Unlock()
+		if closed {
 			_ = c.Close(context.Background())
-			return errors.New("replica: router closed")
+			return errRouterClosed
 		}
-		if cs.m == nil {
-			cs.m = map[*Node]*pgx.Conn{}
-		}
-		cs.m[n] = c
-		cs.mu.Unlock()
+		e.c = c
 	}
-	if err := f(c); err != nil {
-		cs.mu.Lock()
-		if cs.m[n] == c {
-			delete(cs.m, n)
-		}
-		cs.mu.Unlock()
+	if err := f(e.c); err != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(cctx)
+		_ = e.c.Close(cctx)
 		cancel()
+		e.c = nil
 		return err
 	}
 	return nil
@@ -417,15 +435,19 @@ func (cs *connSet) query(ctx context.Context, n *Node, f func(*pgx.Conn) error) 
 
 // closeAll closes every connection; later queries fail.
 func (cs *connSet) closeAll() {
-	cs.use.Lock()
-	defer cs.use.Unlock()
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
 	cs.closed = true
-	for n, c := range cs.m {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(ctx)
-		cancel()
-		delete(cs.m, n)
+	entries := cs.m
+	cs.m = nil
+	cs.mu.Unlock()
+	for _, e := range entries {
+		e.mu.Lock()
+		if e.c != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = e.c.Close(ctx)
+			cancel()
+			e.c = nil
+		}
+		e.mu.Unlock()
 	}
 }
