@@ -153,22 +153,59 @@ func waitForReplica(ctx context.Context, primaryDSN, replicaURL string) (string,
 	}
 }
 
-// readYourWrites shows a session: a write, then reads that must see it.
+// readYourWrites shows read-your-writes: by default a read that starts
+// after a write through the pool sees it, on any goroutine, with nothing
+// carried; a Session's token carries the same across app instances.
 func readYourWrites(ctx context.Context, out io.Writer, pool *pgxperf.Pool) error {
+	served := func(ctx context.Context) (bool, error) {
+		var rec bool
+		err := pool.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&rec)
+		return rec, err
+	}
+	where := func(rec bool) string {
+		if rec {
+			return "the replica (it had already replayed the write)"
+		}
+		return "the primary (the replica had not replayed the write yet)"
+	}
+	wrote := time.Now()
+	if _, err := pool.Exec(ctx, touchContent, int64(7)); err != nil {
+		return err
+	}
+	type result struct {
+		rec bool
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() { rec, err := served(ctx); ch <- result{rec, err} }() // another goroutine, nothing carried
+	r := <-ch
+	if r.err != nil {
+		return r.err
+	}
+	back := "not within 2 s"
+	for time.Since(wrote) < 2*time.Second {
+		rec, err := served(ctx)
+		if err != nil {
+			return err
+		}
+		if rec {
+			back = time.Since(wrote).Round(10 * time.Microsecond).String()
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	fmt.Fprintf(out, "read-your-writes (the default, no session): after an UPDATE, a read on another goroutine ran on %s; reads were back on the replica %s after the write\n", where(r.rec), back)
+
 	sess := replica.NewSession()
 	sctx := replica.WithSession(ctx, sess)
 	if _, err := pool.Exec(sctx, touchContent, int64(7)); err != nil {
 		return err
 	}
-	var inRecovery bool
-	if err := pool.QueryRow(sctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+	rec, err := served(sctx)
+	if err != nil {
 		return err
 	}
-	where := "the primary (the replica had not replayed the write yet)"
-	if inRecovery {
-		where = "the replica (it had already replayed the write)"
-	}
-	fmt.Fprintf(out, "read-your-writes: after an UPDATE in a session (token %s), its next read ran on %s\n\n", sess.Token(), where)
+	fmt.Fprintf(out, "  across app instances: a Session's token (%s) carries the write's position; its next read ran on %s\n\n", sess.Token(), where(rec))
 	return nil
 }
 
