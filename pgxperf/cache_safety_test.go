@@ -286,3 +286,22 @@ BEGIN UPDATE users SET display_name = NEW.display_name WHERE id = OLD.id; RETURN
 	}
 	require.Positive(t, hits)
 }
+
+// A multi-statement text that fails after committing part of itself (its
+// own COMMIT, then an error) still invalidates what it wrote: the server's
+// error does not mean nothing changed.
+func TestCacheSafetyFailedMultiStatementInvalidates(t *testing.T) {
+	ctx := testCtx(t)
+	p, _, _ := cachePool(t, querycache.QueryConfig{}, `CREATE TABLE counters (id int PRIMARY KEY, n int); INSERT INTO counters VALUES (1, 0)`)
+	cctx := querycache.WithTTL(ctx, time.Minute)
+	read := func() int {
+		var n int
+		require.NoError(t, p.QueryRow(cctx, "SELECT n FROM counters WHERE id = 1").Scan(&n))
+		return n
+	}
+	require.Equal(t, 0, read())
+	require.Equal(t, 0, read()) // a hit
+	_, err := p.Exec(ctx, "BEGIN; UPDATE counters SET n = 1 WHERE id = 1; COMMIT; SELECT 1/0")
+	require.Error(t, err)
+	require.Equal(t, 1, read(), "the committed UPDATE must invalidate although the text failed")
+}

@@ -86,7 +86,7 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 	}
 	p.router.CountPrimary()
 	tag, err := p.primaryExec(ctx, sql, args)
-	if !info.ReadOnly && mayHaveWritten(err) {
+	if !info.ReadOnly && (mayHaveWritten(err) || info.Kind == sqlinfo.KindMulti) {
 		p.recordWrite(ctx, replica.SessionFromContext(ctx))
 	}
 	return tag, err

@@ -260,7 +260,10 @@ func (i *Invalidator) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pg
 		return
 	}
 	i.afterStatement(conn, st, info, sql, data.Err)
-	if !failedOnServer(data.Err) {
+	// A multi-statement text that failed may have committed its first
+	// statements (a COMMIT of its own, or statements before it in simple
+	// protocol each in their own transaction): it invalidates anyway.
+	if !failedOnServer(data.Err) || info.Kind == sqlinfo.KindMulti {
 		st.add(i.c, info)
 	}
 	rolledBack := info.TxOp == sqlinfo.TxRollback ||
