@@ -125,7 +125,10 @@
 // committed write never sees an older entry, and a read that started before
 // it cannot store its old rows where a later read would find them. Writes
 // whose tables the analyzer cannot name (DDL, DO, CALL, user functions in
-// writes, unparsable text) invalidate the whole database. Misses are filled
+// writes, unparsable text) invalidate the whole database, and so does a
+// SELECT that calls a user function not listed in ImmutableFunctions, also
+// one shadowing a built-in's name (the catalog's set of user function
+// names is read when the pool is made and after DDL). Misses are filled
 // on the primary, once per key and generation at a time in a process
 // (single-flight); one caller refreshes an entry in the last 10% of its TTL
 // while the others are still served it; TTLs are jittered by ±10%.

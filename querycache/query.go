@@ -341,7 +341,10 @@ func (c *QueryCache) Close() error {
 // pg_proc, pg_policy): the primary. A cache made with a nil pool (because the
 // pool is created after the cache, with the cache's Invalidator installed)
 // caches nothing until it has one.
-func (c *QueryCache) UseCatalog(pool *pgxpool.Pool) { c.catalog.pool.Store(pool) }
+func (c *QueryCache) UseCatalog(pool *pgxpool.Pool) {
+	c.catalog.pool.Store(pool)
+	c.catalog.loadUserFuncs(true)
+}
 
 // Wants reports, cheaply, whether a statement run with ctx is opted into
 // the cache (it may still be refused as not cacheable). Callers use it to

@@ -132,6 +132,8 @@ type catalog struct {
 	rels  map[string]relVerdict
 	funcs map[string]funcVerdict
 	gen   uint64 // bumped by forget; a lookup that started before is not kept
+
+	user userFuncs // the names of the database's user functions (query_userfuncs.go)
 }
 
 func newCatalog(pool *pgxpool.Pool, immutable []string, report func(context.Context, string, error)) *catalog {
@@ -217,6 +219,7 @@ func (c *catalog) forget() {
 	clear(c.funcs)
 	c.gen++
 	c.mu.Unlock()
+	c.user.forget()
 }
 
 var errNoCatalog = errors.New("querycache: no pool to read the catalog from")

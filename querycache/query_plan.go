@@ -206,6 +206,12 @@ func writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
 // read calling such a function, the cache's own fills included, would
 // invalidate every entry of the database, its own included.
 func (c *QueryCache) writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
+	if strings.HasPrefix(info.Text, "/* pgxperf:catalog */") {
+		return nil, false, false // pgxperf's own catalog reads
+	}
+	if info.Kind == sqlinfo.KindSelect && info.ReadOnly && c.catalog.hiddenWrite(info) {
+		return nil, true, false // a user function behind a built-in name may write anything
+	}
 	if len(c.catalog.immutable) == 0 {
 		return writeTagsExempt(info, nil)
 	}
