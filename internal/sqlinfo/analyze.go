@@ -38,6 +38,10 @@ func analyze(sql string) (info *Info) {
 		// NUL; the server rejects such a message. Never call it read-only.
 		return fallback(sql, named, errNUL)
 	}
+	if err := prescan(text); err != nil {
+		// Beyond what the C parser handles safely (see prescan).
+		return fallback(sql, named, err)
+	}
 	tree, err := pgParse(text)
 	if err != nil {
 		return fallback(sql, named, err)

@@ -134,12 +134,61 @@ func TestHugeStatement(t *testing.T) {
 			require.GreaterOrEqual(t, len(sql), 1<<20-64)
 			require.Less(t, elapsed, 20*time.Second)
 			t.Logf("%d bytes analyzed in %v", len(sql), elapsed)
-			if name == "broken" {
+			switch name {
+			case "broken":
 				require.True(t, in.Fallback)
-				return
+			case "in-list":
+				// 300,000 tokens: beyond the parser's bound, the fallback
+				// runs (in milliseconds, not the parser's second).
+				require.True(t, in.Fallback)
+				require.Less(t, elapsed, time.Second)
+			default:
+				require.False(t, in.Fallback, "%v", in.ParseError)
 			}
-			require.False(t, in.Fallback, "%v", in.ParseError)
 		})
 	}
-	require.True(t, sqlinfo.AnalyzeUncached(inList).BatchShaped)
+}
+
+// TestParserBounds: text beyond what pg_query's C parser survives (a
+// left-deep expression of 25,000 terms crashed the process with SIGSEGV;
+// 10,000 nested comments took seconds) gets the fallback analysis at once;
+// text at the bounds is parsed.
+func TestParserBounds(t *testing.T) {
+	sum := func(n int) string { return "SELECT 1" + strings.Repeat("+1", n) }
+	in := func(n int) string { return "SELECT * FROM t WHERE id IN (1" + strings.Repeat(",2", n) + ")" }
+	tests := []struct {
+		name     string
+		sql      string
+		fallback bool
+	}{
+		{"sum of 500", sum(500), false},
+		{"sum of 25,000", sum(25000), true},
+		{"sum of 200,000", sum(200000), true},
+		{"concatenation of 25,000", "SELECT 'a'" + strings.Repeat("||'a'", 25000), true},
+		{"unary minus 5,000", "SELECT " + strings.Repeat("- ", 5000) + "1", true},
+		{"NOT 5,000", "SELECT " + strings.Repeat("NOT ", 5000) + "true", true},
+		{"casts 5,000", "SELECT 1" + strings.Repeat("::int", 5000), true},
+		{"UNION ALL of 500", "SELECT 1" + strings.Repeat(" UNION ALL SELECT 1", 500), false},
+		{"UNION ALL of 50,000", "SELECT 1" + strings.Repeat(" UNION ALL SELECT 1", 50000), true},
+		{"parentheses 500", "SELECT " + strings.Repeat("(", 500) + "1" + strings.Repeat(")", 500), false},
+		{"parentheses 20,000", "SELECT " + strings.Repeat("(", 20000) + "1" + strings.Repeat(")", 20000), true},
+		{"nested CASE 2,000", "SELECT " + strings.Repeat("CASE WHEN true THEN ", 2000) + "1" + strings.Repeat(" END", 2000), true},
+		{"nested comments 64", "SELECT 1 " + strings.Repeat("/*", 64) + strings.Repeat("*/", 64), false},
+		{"nested comments 100,000", "SELECT 1 " + strings.Repeat("/*", 100000) + strings.Repeat("*/", 100000), true},
+		{"IN list of 10,000", in(10000), false},
+		{"IN list of 20,000", in(20000), true},
+		{"AND of 5,000 comparisons", "SELECT 1 FROM t WHERE " + strings.Repeat("a = 1 AND ", 5000) + "true", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			info := sqlinfo.AnalyzeUncached(tt.sql)
+			elapsed := time.Since(start)
+			require.Equal(t, tt.fallback, info.Fallback, "%v", info.ParseError)
+			if tt.fallback {
+				require.False(t, info.ReadOnly, "unknown means primary")
+				require.Less(t, elapsed, time.Second, "the fallback is linear")
+			}
+		})
+	}
 }
