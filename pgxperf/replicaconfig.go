@@ -96,26 +96,20 @@ func replicaConfig(primary *pgxpool.Config, replicaURL string) (*pgxpool.Config,
 			cc.RuntimeParams[k] = v
 		}
 	}
-	if named["pool_max_conns"] {
-		cfg.MaxConns = rc.MaxConns
-	}
-	if named["pool_min_conns"] {
-		cfg.MinConns = rc.MinConns
-	}
-	if named["pool_min_idle_conns"] {
-		cfg.MinIdleConns = rc.MinIdleConns
-	}
-	if named["pool_max_conn_lifetime"] {
-		cfg.MaxConnLifetime = rc.MaxConnLifetime
-	}
-	if named["pool_max_conn_idle_time"] {
-		cfg.MaxConnIdleTime = rc.MaxConnIdleTime
-	}
-	if named["pool_health_check_period"] {
-		cfg.HealthCheckPeriod = rc.HealthCheckPeriod
-	}
-	if named["pool_max_conn_lifetime_jitter"] {
-		cfg.MaxConnLifetimeJitter = rc.MaxConnLifetimeJitter
+	// The URL's own pool_* settings: each copies one field from the
+	// replica URL's parsed config.
+	for key, take := range map[string]func(){
+		"pool_max_conns":                func() { cfg.MaxConns = rc.MaxConns },
+		"pool_min_conns":                func() { cfg.MinConns = rc.MinConns },
+		"pool_min_idle_conns":           func() { cfg.MinIdleConns = rc.MinIdleConns },
+		"pool_max_conn_lifetime":        func() { cfg.MaxConnLifetime = rc.MaxConnLifetime },
+		"pool_max_conn_idle_time":       func() { cfg.MaxConnIdleTime = rc.MaxConnIdleTime },
+		"pool_health_check_period":      func() { cfg.HealthCheckPeriod = rc.HealthCheckPeriod },
+		"pool_max_conn_lifetime_jitter": func() { cfg.MaxConnLifetimeJitter = rc.MaxConnLifetimeJitter },
+	} {
+		if named[key] {
+			take()
+		}
 	}
 	return cfg, nil
 }

@@ -329,8 +329,11 @@ func (p *Pool) batchReplica(ctx context.Context, b *pgx.Batch) *replica.Node {
 	}
 	for _, q := range b.QueuedQueries[1:] {
 		info := sqlinfo.Analyze(q.SQL)
-		if !p.router.IsRead(info) && (p.router.Route(ctx, info).IsPrimary() || !p.router.IsRead(info)) {
-			return p.router.Primary()
+		if !p.router.IsRead(info) {
+			p.router.Route(ctx, info) // vets the statement against the catalog once
+			if !p.router.IsRead(info) {
+				return p.router.Primary()
+			}
 		}
 	}
 	return node
