@@ -88,9 +88,20 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 	// Read-your-writes covers everything committed before the router was
 	// made (the test database included): wait until the replicas have
 	// replayed it.
+	// Every replica must be eligible: with more than one, each is found
+	// when the others are excluded.
 	read := sqlinfo.Analyze("SELECT 1")
-	require.Eventually(t, func() bool { return !r.Route(ctx, read).IsPrimary() }, 30*time.Second, time.Millisecond,
-		"reads never went to a replica")
+	require.Eventually(t, func() bool {
+		if r.Route(ctx, read).IsPrimary() {
+			return false
+		}
+		for _, n := range r.Replicas() {
+			if len(r.Replicas()) > 1 && r.Next(ctx, []*replica.Node{n}).IsPrimary() {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, time.Millisecond, "reads never went to every replica")
 	return r
 }
 
