@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgxperf/pgxperf/internal/selfsql"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/replica"
 )
@@ -84,10 +85,6 @@ func (w *writeWatch) txEnded(conn *pgx.Conn) {
 	}
 }
 
-// internalPrefix starts pgxperf's own catalog and position queries: known
-// reads, never counted as writes.
-const internalPrefix = "/* pgxperf:catalog */"
-
 // mayWrite reports what a statement may do to what later reads see. A read
 // counts as a write unless the router already knows it runs no user code
 // (a shadowed built-in name, a user cast or operator may write); a failed
@@ -95,7 +92,7 @@ const internalPrefix = "/* pgxperf:catalog */"
 // connection, a Scan error after INSERT … RETURNING) must not let a later
 // read miss it, and a needless mark only sends a few reads to the primary.
 func (w *writeWatch) mayWrite(sql string) writeKind {
-	if strings.HasPrefix(sql, internalPrefix) {
+	if selfsql.Is(sql) { // pgxperf's own catalog and position queries: known reads
 		return noWrite
 	}
 	info := sqlinfo.Analyze(sql)

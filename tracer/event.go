@@ -54,7 +54,10 @@ type Event struct {
 	// BatchID tells batches apart (statements of one SendBatch share it).
 	Batch   bool
 	BatchID uint64
-	Conn    *pgx.Conn
+	// Cached is true for a read served by a result cache, with no round trip
+	// to the database (see Tracer.ObserveCacheHit); Conn is then nil.
+	Cached bool
+	Conn   *pgx.Conn
 }
 
 // Observer receives every finished statement. ObserveQuery is called

@@ -122,7 +122,8 @@ type entry struct {
 	batched           int64
 	findings          int64
 	slowest           Sample
-	stale             bool // dropped by Reset: record looks the fingerprint up again
+	stale             bool        // dropped by Reset: record looks the fingerprint up again
+	cached            *cacheStats // reads served by a result cache; nil until the first
 }
 
 // ref returns the analysis paired with its entry.
@@ -137,23 +138,38 @@ func (r *Registry) ref(info *sqlinfo.Info) *frontRef {
 	return ref
 }
 
+// batchShapeSalt separates the statistics of a batch-shaped statement
+// (id = ANY($1), id IN (…)) from those of its per-value form (id = $1), which
+// pg_query fingerprints alike: the N+1 that n1detect flags and the batched
+// query it recommends must not share one row of the report.
+const batchShapeSalt = 0x6261746368656421 // "batched!"
+
+// statKey is the registry key of an analysis: its fingerprint, salted when
+// the statement is batch-shaped.
+func statKey(info *sqlinfo.Info) uint64 {
+	if info.BatchShaped {
+		return info.Fingerprint ^ batchShapeSalt
+	}
+	return info.Fingerprint
+}
+
 func (r *Registry) lookup(info *sqlinfo.Info) *entry {
-	fp := info.Fingerprint
-	sh := &r.shards[fp%registryShards]
+	key := statKey(info)
+	sh := &r.shards[key%registryShards]
 	sh.mu.RLock()
-	e := sh.m[fp]
+	e := sh.m[key]
 	sh.mu.RUnlock()
 	if e != nil {
 		return e
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e = sh.m[fp]; e == nil {
+	if e = sh.m[key]; e == nil {
 		if len(sh.m) >= r.perShard {
 			return r.overflow.Load()
 		}
-		e = &entry{fingerprint: fp, info: info}
-		sh.m[fp] = e
+		e = &entry{fingerprint: info.Fingerprint, info: info}
+		sh.m[key] = e
 	}
 	return e
 }
@@ -172,6 +188,11 @@ func (r *Registry) record(ev *Event, e *entry) (*entry, bool) {
 		e.mu.Unlock()
 		e = r.ref(ev.Info).e
 		e.mu.Lock()
+	}
+	if ev.Cached {
+		e.recordCached(ev)
+		e.mu.Unlock()
+		return e, false
 	}
 	e.calls++
 	if e.calls == 1 {
@@ -283,6 +304,18 @@ type StatementStats struct {
 	// Findings counts the detector findings (N+1 …) about this statement.
 	Findings int64
 
+	// BatchShaped is true for the statistics of the statement's batch-shaped
+	// form (id = ANY($1), id IN (…), multi-row VALUES). pg_query, like
+	// pg_stat_statements, gives it the fingerprint of the per-value form
+	// (id = $1); pgxperf keeps the two apart, so a fingerprint may have two
+	// entries, told apart by this field.
+	BatchShaped bool
+
+	// Cache holds the reads of this statement served by a result cache (the
+	// query cache): they are not in Calls, Rows nor the latencies above, which
+	// count executions on a database server only.
+	Cache CacheStats
+
 	Slowest Sample
 }
 
@@ -312,7 +345,11 @@ func (e *entry) snapshot() StatementStats {
 		ReplicaCalls:   e.byRole[RoleReplica],
 		BatchCalls:     e.batched,
 		Findings:       e.findings,
+		BatchShaped:    e.info.BatchShaped,
 		Slowest:        e.slowest,
+	}
+	if e.cached != nil {
+		s.Cache = e.cached.snapshot()
 	}
 	s.Tables = append(append([]string(nil), e.info.TablesRead...), e.info.TablesWritten...)
 	if len(e.errCodes) > 0 {
@@ -382,7 +419,10 @@ func (s Snapshot) Sort(key SortKey) Snapshot {
 		if a != b {
 			return a > b
 		}
-		return s.Statements[i].Fingerprint < s.Statements[j].Fingerprint
+		if s.Statements[i].Fingerprint != s.Statements[j].Fingerprint {
+			return s.Statements[i].Fingerprint < s.Statements[j].Fingerprint
+		}
+		return !s.Statements[i].BatchShaped && s.Statements[j].BatchShaped
 	})
 	return s
 }
@@ -395,14 +435,17 @@ func (s Snapshot) Top(n int) []StatementStats {
 	return s.Statements[:n]
 }
 
-// Lookup returns the statistics of one fingerprint.
+// Lookup returns the statistics of one fingerprint: those of its per-value
+// form when both it and its batch-shaped form ran (see StatementStats.BatchShaped).
 func (s Snapshot) Lookup(fingerprint uint64) (StatementStats, bool) {
+	var found StatementStats
+	ok := false
 	for _, st := range s.Statements {
-		if st.Fingerprint == fingerprint {
-			return st, true
+		if st.Fingerprint == fingerprint && (!ok || found.BatchShaped && !st.BatchShaped) {
+			found, ok = st, true
 		}
 	}
-	return StatementStats{}, false
+	return found, ok
 }
 
 // Snapshot copies the registry, sorted by total time.

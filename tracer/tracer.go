@@ -270,6 +270,8 @@ type queryState struct {
 	acquire time.Duration
 	prepare time.Duration
 	scope   *scopeState // nil unless the context carries a scope
+	// internal marks one of pgxperf's own statements (isInternal): not recorded.
+	internal bool
 }
 
 // epoch anchors the monotonic clock: a statement's start is read as
@@ -290,6 +292,9 @@ func (q *queryState) Value(key any) any {
 
 // TraceQueryStart implements pgx.QueryTracer.
 func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if isInternal(data.SQL) {
+		return &queryState{Context: ctx, internal: true}
+	}
 	q := &queryState{Context: ctx, sql: data.SQL}
 	st := t.connState(conn)
 	if st != nil {
@@ -349,6 +354,9 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		if q, ok = ctx.Value(queryKey{}).(*queryState); !ok {
 			return // started by another tracer or never started: nothing to measure
 		}
+	}
+	if q.internal {
+		return
 	}
 	ev := Event{
 		Op:          OpQuery,
@@ -508,7 +516,7 @@ func (t *Tracer) TracePrepareEnd(ctx context.Context, conn *pgx.Conn, data pgx.T
 	if p.nested != nil {
 		p.nested.prepare += d
 	}
-	if data.AlreadyPrepared || data.Err != nil {
+	if data.AlreadyPrepared || data.Err != nil || isInternal(p.sql) {
 		return
 	}
 	t.reg.pool.prepares.Add(1)
