@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 )
 
 // errNUL is the ParseError of text with a NUL byte, which Postgres rejects.
@@ -80,50 +79,10 @@ func analyze(sql string) (info *Info) {
 		}
 	}
 	info.Locking = joinLockings(w.lockings)
-	info.HintPrimary = strings.Contains(sql, HintPrimary)
-	info.CacheHint, info.CacheTTL, info.NoCacheHint = cacheHint(sql)
+	info.HintPrimary, info.CacheHint, info.CacheTTL, info.NoCacheHint = readHints(sql)
 	info.BatchShaped = w.batch
 	info.Params = w.params
 	return info
-}
-
-// cacheHint reads the /* pgxperf:cache ttl=… */ and /* pgxperf:nocache */
-// comment hints. A ttl that does not parse as a positive time.Duration is
-// ignored (the cache's default TTL applies).
-func cacheHint(sql string) (hint bool, ttl time.Duration, no bool) {
-	if !strings.Contains(sql, "pgxperf:") {
-		return false, 0, false
-	}
-	no = strings.Contains(sql, HintNoCache)
-	i := strings.Index(sql, HintCache)
-	for i >= 0 {
-		rest := sql[i+len(HintCache):]
-		// pgxperf:cache must end there: not pgxperf:cachex.
-		if rest == "" || !isIdentByte(rest[0]) {
-			hint = true
-			rest = strings.TrimLeft(rest, " \t")
-			if v, ok := strings.CutPrefix(rest, "ttl="); ok {
-				end := strings.IndexAny(v, " \t\r\n*/")
-				if end < 0 {
-					end = len(v)
-				}
-				if d, err := time.ParseDuration(v[:end]); err == nil && d > 0 {
-					ttl = d
-				}
-			}
-			break
-		}
-		j := strings.Index(rest, HintCache)
-		if j < 0 {
-			break
-		}
-		i += len(HintCache) + j
-	}
-	return hint, ttl, no
-}
-
-func isIdentByte(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // normalize returns pg_query's normalized form of text. When it equals the

@@ -36,3 +36,48 @@ func TestCacheHint(t *testing.T) {
 		})
 	}
 }
+
+// Hints are read from comments only: the same words inside any kind of
+// literal or quoted identifier are data (a user's search text must not turn
+// caching on or force the primary).
+func TestHintsOnlyInComments(t *testing.T) {
+	hints := []string{"pgxperf:primary", "pgxperf:cache", "pgxperf:cache ttl=1h", "pgxperf:nocache",
+		"/* pgxperf:cache */", "/* pgxperf:primary */", "-- pgxperf:primary"}
+	wrappers := []func(string) string{
+		func(h string) string { return "SELECT '" + h + "'" },
+		func(h string) string { return "SELECT E'\\'" + h + "'" },
+		func(h string) string { return "SELECT $$" + h + "$$" },
+		func(h string) string { return "SELECT $tag$ $$ " + h + " $tag$" },
+		func(h string) string { return `SELECT 1 AS "` + h + `"` },
+		func(h string) string { return "SELECT U&'" + h + "'" },
+		func(h string) string { return "SELECT 1 WHERE 'x' <> '" + h + "' AND true" },
+	}
+	for _, h := range hints {
+		for i, wrap := range wrappers {
+			sql := wrap(h)
+			t.Run(sql, func(t *testing.T) {
+				info := sqlinfo.AnalyzeUncached(sql)
+				require.NotEqual(t, sqlinfo.KindUnparsed, info.Kind, "wrapper %d must parse", i)
+				require.False(t, info.HintPrimary)
+				require.False(t, info.CacheHint)
+				require.False(t, info.NoCacheHint)
+				require.Zero(t, info.CacheTTL)
+			})
+		}
+	}
+	// The same hints in comments next to such literals still count.
+	for _, tc := range []struct {
+		sql           string
+		primary, hint bool
+	}{
+		{"SELECT /* pgxperf:primary */ 'pgxperf:cache'", true, false},
+		{"SELECT 'pgxperf:primary' /* pgxperf:cache */", false, true},
+		{"SELECT $$ /* $$ /* pgxperf:cache */", false, true},
+		{"SELECT 1 -- it's pgxperf:primary", true, false},
+		{"SELECT '/* pgxperf:primary */' -- pgxperf:cache", false, true},
+	} {
+		info := sqlinfo.AnalyzeUncached(tc.sql)
+		require.Equal(t, tc.primary, info.HintPrimary, tc.sql)
+		require.Equal(t, tc.hint, info.CacheHint, tc.sql)
+	}
+}
