@@ -24,7 +24,8 @@ type Config struct {
 	// returns what may be shown. When nil, arguments are never kept.
 	RedactArgs func(sql string, args []any) []any
 	// Allow lists findings that are intended: an entry matches a finding's
-	// ID, its fingerprint (16 hex digits), its call site's function
+	// ID (one loop: see "Finding IDs" in the package documentation), its
+	// fingerprint (16 hex digits), its call site's function
 	// ("example.com/app/jobs.Backfill") or its call site's "file.go:line"
 	// (a suffix of the path).
 	Allow []string

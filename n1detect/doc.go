@@ -40,8 +40,45 @@
 // run once per call site, and anything under Ignore(ctx). Nested loops give
 // one finding per level. Each Finding has the normalized SQL, an example, the
 // count and distinct argument sets, the total time, the call site and the
-// frames above it, the statement that preceded the loop, a concrete fix and a
-// stable ID for Config.Allow.
+// frames above it, its parent, a concrete fix and a stable ID for
+// Config.Allow.
+//
+// The parent is the statement whose rows the loop walks (the projects query
+// of a loop over projects), and the fix proposes to join into it. Other
+// statements of the same iteration are siblings, never parents: in a loop
+// that looks up each project's owner and then counts its content, both
+// lookups name the projects query. The scope sees statements, not loops, so
+// it infers the parent: of the statements that ran before the loop's first
+// statement, the latest after one run of which the loop's statement ran at
+// least twice (a sibling runs in step with it, once per iteration),
+// preferring one that returned at least as many rows; or the statement whose
+// rows were being read (rows.Next()) while the loop ran. In nested loops each
+// level names the level above: for each project the content query, for each
+// content row a per-item query, whose parent is the content query. A loop
+// with nothing to iterate (a range over a slice built in Go) may have no
+// parent; a loop with exactly one item per outer item names the outer
+// loop's statement.
+//
+// # Finding IDs and the allow-list
+//
+// A finding's ID names its problem in Config.Allow and in pgxperf.Pool's
+// report, which merges findings by ID. It hashes the kind, the statement's
+// fingerprint, and the position of the call site and of its caller: each
+// frame's file name (not its directory) and the frame's place in its
+// function. With the source readable, that is the text of the line, and when
+// lines above it in the same top-level function read the same (two identical
+// loops in one function), how many do: "…#1" for the second. Without the
+// source (a binary deployed without it), it is the line's offset from the
+// start of its function. So an ID stays the same from run to run and when
+// code moves around the function: edits in other functions, lines added
+// above the function or in other files, a renamed directory. It changes when
+// the line itself, its caller's line, or (without the source) the lines
+// above it in its function change. When two findings of a scope would
+// still share an ID (a helper reached from two loops), more frames are
+// hashed until they differ.
+//
+// Config.Allow also takes a fingerprint, a call site's function, or a
+// "file.go:line" suffix of a call site; a line moves with any edit above it.
 //
 // # In tests
 //

@@ -1,10 +1,8 @@
 package n1detect
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -32,8 +30,11 @@ const (
 
 // Finding is one pattern found in a scope.
 type Finding struct {
-	// ID is stable across runs and line moves: it hashes the kind, the
-	// fingerprint and the call site's file and function. Use it in Config.Allow.
+	// ID names the finding in Config.Allow and in the pool's report: it
+	// hashes the kind, the fingerprint and the positions of the call site and
+	// its caller within their functions, so it is stable across runs and
+	// edits elsewhere, and tells apart identical lines of one function (see
+	// "Finding IDs" in the package documentation).
 	ID    string `json:"id"`
 	Kind  Kind   `json:"kind"`
 	Scope string `json:"scope"`
@@ -48,18 +49,23 @@ type Finding struct {
 	Count    int           `json:"count"`
 	Distinct int           `json:"distinct_args"`
 	Total    time.Duration `json:"total_ns"`
+	// Cached of the Count statements were served by a result cache (the query
+	// cache: tracer.Event.Cached), not by the database. They are still one
+	// round trip each, to the cache: the loop remains.
+	Cached int `json:"cached,omitempty"`
 	// CallSite is where the application issued the statements; Stack adds
 	// the application frames above it (the loop, when a helper issued it).
 	CallSite tracer.CallSite   `json:"call_site"`
 	Stack    []tracer.CallSite `json:"stack,omitempty"`
-	// Parent is the statement that ran just before the repetition started —
-	// usually the one whose rows the loop walks.
+	// Parent is the statement whose rows the loop walks (the one that
+	// produced the values), never another statement of the same iteration;
+	// nil when no statement did (see the package documentation).
 	Parent *Statement `json:"parent,omitempty"`
 	// Also lists the other call sites of a redundant statement.
 	Also []tracer.CallSite `json:"also,omitempty"`
 	Fix  string            `json:"fix"`
 
-	frames []tracer.CallSite // the call site and the application frames above it
+	frames []idFrame // the call site and the application frames above it, for IDs
 }
 
 // Statement identifies a statement in a finding.
@@ -104,6 +110,9 @@ func (f Finding) String() string {
 		label = f.SQLCName + ": "
 	}
 	fmt.Fprintf(&b, "  query:   %s%s\n", label, sqlinfo.OneLine(sqlinfo.StripLeadingComments(f.Query), 200))
+	if f.Cached > 0 {
+		fmt.Fprintf(&b, "  cached:  %d of %d served from the query cache: each still costs a round trip to the cache (Redis)\n", f.Cached, f.Count)
+	}
 	if len(f.ExampleArgs) > 0 {
 		fmt.Fprintf(&b, "  example args: %v\n", f.ExampleArgs)
 	}
@@ -196,7 +205,7 @@ func (s *Scope) classifyLocked() []Finding {
 		}
 		reported[g] = true
 		f := s.finding(kind, g)
-		f.Count, f.Distinct, f.Total = g.count, distinct, g.total
+		f.Count, f.Distinct, f.Total, f.Cached = g.count, distinct, g.total, g.cached
 		out = append(out, f)
 	}
 	// The same read with the same arguments from several call sites: one
@@ -219,17 +228,22 @@ func (s *Scope) classifyLocked() []Finding {
 			continue
 		}
 		var total time.Duration
+		cached := 0 // call sites whose statements the cache served
 		for _, g := range r.groups {
 			total += g.total / time.Duration(max(g.count, 1))
+			if g.cached == g.count {
+				cached++
+			}
 		}
 		k := pair{r.groups[0], r.groups[1]}
 		if f := merged[k]; f != nil {
 			f.Count += len(r.groups)
 			f.Total += total
+			f.Cached += cached
 			continue
 		}
 		f := s.finding(Redundant, r.groups[1])
-		f.Count, f.Distinct, f.Total = len(r.groups), 1, total
+		f.Count, f.Distinct, f.Total, f.Cached = len(r.groups), 1, total, cached
 		for _, g := range r.groups {
 			if g != r.groups[1] {
 				f.Also = append(f.Also, resolve(g.sites[0]))
@@ -261,15 +275,19 @@ func (s *Scope) finding(kind Kind, g *group) Finding {
 		ExampleArgs: g.args,
 		CallSite:    site,
 	}
-	for _, pc := range g.sites[1:] {
-		if pc != 0 {
-			f.Stack = append(f.Stack, resolve(pc))
+	for _, pc := range g.sites {
+		if pc == 0 {
+			continue
 		}
+		fr := classify(pc)
+		if len(f.frames) > 0 {
+			f.Stack = append(f.Stack, fr.site)
+		}
+		f.frames = append(f.frames, idFrame{site: fr.site, start: fr.start})
 	}
-	if g.parent != nil {
-		f.Parent = &Statement{Query: g.parent.info.Normalized, SQLCName: g.parent.info.SQLCName, CallSite: resolve(g.parent.sites[0])}
+	if p := g.parentGroup(); p != nil {
+		f.Parent = &Statement{Query: p.info.Normalized, SQLCName: p.info.SQLCName, CallSite: resolve(p.sites[0])}
 	}
-	f.frames = append([]tracer.CallSite{site}, f.Stack...)
 	f.ID = findingID(kind, g.info.Fingerprint, f.frames, 2)
 	f.Fix = suggestFix(kind, g.info, f.Parent)
 	return f
@@ -280,73 +298,6 @@ func resolve(pc uintptr) tracer.CallSite {
 		return tracer.CallSite{}
 	}
 	return classify(pc).site
-}
-
-// findingID is stable across runs and across edits elsewhere in the file:
-// it hashes the kind, the fingerprint, and for the first depth frames (the
-// call site and its caller) the file and the text of the source line (its
-// number only when the source cannot be read). uniqueIDs deepens it
-// when two findings of a scope would share one.
-func findingID(kind Kind, fp uint64, frames []tracer.CallSite, depth int) string {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%016x", kind, fp)
-	for i, s := range frames {
-		if i == depth {
-			break
-		}
-		// Not the function name: the compiler names closures by where they
-		// are inlined (func1.func5), which would change the ID from caller to caller.
-		fmt.Fprintf(h, "|%s|%s", filepath.Base(s.File), lineKey(s))
-	}
-	return hex.EncodeToString(h.Sum(nil))[:12]
-}
-
-// uniqueIDs gives findings that share an ID (one helper reached from two
-// loops) deeper IDs, one more frame at a time, until they differ.
-func uniqueIDs(fs []Finding) {
-	for depth := 3; depth <= siteDepth; depth++ {
-		byID := map[string][]int{}
-		for i, f := range fs {
-			byID[f.ID] = append(byID[f.ID], i)
-		}
-		clash := false
-		for _, idx := range byID {
-			if len(idx) < 2 {
-				continue
-			}
-			clash = true
-			for _, i := range idx {
-				fs[i].ID = findingID(fs[i].Kind, parseHex(fs[i].Fingerprint), fs[i].frames, depth)
-			}
-		}
-		if !clash {
-			return
-		}
-	}
-}
-
-func parseHex(s string) uint64 {
-	var v uint64
-	fmt.Sscanf(s, "%x", &v)
-	return v
-}
-
-func (s *Scope) allowed(in []Finding) []Finding {
-	if len(s.cfg.Allow) == 0 {
-		return in
-	}
-	out := in[:0]
-next:
-	for _, f := range in {
-		for _, a := range s.cfg.Allow {
-			site := fmt.Sprintf("%s:%d", f.CallSite.File, f.CallSite.Line)
-			if a == f.ID || a == f.Fingerprint || a == f.CallSite.Function || (strings.Contains(a, ":") && strings.HasSuffix(site, a)) {
-				continue next
-			}
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 var eqParam = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_."]*)\s*=\s*\$(\d+)`)

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/n1detect"
 	"github.com/pgxperf/pgxperf/n1detect/internal/fakesqlc"
@@ -285,7 +286,8 @@ func gtScenarios() []gtScenario {
 					}
 				}
 				return nil
-			}},
+			},
+			check: gtCheckParents(map[string]string{"FROM publications": "FROM content", "FROM content": "FROM projects"})},
 		{name: "per project SELECT with literals via fmt.Sprintf", row: 9, want: gtN1,
 			run: func(ctx context.Context, db gtDB) error {
 				ps, err := gtProjects(ctx, db, gtN)
@@ -407,7 +409,8 @@ func gtScenarios() []gtScenario {
 					}
 				}
 				return nil
-			}},
+			},
+			check: gtCheckParents(map[string]string{"FROM users": "FROM projects"})},
 
 		// ---- call sites: generated code, helpers ----
 		{name: "N+1 through sqlc-generated code", want: gtN1,
@@ -603,7 +606,8 @@ func gtScenarios() []gtScenario {
 					}
 				}
 				return nil
-			}},
+			},
+			check: gtCheckParents(map[string]string{"word_count": "SELECT id FROM content WHERE project_id"})},
 		{name: "same UPDATE with the same args repeated", want: gtRedundant,
 			run: func(ctx context.Context, db gtDB) error {
 				for range 5 {
@@ -825,7 +829,8 @@ func gtScenarios() []gtScenario {
 					}
 				}
 				return nil
-			}},
+			},
+			check: gtCheckParents(map[string]string{"FROM users": "FROM projects", "FROM content": "FROM projects"})},
 		{name: "first content per project (ORDER BY id LIMIT 1)", want: gtN1,
 			run: func(ctx context.Context, db gtDB) error {
 				ps, err := gtProjects(ctx, db, gtN)
@@ -883,7 +888,8 @@ func gtScenarios() []gtScenario {
 					}
 				}
 				return nil
-			}},
+			},
+			check: gtCheckParents(map[string]string{"FROM users": "FROM projects", "FROM content": "FROM projects"})},
 		{name: "owner and editor lookups whose ids overlap", want: gtN1x2,
 			run: func(ctx context.Context, db gtDB) error {
 				ps, err := gtProjects(ctx, db, gtN)
@@ -901,7 +907,8 @@ func gtScenarios() []gtScenario {
 					}
 				}
 				return nil
-			}},
+			},
+			check: gtCheckParents(map[string]string{"FROM users": "FROM projects"})},
 	}
 	for i := range list {
 		list[i].index = i + 1
@@ -952,6 +959,31 @@ func gtCheckSite(t *testing.T, site tracer.CallSite, line int) {
 	t.Helper()
 	if filepath.Base(site.File) != "groundtruth_test.go" || site.Line != line {
 		t.Errorf("call site %s, want groundtruth_test.go:%d", site, line)
+	}
+}
+
+// gtCheckParents returns a check that every finding whose query contains a
+// key names a parent whose query contains the value: the statement whose
+// rows drive its loop, not a sibling statement of the same iteration. The
+// fix of a read proposes to join into it.
+func gtCheckParents(want map[string]string) func(t *testing.T, fs []n1detect.Finding) {
+	return func(t *testing.T, fs []n1detect.Finding) {
+		t.Helper()
+		for _, f := range fs {
+			for q, parent := range want {
+				if !strings.Contains(f.Query, q) {
+					continue
+				}
+				if f.Parent == nil || !strings.Contains(f.Parent.Query, parent) {
+					t.Errorf("parent %+v, want the statement containing %q:\n%s", f.Parent, parent, f)
+					break
+				}
+				if f.Kind == n1detect.NPlusOne && !strings.Contains(f.Fix, "query that produced the values: "+sqlinfo.OneLine(sqlinfo.StripLeadingComments(f.Parent.Query), 120)) {
+					t.Errorf("the fix does not join into the parent:\n%s", f)
+				}
+				break
+			}
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 					logger = slog.Default()
 				}
 				for _, f := range findings {
-					logger.LogAttrs(r.Context(), slog.LevelWarn, "n+1 query",
+					attrs := []slog.Attr{
 						slog.String("route", name),
 						slog.String("kind", string(f.Kind)),
 						slog.String("id", f.ID),
@@ -69,7 +69,11 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 						slog.String("caller", f.CallSite.String()),
 						slog.String("sql", sqlinfo.OneLine(sqlinfo.StripLeadingComments(f.Query), 300)),
 						slog.String("fix", f.Fix),
-					)
+					}
+					if f.Cached > 0 {
+						attrs = append(attrs, slog.Int("cached", f.Cached))
+					}
+					logger.LogAttrs(r.Context(), slog.LevelWarn, "n+1 query", attrs...)
 				}
 				if cfg.OnFindings != nil {
 					cfg.OnFindings(r, findings)

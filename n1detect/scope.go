@@ -28,12 +28,17 @@ type Scope struct {
 	ignored      int
 	dropped      int // statements not grouped (MaxGroups reached)
 	fingerprints map[uint64]int
-	last         *group // group of the most recent statement, for parents
-	tracers      map[*tracer.Tracer]struct{}
-	lastTracer   *tracer.Tracer // the last one added to tracers
-	finished     bool
-	findings     []Finding
-	outer        *Scope // an enclosing scope that also counts these statements (Check)
+	last         *group // group of the most recent statement
+	seq          uint64 // grouped statements so far
+	// recent are the groups that ran last, most recent first: a new group's
+	// candidate parents (see parent.go).
+	recent     [maxCandidates]*group
+	nrecent    int
+	tracers    map[*tracer.Tracer]struct{}
+	lastTracer *tracer.Tracer // the last one added to tracers
+	finished   bool
+	findings   []Finding
+	outer      *Scope // an enclosing scope that also counts these statements (Check)
 }
 
 // groupKey identifies statements that repeat "the same" work: issued from
@@ -57,6 +62,7 @@ type group struct {
 	perFP    map[uint64]int // statements per fingerprint: one-off statements of a list are not a loop
 	maxPerFP int
 	total    time.Duration
+	cached   int // statements served by a result cache (tracer.Event.Cached)
 	// chunked: some statements were batch-shaped with several values, or two
 	// or more of the group's statements went in one pgx.Batch.
 	chunked   bool
@@ -66,8 +72,15 @@ type group struct {
 	// statements; one value means a page walk, several mean one query per item.
 	paged   bool
 	nonPage map[uint64]struct{}
-	parent  *group
 	first   time.Time
+	// Parents (see parent.go): the group's latest run, its candidate
+	// parents, and the statement whose rows were being read when it started.
+	lastSeq   uint64
+	lastRows  int64
+	lastStart time.Time
+	cands     []candidate
+	encl      *group
+	enclStart time.Time
 }
 
 // repeatKey finds the same read with the same arguments from different call
@@ -179,6 +192,9 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 	}
 	g.count++
 	g.total += ev.Duration
+	if ev.Cached {
+		g.cached++
+	}
 	if len(g.distinct) < maxDistinct {
 		g.distinct[args] = struct{}{}
 	}
@@ -209,6 +225,8 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 		}
 	}
 	s.last = g
+	s.followLocked(g, ev)
+	s.encloseLocked(g, ev)
 	if info.Kind == sqlinfo.KindSelect && !ev.Batch {
 		rk := repeatKey{fingerprint: info.Fingerprint, args: args}
 		r := s.repeats[rk]
@@ -237,9 +255,7 @@ func (s *Scope) group(key groupKey, sites [siteDepth]uintptr, ev tracer.Event) *
 	if s.cfg.RedactArgs != nil && len(ev.Args) > 0 {
 		g.args = s.cfg.RedactArgs(ev.SQL, ev.Args)
 	}
-	if s.last != nil {
-		g.parent = s.last
-	}
+	g.cands = s.candidatesLocked()
 	s.groups[key] = g
 	s.order = append(s.order, g)
 	return g

@@ -5,8 +5,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,8 +13,9 @@ import (
 
 // frame is what the detector knows about one program counter.
 type frame struct {
-	app  bool // application code: the first such frame is the call site
-	site tracer.CallSite
+	app   bool // application code: the first such frame is the call site
+	site  tracer.CallSite
+	start int // the line where its function starts, 0 when unknown (funcStart)
 }
 
 // frames caches the verdict per program counter: classifying a counter
@@ -54,6 +53,9 @@ func classifySlow(pc uintptr) frame {
 	f, _ := fs.Next()
 	fr := frame{site: tracer.CallSite{Function: f.Function, File: f.File, Line: f.Line}}
 	fr.app = f.Function != "" && !tracer.IsLibraryFrame(f.Function, f.File) && !isGenerated(f.File)
+	if fr.app {
+		fr.start = funcStart(f)
+	}
 	frames.Store(pc, fr)
 	return fr
 }
@@ -141,29 +143,4 @@ func classifyStack(pcs []uintptr) (key uint64, sites [siteDepth]uintptr, ok bool
 		}
 	}
 	return key, sites, n > 0
-}
-
-// lines caches source files' lines for finding IDs (files up to 1 MiB).
-var lines sync.Map // file → []string (nil when unreadable)
-
-// lineKey is the trimmed text of a call site's source line, or its number
-// when the source cannot be read (a binary deployed without it).
-func lineKey(site tracer.CallSite) string {
-	v, ok := lines.Load(site.File)
-	if !ok {
-		var ls []string
-		if fi, err := os.Stat(site.File); err == nil && fi.Size() <= 1<<20 {
-			if b, err := os.ReadFile(site.File); err == nil {
-				ls = strings.Split(string(b), "\n")
-			}
-		}
-		v, _ = lines.LoadOrStore(site.File, ls)
-	}
-	ls := v.([]string)
-	if site.Line >= 1 && site.Line <= len(ls) {
-		if text := strings.TrimSpace(ls[site.Line-1]); text != "" {
-			return text
-		}
-	}
-	return strconv.Itoa(site.Line)
 }
