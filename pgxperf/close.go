@@ -7,20 +7,47 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/pgend"
 )
 
 // DefaultCloseTimeout is how long Close waits for calls in flight when
 // Options.CloseTimeout is zero.
 const DefaultCloseTimeout = 30 * time.Second
 
-// Close closes the pool gracefully and completely. New calls fail at once
-// with pgxpool's closed-pool error; calls in flight finish, bounded by
-// Options.CloseTimeout, after which their queries are cancelled and their
-// connections closed. When Close returns, every server session the Pool opened
-// is closed (an application may DROP DATABASE right after). Calling Close
-// again is a no-op.
+// closeState is what Close shares with the connections it closes.
+type closeState struct {
+	ctx context.Context // done at Close's deadline
+}
+
+// Close closes the pool gracefully and completely, within Options.CloseTimeout
+// (DefaultCloseTimeout when zero). New calls fail at once with pgxpool's
+// closed-pool error. Calls in flight get three quarters of the timeout to
+// finish; then their queries are cancelled, and at seven eighths their
+// connections are taken back and their sockets closed: the Rows, Tx or batch
+// the application still holds then fail with a connection error, and their
+// Close is a no-op. Close returns by the timeout and leaves no goroutine
+// behind, with one exception it cannot take back without breaking the
+// application's own code: a connection from Acquire or AcquireFunc that is
+// never released keeps pgxpool's Close (in a goroutine of its own) waiting
+// until it is; its socket is closed all the same.
+//
+// Every server session that closes while Close runs is ended the way the
+// protocol asks (a Terminate message), and Close waits, within the timeout,
+// for the server to end it: when Close returns, those sessions are gone from
+// pg_stat_activity (an application may DROP DATABASE right after). The
+// sessions of calls taken back at the timeout end when the server sees their
+// closed socket, a moment later. Calling Close again is a no-op.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
+		timeout := p.opts.CloseTimeout
+		if timeout <= 0 {
+			timeout = DefaultCloseTimeout
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		p.closing.Store(&closeState{ctx: ctx})
 		// The cache last: writes still in flight invalidate through it.
 		defer p.closeCache()
 		if p.router != nil {
@@ -35,33 +62,49 @@ func (p *Pool) Close() {
 			wg.Wait()
 			close(done)
 		}()
-		timeout := p.opts.CloseTimeout
-		if timeout <= 0 {
-			timeout = DefaultCloseTimeout
-		}
-		if waitFor(done, timeout) {
+		if waitUntil(done, start.Add(timeout*3/4)) {
 			return
 		}
 		busy := p.busyConns()
 		p.logger.Warn("pgxperf: Close timed out waiting for calls in flight; cancelling them",
 			"timeout", timeout, "connections", len(busy))
+		cctx, ccancel := context.WithDeadline(ctx, start.Add(timeout*7/8))
+		var wg sync.WaitGroup
 		for _, c := range busy {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = c.PgConn().CancelRequest(ctx)
-			cancel()
+			pc := c.PgConn()
+			wg.Go(func() { _ = pc.CancelRequest(cctx) })
 		}
-		if waitFor(done, 2*time.Second) {
+		wg.Wait()
+		ccancel()
+		if waitUntil(done, start.Add(timeout*7/8)) {
 			return
 		}
-		// Close the sockets: the server ends those sessions. The application
-		// still owns the *pgxpool.Conn values and sees errors when it uses them.
+		taken := 0
+		for _, l := range p.held() {
+			if l.takeBack() {
+				taken++
+			}
+		}
+		// Connections from Acquire: the application owns the *pgxpool.Conn;
+		// closing the socket ends the session, and its calls fail.
 		for _, c := range p.busyConns() {
 			if nc := c.PgConn().Conn(); nc != nil {
 				_ = nc.Close()
 			}
 		}
-		waitFor(done, 2*time.Second)
+		if !waitUntil(done, start.Add(timeout)) {
+			p.logger.Warn("pgxperf: Close returns with connections from Acquire still held by the application; "+
+				"pgxpool finishes closing when they are released", "timeout", timeout, "taken back", taken)
+		}
 	})
+}
+
+// closeHook runs before pgxpool closes a connection: while the Pool is
+// closing, it ends the server session and waits for the server to end it.
+func (p *Pool) closeHook(c *pgx.Conn) {
+	if st := p.closing.Load(); st != nil {
+		pgend.Terminate(st.ctx, c.PgConn())
+	}
 }
 
 // closeCache stops the query cache (retrying pending invalidations once)
@@ -75,13 +118,14 @@ func (p *Pool) closeCache() {
 	}
 }
 
-func waitFor(done <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// waitUntil waits for done until t; it reports whether done was closed.
+func waitUntil(done <-chan struct{}, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
 	select {
 	case <-done:
 		return true
-	case <-t.C:
+	case <-timer.C:
 		return false
 	}
 }

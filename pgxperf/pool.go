@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +52,9 @@ type Pool struct {
 
 	busyMu sync.Mutex
 	busy   map[*pgx.Conn]struct{} // connections acquired and not yet released
+	leases [leaseShards]leaseShard
+
+	closing atomic.Pointer[closeState] // set when Close starts
 
 	closeOnce sync.Once
 }
@@ -188,6 +192,7 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 		if userClose != nil {
 			userClose(c)
 		}
+		p.closeHook(c) // last: it ends the session
 	}
 }
 
@@ -231,18 +236,9 @@ func (p *Pool) callContext(ctx context.Context) (context.Context, context.Cancel
 	return context.WithTimeout(ctx, p.opts.QueryTimeout)
 }
 
-// acquire acquires a connection, bounded by Options.AcquireTimeout.
+// acquire acquires a connection of the primary, bounded by Options.AcquireTimeout.
 func (p *Pool) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	if p.opts.AcquireTimeout <= 0 {
-		return p.primary.Acquire(ctx)
-	}
-	actx, cancel := context.WithTimeout(ctx, p.opts.AcquireTimeout)
-	defer cancel()
-	c, err := p.primary.Acquire(actx)
-	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return nil, ErrAcquireTimeout
-	}
-	return c, err
+	return p.acquireFrom(ctx, p.primary)
 }
 
 // Acquire returns a connection from the primary pool: the genuine
@@ -306,15 +302,7 @@ func (p *Pool) primaryExec(ctx context.Context, sql string, arguments []any) (pg
 	if cancel != nil {
 		defer cancel()
 	}
-	if p.opts.AcquireTimeout <= 0 {
-		return p.primary.Exec(ctx, sql, arguments...)
-	}
-	c, err := p.acquire(ctx)
-	if err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	defer c.Release()
-	return c.Exec(ctx, sql, arguments...)
+	return p.execOn(ctx, p.primary, sql, arguments)
 }
 
 // Query runs a query that returns rows, like pgxpool.Pool.Query. Close the
@@ -343,33 +331,7 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 
 func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
 	ctx, cancel := p.callContext(ctx)
-	if p.opts.AcquireTimeout <= 0 {
-		rows, err := p.primary.Query(ctx, sql, args...)
-		if cancel != nil {
-			if err != nil {
-				cancel()
-				return rows, err
-			}
-			return &cancelRows{Rows: rows, cancel: cancel}, nil
-		}
-		return rows, err
-	}
-	c, err := p.acquire(ctx)
-	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
-		return pgxrows.Fail(err), err
-	}
-	rows, err := c.Query(ctx, sql, args...)
-	if err != nil {
-		c.Release()
-		if cancel != nil {
-			cancel()
-		}
-		return pgxrows.Fail(err), err
-	}
-	return &cancelRows{Rows: rows, cancel: cancel, conn: c}, nil
+	return p.queryOn(ctx, cancel, p.primary, sql, args)
 }
 
 // QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
@@ -383,10 +345,13 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if p.router != nil && cancel == nil {
 		return p.routedQueryRow(ctx, sql, args)
 	}
-	if p.opts.AcquireTimeout <= 0 && cancel == nil && p.router == nil {
-		return p.primary.QueryRow(ctx, sql, args...)
+	var rows pgx.Rows
+	var err error
+	if p.router != nil {
+		rows, err = p.routedQuery(ctx, sql, args)
+	} else {
+		rows, err = p.queryOn(ctx, nil, p.primary, sql, args)
 	}
-	rows, err := p.Query(ctx, sql, args...)
 	if err != nil {
 		if cancel != nil {
 			cancel()
@@ -398,6 +363,7 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 
 // SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	b = safeBatch(b)
 	if p.router != nil {
 		ctx, cancel := p.callContext(ctx)
 		br := p.routedBatch(ctx, b)
@@ -411,21 +377,7 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 
 func (p *Pool) primarySendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, cancel := p.callContext(ctx)
-	if p.opts.AcquireTimeout <= 0 {
-		br := p.primary.SendBatch(ctx, b)
-		if cancel != nil {
-			return &cancelBatch{BatchResults: br, cancel: cancel}
-		}
-		return br
-	}
-	c, err := p.acquire(ctx)
-	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
-		return pgx.FailedBatchResults(b, err)
-	}
-	return &cancelBatch{BatchResults: c.SendBatch(ctx, b), cancel: cancel, conn: c}
+	return p.sendBatchOn(ctx, cancel, p.primary, b, nil)
 }
 
 // Begin starts a transaction on the primary, like pgxpool.Pool.Begin.
@@ -452,19 +404,7 @@ func (p *Pool) primaryBeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx
 		// The deadline covers BEGIN only; the transaction's own calls carry their contexts.
 		defer cancel()
 	}
-	if p.opts.AcquireTimeout <= 0 {
-		return p.primary.BeginTx(ctx, txOptions)
-	}
-	c, err := p.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := c.BeginTx(ctx, txOptions)
-	if err != nil {
-		c.Release()
-		return nil, err
-	}
-	return &releaseTx{Tx: tx, conn: c}, nil
+	return p.beginTxOn(ctx, p.primary, txOptions)
 }
 
 // CopyFrom copies rows into a table on the primary, like pgxpool.Pool.CopyFrom.
@@ -488,13 +428,10 @@ func (p *Pool) primaryCopyFrom(ctx context.Context, tableName pgx.Identifier, co
 	if cancel != nil {
 		defer cancel()
 	}
-	if p.opts.AcquireTimeout <= 0 {
-		return p.primary.CopyFrom(ctx, tableName, columnNames, rowSrc)
-	}
-	c, err := p.acquire(ctx)
+	l, err := p.take(ctx, p.primary)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Release()
-	return c.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
+	defer l.release()
+	return l.conn.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
 }

@@ -361,8 +361,10 @@ func TestCloseIsGracefulAndComplete(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pgxperf_close_test"
-	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{CloseTimeout: 300 * time.Millisecond})
+	cfg.MinConns = 2 // connected before the calls: pgxpool's Close cancels connects in progress
+	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{CloseTimeout: 400 * time.Millisecond})
 	require.NoError(t, err)
+	require.Eventually(t, func() bool { return p.Stat().IdleConns() >= 2 }, 10*time.Second, time.Millisecond)
 
 	// A call in flight that finishes within the timeout completes normally.
 	var wg sync.WaitGroup

@@ -35,6 +35,9 @@ func (p *Pool) startReplicas(ctx context.Context, primaryCfg *pgxpool.Config, us
 		reps = append(reps, replica.Replica{Name: fmt.Sprintf("replica-%d %s:%d", i+1, rc.ConnConfig.Host, rc.ConnConfig.Port), Pool: pool})
 	}
 	opts := p.opts.Routing
+	if opts.AcquireTimeout == 0 {
+		opts.AcquireTimeout = p.opts.AcquireTimeout // the router's own catalog lookups too
+	}
 	if opts.Logger == nil {
 		opts.Logger = p.logger
 	}
@@ -56,5 +59,5 @@ func (p *Pool) AcquireReplica(ctx context.Context) (*pgxpool.Conn, error) {
 		return p.acquire(ctx)
 	}
 	n := p.router.RouteTx(replica.PreferReplica(ctx), true)
-	return n.Pool().Acquire(ctx)
+	return p.acquireFrom(ctx, n.Pool())
 }

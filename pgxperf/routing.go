@@ -71,7 +71,7 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 	var tried []*replica.Node
 	for !node.IsPrimary() {
 		node.Begin()
-		tag, err := node.Pool().Exec(ctx, sql, args...)
+		tag, err := p.execOn(ctx, node.Pool(), sql, args)
 		node.Released()
 		retry, down := retryable(ctx, err)
 		if !retry {
@@ -151,7 +151,7 @@ func (r *replicaRow) Scan(dest ...any) error {
 	node := r.node
 	for !node.IsPrimary() {
 		node.Begin()
-		err := node.Pool().QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+		err := r.scanOn(node, dest)
 		node.Released()
 		retry, down := retryable(r.ctx, err)
 		if !retry {
@@ -166,6 +166,14 @@ func (r *replicaRow) Scan(dest ...any) error {
 		return err
 	}
 	return (&cancelRow{rows: rows}).Scan(dest...)
+}
+
+func (r *replicaRow) scanOn(node *replica.Node, dest []any) error {
+	rows, err := r.p.queryOn(r.ctx, nil, node.Pool(), r.sql, r.args)
+	if err != nil {
+		return err
+	}
+	return pgxrows.ScanFirst(rows, dest...)
 }
 
 // replicaRows reads from a replica; when the replica fails before the first
@@ -220,31 +228,31 @@ func (r *replicaRows) run(node *replica.Node) error {
 // until the rows are closed: the replay decodes with its type map.
 func (r *replicaRows) start(node *replica.Node) error {
 	node.Begin()
-	c, err := node.Pool().Acquire(r.ctx)
+	l, err := r.p.take(r.ctx, node.Pool())
 	if err != nil {
 		node.Released()
 		return err
 	}
-	rows, err := c.Query(r.ctx, r.sql, r.args...)
+	rows, err := l.c.Query(r.ctx, r.sql, r.args...)
 	if err != nil {
-		c.Release()
+		l.release()
 		node.Released()
 		return err
 	}
 	res, err := querycache.Capture(rows, readAhead)
 	switch {
 	case err == nil:
-		r.Rows = res.Replay(c.Conn().TypeMap())
+		r.Rows = res.Replay(l.c.TypeMap())
 	case errors.Is(err, querycache.ErrTooLarge):
-		r.Rows = res.ReplayThen(c.Conn().TypeMap(), rows)
+		r.Rows = res.ReplayThen(l.c.TypeMap(), rows)
 	default:
-		c.Release() // Capture closed the rows
+		l.release() // Capture closed the rows
 		node.Released()
 		return err
 	}
 	r.node = node
 	r.done = func() {
-		c.Release()
+		l.release()
 		node.Released()
 	}
 	return nil
@@ -344,37 +352,24 @@ func (p *Pool) routedBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 		// One read on one node: every statement must be fit for a replica.
 		node := p.batchReplica(ctx, b)
 		if !node.IsPrimary() {
-			done := node.Acquired()
-			return &doneBatch{BatchResults: node.Pool().SendBatch(ctx, b), done: done}
+			return p.sendBatchOn(ctx, nil, node.Pool(), b, node.Acquired())
 		}
 	}
 	if err := p.router.PrimaryErr(); err != nil && !batchReadOnly(b) {
 		return pgx.FailedBatchResults(b, err)
 	}
 	p.router.CountPrimary()
-	br := p.primarySendBatch(ctx, b)
+	var done func()
 	if s := replica.SessionFromContext(ctx); s != nil && !batchReadOnly(b) {
-		return &doneBatch{BatchResults: br, done: func() { p.recordWrite(ctx, s) }}
+		done = func() { p.recordWrite(ctx, s) }
 	}
-	return br
-}
-
-type doneBatch struct {
-	pgx.BatchResults
-	done func()
-	once sync.Once
-}
-
-func (b *doneBatch) Close() error {
-	err := b.BatchResults.Close()
-	b.once.Do(b.done)
-	return err
+	return p.sendBatchOn(ctx, nil, p.primary, b, done)
 }
 
 func (p *Pool) routedBeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 	node := p.router.RouteTx(ctx, opts.AccessMode == pgx.ReadOnly)
 	if !node.IsPrimary() {
-		tx, err := node.Pool().BeginTx(ctx, opts)
+		tx, err := p.beginTxOn(ctx, node.Pool(), opts)
 		if err == nil {
 			return tx, nil
 		}
@@ -413,9 +408,8 @@ func (t *sessionTx) Commit(ctx context.Context) error {
 }
 
 var (
-	_ pgx.Row          = (*replicaRow)(nil)
-	_ pgx.Rows         = (*replicaRows)(nil)
-	_ pgx.Rows         = (*writeRows)(nil)
-	_ pgx.BatchResults = (*doneBatch)(nil)
-	_ pgx.Tx           = (*sessionTx)(nil)
+	_ pgx.Row  = (*replicaRow)(nil)
+	_ pgx.Rows = (*replicaRows)(nil)
+	_ pgx.Rows = (*writeRows)(nil)
+	_ pgx.Tx   = (*sessionTx)(nil)
 )

@@ -5,26 +5,25 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 )
 
-// cancelRows releases what a Query call took (a timeout's cancel func, a
-// connection acquired by pgxperf) once the rows are closed, whether the
-// application calls Close or reads to the end.
+// cancelRows releases what a Query call took (a timeout's cancel func, the
+// leased connection) once the rows are closed, whether the application calls
+// Close or reads to the end.
 type cancelRows struct {
 	pgx.Rows
 	cancel context.CancelFunc
-	conn   *pgxpool.Conn
+	lease  *lease
 	once   sync.Once
 }
 
 func (r *cancelRows) done() {
 	r.once.Do(func() {
 		r.Rows.Close()
-		if r.conn != nil {
-			r.conn.Release()
+		if r.lease != nil {
+			r.lease.release()
 		}
 		if r.cancel != nil {
 			r.cancel()
@@ -55,46 +54,73 @@ func (r *cancelRow) Scan(dest ...any) error {
 	return pgxrows.ScanFirst(r.rows, dest...)
 }
 
-// cancelBatch releases the connection and the deadline when the batch is closed.
+// cancelBatch releases the leased connection and the deadline when the
+// batch is closed, or, when the batch began a transaction (pgx.Batch.BeginTx),
+// leaves the connection to that transaction, as pgxpool does.
 type cancelBatch struct {
 	pgx.BatchResults
 	cancel context.CancelFunc
-	conn   *pgxpool.Conn
+	lease  *lease
+	tx     pgx.Tx // nil unless the batch began a transaction: it owns the lease
+	done   func() // called once when the batch is closed; may be nil
 	once   sync.Once
 }
+
+func newCancelBatch(br pgx.BatchResults, cancel context.CancelFunc, l *lease, done func()) *cancelBatch {
+	b := &cancelBatch{BatchResults: br, cancel: cancel, lease: l, done: done}
+	if tx := br.Tx(); tx != nil {
+		// The transaction holds the connection, and what the batch wrote
+		// counts when it ends: done waits for it.
+		b.tx = &releaseTx{Tx: tx, lease: l, ended: done}
+		b.done = nil
+	}
+	return b
+}
+
+// Tx returns the transaction the batch began, or nil.
+func (b *cancelBatch) Tx() pgx.Tx { return b.tx }
 
 func (b *cancelBatch) Close() error {
 	err := b.BatchResults.Close()
 	b.once.Do(func() {
-		if b.conn != nil {
-			b.conn.Release()
+		if b.tx == nil && b.lease != nil {
+			b.lease.release()
 		}
 		if b.cancel != nil {
 			b.cancel()
+		}
+		if b.done != nil {
+			b.done()
 		}
 	})
 	return err
 }
 
-// releaseTx returns the connection pgxperf acquired for a transaction to the
-// pool when the transaction ends, as pgxpool's own Tx does.
+// releaseTx returns the leased connection of a transaction to its pool when
+// the transaction ends, as pgxpool's own Tx does, then calls ended (may be nil).
 type releaseTx struct {
 	pgx.Tx
-	conn *pgxpool.Conn
-	once sync.Once
+	lease *lease
+	ended func()
+	once  sync.Once
 }
 
-func (t *releaseTx) release() { t.once.Do(t.conn.Release) }
+func (t *releaseTx) end() {
+	t.lease.release()
+	if t.ended != nil {
+		t.once.Do(t.ended)
+	}
+}
 
 func (t *releaseTx) Commit(ctx context.Context) error {
 	err := t.Tx.Commit(ctx)
-	t.release()
+	t.end()
 	return err
 }
 
 func (t *releaseTx) Rollback(ctx context.Context) error {
 	err := t.Tx.Rollback(ctx)
-	t.release()
+	t.end()
 	return err
 }
 

@@ -65,6 +65,12 @@ type Options struct {
 	// DisableFunctionLookup keeps every user function on the primary, even
 	// with TrustVolatility.
 	DisableFunctionLookup bool
+	// AcquireTimeout bounds the wait for a primary connection of each
+	// catalog lookup the router makes for itself (the first time it meets a
+	// function, a view, a relation); zero means no bound but the caller's
+	// deadline and the lookup's own 2 s. A lookup that fails sends the
+	// statement to the primary. pgxperf.Pool sets it to its own AcquireTimeout.
+	AcquireTimeout time.Duration
 	// CatalogTTL bounds how long what the router read from the catalog
 	// (user functions, operators, views) is trusted (default 1 minute). It
 	// is also forgotten after DDL through the pool and when the monitor sees
@@ -297,11 +303,11 @@ func (r *Router) Next(ctx context.Context, tried []*Node) *Node {
 // readOnly decides whether a statement may run on a replica: proven
 // read-only by the parser (but for the functions it calls) and running no
 // user-defined code the options do not vouch for (usercode.go).
-func (r *Router) readOnly(_ context.Context, info *sqlinfo.Info) bool {
+func (r *Router) readOnly(ctx context.Context, info *sqlinfo.Info) bool {
 	if info.HintPrimary || !info.ReadOnly && !info.ReadOnlyIfFunctions {
 		return false
 	}
-	return r.code.safe(info)
+	return r.code.safe(ctx, info)
 }
 
 // IsRead reports whether the router already knows info to be a read a

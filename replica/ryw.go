@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgxperf/pgxperf/internal/pgend"
 )
 
 // Consistency says which writes a read routed to a replica must see.
@@ -444,6 +446,7 @@ func (cs *connSet) closeAll() {
 		e.mu.Lock()
 		if e.c != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			pgend.Terminate(ctx, e.c.PgConn()) // gone from pg_stat_activity when Close returns
 			_ = e.c.Close(ctx)
 			cancel()
 			e.c = nil

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
@@ -154,18 +155,59 @@ func (c *codeCatalog) expire() {
 // safe reports whether info, a statement the parser proved read-only but
 // for the functions it calls, runs no user-defined code the options do not
 // vouch for. Unknown (a failed lookup) is false, and not remembered.
-func (c *codeCatalog) safe(info *sqlinfo.Info) bool {
+func (c *codeCatalog) safe(ctx context.Context, info *sqlinfo.Info) bool {
 	st := c.state.Load()
 	if v, ok := st.stmts.Load(info); ok {
 		return v.(bool)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // not the caller's scope or deadline
+	// The caller's deadline holds, and the lookup's own. Its statements
+	// start with /* pgxperf:catalog */: no tracer records them, so they
+	// are in neither the statistics nor the caller's n1detect scope.
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	v, known := c.decide(ctx, st, info)
 	if known && st.nstmts.Add(1) <= 10000 {
 		st.stmts.Store(info, v)
 	}
 	return v
+}
+
+// lookupTimeout bounds one statement's catalog lookups.
+const lookupTimeout = 2 * time.Second
+
+// acquire takes a primary connection for a lookup, bounded by
+// Options.AcquireTimeout.
+func (c *codeCatalog) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	if c.opts.AcquireTimeout > 0 {
+		actx, cancel := context.WithTimeout(ctx, c.opts.AcquireTimeout)
+		defer cancel()
+		ctx = actx
+	}
+	return c.pool().Acquire(ctx)
+}
+
+// queryRow runs a one-row lookup on a connection from acquire.
+func (c *codeCatalog) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	conn, err := c.acquire(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	return &releaseRow{Row: conn.QueryRow(ctx, sql, args...), conn: conn}
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// releaseRow releases the connection once the row is scanned.
+type releaseRow struct {
+	pgx.Row
+	conn *pgxpool.Conn
+}
+
+func (r *releaseRow) Scan(dest ...any) error {
+	defer r.conn.Release()
+	return r.Row.Scan(dest...)
 }
 
 func (c *codeCatalog) decide(ctx context.Context, st *codeState, info *sqlinfo.Info) (safe, known bool) {
@@ -243,7 +285,7 @@ func (c *codeCatalog) function(ctx context.Context, st *codeState, name string) 
 	}
 	var n int64
 	var stable bool
-	if err := c.pool().QueryRow(ctx, userFunctionSQL, bare, trustedExtensions).Scan(&n, &stable); err != nil {
+	if err := c.queryRow(ctx, userFunctionSQL, bare, trustedExtensions).Scan(&n, &stable); err != nil {
 		return false, false
 	}
 	if builtin {
@@ -267,7 +309,7 @@ func (c *codeCatalog) userObjects(ctx context.Context, st *codeState) (*userObje
 		return o, nil
 	}
 	o = &userObjects{}
-	if err := c.pool().QueryRow(ctx, userObjectsSQL, trustedExtensions, c.opts.TrustVolatility).Scan(&o.operators, &o.domains, &o.casts); err != nil {
+	if err := c.queryRow(ctx, userObjectsSQL, trustedExtensions, c.opts.TrustVolatility).Scan(&o.operators, &o.domains, &o.casts); err != nil {
 		return nil, err
 	}
 	st.mu.Lock()
@@ -288,7 +330,12 @@ func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string, 
 	if ok {
 		return v, true
 	}
-	rows, err := c.pool().Query(ctx, userRelationSQL, name, trustedExtensions, c.opts.TrustVolatility)
+	conn, err := c.acquire(ctx)
+	if err != nil {
+		return false, false
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, userRelationSQL, name, trustedExtensions, c.opts.TrustVolatility)
 	if err != nil {
 		return false, false
 	}

@@ -17,9 +17,25 @@
 //
 // # Statistics
 //
-// Statements are grouped by their pg_query fingerprint, as pg_stat_statements
-// groups them on the server: SELECT * FROM users WHERE id = 1 and … id = 2 are
-// one entry. Each entry (StatementStats) counts calls, rows and errors by
+// Statements are grouped by their pg_query fingerprint: SELECT * FROM users
+// WHERE id = 1 and … id = 2 are one entry. The grouping is close to
+// pg_stat_statements' on the server, with these differences:
+//   - a batch-shaped form (id = ANY($1), id IN (1, 2, 3), a multi-row VALUES)
+//     has an entry of its own (StatementStats.BatchShaped), apart from the
+//     per-value form id = $1 that pg_query fingerprints alike, so that an N+1
+//     and the batched query that fixes it are two rows;
+//   - the key is computed from the text the client sends, not from the parsed
+//     and resolved query: two texts naming one table differently (users and
+//     public.users) are two entries, one text meaning different tables on two
+//     search_paths is one;
+//   - a statement that fails is counted (with its error), which
+//     pg_stat_statements does not do;
+//   - reads a result cache served are counted apart (StatementStats.Cache,
+//     see ObserveCacheHit): Calls, Rows and the latencies are the database's;
+//   - pgxperf's own catalog lookups (a leading /* pgxperf:catalog */) are
+//     never recorded.
+//
+// Each entry (StatementStats) counts calls, rows and errors by
 // SQLSTATE (pgx.ErrNoRows is not an error), and keeps total, min, max, mean and
 // standard deviation of the execution time (Welford's method), p50/p95/p99 from
 // a fixed-size log-linear histogram (±12.5%), first and last seen, the

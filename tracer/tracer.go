@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/multirows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -371,6 +372,11 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		Err:         data.Err,
 		Role:        t.role,
 		Conn:        conn,
+	}
+	if ev.Info.Kind == sqlinfo.KindMulti {
+		if n, ok := multirows.From(ctx); ok {
+			ev.Rows = n // every statement's rows, not only the last one's
+		}
 	}
 	var e *entry
 	if q.stmt.reg == t.reg { // not another Tracer's statement (two on one connection)
