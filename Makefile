@@ -3,7 +3,10 @@
 
 GO         ?= go
 GOFMT      ?= $(shell $(GO) env GOROOT)/bin/gofmt
-FUZZ       ?= FuzzAnalyze
+# make fuzz runs each NAME=PACKAGE of FUZZTARGETS for FUZZTIME; FUZZ=Name
+# (with FUZZPKG, default ./internal/sqlinfo/) runs that one target instead.
+FUZZTARGETS ?= FuzzAnalyze=./internal/sqlinfo/ FuzzPool=./pgxperf/
+FUZZ       ?=
 FUZZPKG    ?= ./internal/sqlinfo/
 FUZZTIME   ?= 2m
 BENCH      ?= .
@@ -18,7 +21,7 @@ help:
 	@echo 'make test      bring up the test servers, go vet, go test -race (and the same in bench/ if it is a module)'
 	@echo 'make demo      bring up the test servers, run go run ./cmd/pgxperf demo'
 	@echo 'make bench     benchmarks (-count $(BENCHCOUNT)) into $(BENCHOUT), then benchstat'
-	@echo 'make fuzz      fuzz $(FUZZ) in $(FUZZPKG) for FUZZTIME=$(FUZZTIME)'
+	@echo 'make fuzz      bring up the test servers, fuzz each of $(FUZZTARGETS) for FUZZTIME=$(FUZZTIME) (FUZZ=Name FUZZPKG=./pkg/ for one)'
 	@echo 'make fmt       gofmt -s -w every Go file'
 	@echo 'make vet       go vet (and in bench/)'
 	@echo 'make env       bash scripts/testenv.sh: Postgres primary :5432, replica :5433, Redis :6379'
@@ -51,8 +54,17 @@ bench: env
 	@st=$$(cat $(BENCHOUT).rc); rm -f $(BENCHOUT).rc; exit $$st
 	@$(BENCHSTAT) $(BENCHOUT) || echo "benchstat unavailable; raw results are in $(BENCHOUT)"
 
-fuzz:
-	$(GO) test -run '^$$' -fuzz '$(FUZZ)' -fuzztime $(FUZZTIME) $(FUZZPKG)
+# FuzzPool needs the Postgres primary, hence env. Targets run one after the
+# other; the first that fails stops make (its crasher is in the package's
+# testdata/fuzz/<Name>/). A bare "context deadline exceeded" when FUZZTIME
+# ends, with no crasher written, is Go's golang/go#75804 (fixed in Go 1.27).
+fuzz: env
+	@if [ -n '$(FUZZ)' ]; then targets='$(FUZZ)=$(FUZZPKG)'; else targets='$(FUZZTARGETS)'; fi; \
+	for t in $$targets; do \
+		name=$${t%%=*}; pkg=$${t#*=}; \
+		echo "$(GO) test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit $$?; \
+	done
 
 fmt:
 	$(GOFMT) -s -w .

@@ -27,7 +27,7 @@ func (p *Pool) execOn(ctx context.Context, pool *pgxpool.Pool, sql string, args 
 	if len(args) == 0 && strings.IndexByte(sql, ';') >= 0 && sqlinfo.Analyze(sql).Kind == sqlinfo.KindMulti {
 		return execMulti(ctx, l.c, sql)
 	}
-	return l.c.Exec(ctx, sql, args...)
+	return l.c.Exec(ctx, safeSQL(sql, args), args...)
 }
 
 // execMulti runs a text of several statements without arguments as pgx's
@@ -95,7 +95,7 @@ func (p *Pool) beginTxOn(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOpt
 		l.release()
 		return nil, err
 	}
-	return &releaseTx{Tx: tx, lease: l}, nil
+	return newReleaseTx(tx, l, nil), nil
 }
 
 // safeBatch returns a batch pgx can send whatever the application queued.

@@ -109,15 +109,15 @@ func (r Report) WriteText(w io.Writer, top int) error {
 		r.Pool.AcquiredConns, r.Pool.MaxConns, r.Pool.AcquireCount, r.Pool.EmptyAcquireCount,
 		r.Pool.EmptyAcquireWaitTime.Round(time.Microsecond), r.Conn.Connects)
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "total\tcalls\tmean\tp50\tp95\tp99\tmax\trows\terrors\t  fingerprint       statement")
+	fmt.Fprintln(tw, "total\tcalls\tmean\tp50\tp95\tp99\tmax\trows\terrors\tcached\tcache mean\t  fingerprint       statement")
 	stmts := r.Statements
 	if top > 0 && top < len(stmts) {
 		stmts = stmts[:top]
 	}
 	for _, st := range stmts {
-		fmt.Fprintf(tw, "%v\t%d\t%v\t%v\t%v\t%v\t%v\t%d\t%d\t  %s  %s\n",
+		fmt.Fprintf(tw, "%v\t%d\t%v\t%v\t%v\t%v\t%v\t%d\t%d\t%d\t%v\t  %s  %s\n",
 			dur(st.Total), st.Calls, dur(st.Mean), dur(st.P50), dur(st.P95), dur(st.P99), dur(st.Max), st.Rows, st.Errors,
-			st.FingerprintHex, statementLabel(st, 80))
+			st.Cache.Hits, dur(st.Cache.Mean), st.FingerprintHex, statementLabel(st, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -253,6 +253,9 @@ func statementLabel(st tracer.StatementStats, n int) string {
 	q := sqlinfo.StripLeadingComments(st.Query)
 	if st.SQLCName != "" {
 		q = st.SQLCName + ": " + q
+	}
+	if st.BatchShaped {
+		q = "[batch] " + q // apart from the per-value form of the same fingerprint
 	}
 	return sqlinfo.OneLine(q, n)
 }

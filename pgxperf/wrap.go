@@ -2,11 +2,14 @@ package pgxperf
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 // cancelRows releases what a Query call took (a timeout's cancel func, the
@@ -71,7 +74,7 @@ func newCancelBatch(br pgx.BatchResults, cancel context.CancelFunc, l *lease, do
 	if tx := br.Tx(); tx != nil {
 		// The transaction holds the connection, and what the batch wrote
 		// counts when it ends: done waits for it.
-		b.tx = &releaseTx{Tx: tx, lease: l, ended: done}
+		b.tx = newReleaseTx(tx, l, done)
 		b.done = nil
 	}
 	return b
@@ -96,13 +99,65 @@ func (b *cancelBatch) Close() error {
 	return err
 }
 
+// safeTx is a transaction whose Exec and SendBatch take what pgx would
+// panic on (empty SQL with arguments, a batch with an empty statement or
+// nil), and whose Exec of several statements reports every statement's rows
+// to the tracer, as Pool.Exec does. Nested transactions (Begin) are guarded too.
+type safeTx struct {
+	pgx.Tx
+	ended bool // Commit or Rollback was called: pgx refuses further statements
+}
+
+func (t *safeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !t.ended && len(args) == 0 && strings.IndexByte(sql, ';') >= 0 && sqlinfo.Analyze(sql).Kind == sqlinfo.KindMulti {
+		return execMulti(ctx, t.Tx.Conn(), sql)
+	}
+	return t.Tx.Exec(ctx, safeSQL(sql, args), args...)
+}
+
+func (t *safeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return t.Tx.SendBatch(ctx, safeBatch(b))
+}
+
+func (t *safeTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := t.Tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &safeTx{Tx: tx}, nil
+}
+
+func (t *safeTx) Commit(ctx context.Context) error {
+	t.ended = true
+	return t.Tx.Commit(ctx)
+}
+
+func (t *safeTx) Rollback(ctx context.Context) error {
+	t.ended = true
+	return t.Tx.Rollback(ctx)
+}
+
+// safeSQL returns what to send for sql: pgx's statement cache panics on an
+// empty text with arguments; ";" is the same empty query, which pgx answers
+// with its argument-count error.
+func safeSQL(sql string, args []any) string {
+	if sql == "" && len(args) > 0 {
+		return ";"
+	}
+	return sql
+}
+
 // releaseTx returns the leased connection of a transaction to its pool when
 // the transaction ends, as pgxpool's own Tx does, then calls ended (may be nil).
 type releaseTx struct {
-	pgx.Tx
+	safeTx
 	lease *lease
 	ended func()
 	once  sync.Once
+}
+
+func newReleaseTx(tx pgx.Tx, l *lease, ended func()) *releaseTx {
+	return &releaseTx{safeTx: safeTx{Tx: tx}, lease: l, ended: ended}
 }
 
 func (t *releaseTx) end() {
@@ -113,13 +168,13 @@ func (t *releaseTx) end() {
 }
 
 func (t *releaseTx) Commit(ctx context.Context) error {
-	err := t.Tx.Commit(ctx)
+	err := t.safeTx.Commit(ctx)
 	t.end()
 	return err
 }
 
 func (t *releaseTx) Rollback(ctx context.Context) error {
-	err := t.Tx.Rollback(ctx)
+	err := t.safeTx.Rollback(ctx)
 	t.end()
 	return err
 }
@@ -128,4 +183,5 @@ var (
 	_ pgx.Rows         = (*cancelRows)(nil)
 	_ pgx.BatchResults = (*cancelBatch)(nil)
 	_ pgx.Tx           = (*releaseTx)(nil)
+	_ pgx.Tx           = (*safeTx)(nil)
 )
