@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,14 +36,18 @@ func (p *Pool) newCache(cfg *pgxpool.Config) error {
 		if err != nil {
 			return errors.Join(ErrInvalidConfig, fmt.Errorf("pgxperf: RedisURL: %w", err))
 		}
-		// Without it go-redis ignores deadlines on socket reads, and a hung
-		// Redis would cost its 3 s ReadTimeout per call until the breaker opens.
-		ro.ContextTimeoutEnabled = true
+		cacheClientOptions(ro)
 		p.redis = redis.NewClient(ro)
 		qc.Client = p.redis
 	}
 	if qc.Logger == nil {
 		qc.Logger = p.logger
+	}
+	if qc.Tracer == nil {
+		qc.Tracer = p.tracer // hits in the statistics and in n1detect scopes
+	}
+	if qc.CatalogAcquire == nil {
+		qc.CatalogAcquire = p.catalogAcquire
 	}
 	c, err := querycache.NewQueryCache(qc, querycache.SessionFromConfig(cfg), nil)
 	if err != nil {
@@ -53,6 +58,48 @@ func (p *Pool) newCache(cfg *pgxpool.Config) error {
 	}
 	p.cache = c
 	return nil
+}
+
+// cacheClientOptions makes the client the Pool builds from RedisURL fail
+// fast on a sick Redis; the query cache bounds every call by its timeouts
+// (Timeout for reads, InvalidateTimeout for a write's invalidation), and
+// these keep go-redis from spending them:
+//
+//   - ContextTimeoutEnabled: deadlines bound socket reads and writes too
+//     (otherwise a hung Redis costs its ReadTimeout, seconds, per call
+//     until the breaker opens);
+//   - MaxRetries -1 (unless the URL sets max_retries): no command retries
+//     with backoff; a failed lookup goes to the database and a failed
+//     invalidation is kept and retried every InvalidateRetry in the
+//     background;
+//   - DialerRetries 1: a refused connection (Redis down, the breaker not
+//     open yet) fails at once instead of after five dials 100 ms apart,
+//     so a write returns in milliseconds, not after InvalidateTimeout;
+//   - DialTimeout 1 s (unless the URL sets dial_timeout): the calls' own
+//     deadlines are shorter still; this bounds the client's background
+//     dials.
+func cacheClientOptions(ro *redis.Options) {
+	ro.ContextTimeoutEnabled = true
+	if ro.MaxRetries == 0 {
+		ro.MaxRetries = -1
+	}
+	if ro.DialerRetries <= 0 {
+		ro.DialerRetries = 1
+	}
+	if ro.DialTimeout == 0 {
+		ro.DialTimeout = time.Second
+	}
+}
+
+// catalogAcquire takes a connection for the cache's catalog lookups, which
+// run while a cached read waits: on the primary, within
+// Options.AcquireTimeout like the Pool's own statements (ErrAcquireTimeout
+// beyond it).
+func (p *Pool) catalogAcquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	if pool != p.primary {
+		return pool.Acquire(ctx)
+	}
+	return p.acquire(ctx)
 }
 
 // Cache returns the Pool's query cache, or nil when it is off.

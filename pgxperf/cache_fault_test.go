@@ -39,8 +39,9 @@ func (s *faultRedis) admin(t testing.TB) *redis.Client {
 }
 
 // faultPool returns a Pool on a new scratch database (schema plus setup) whose
-// query cache uses srv, with a client configured as Pool makes one from
-// RedisURL (go-redis defaults, ContextTimeoutEnabled).
+// query cache uses srv, through a client an application would pass in
+// (go-redis defaults but ContextTimeoutEnabled; a Pool built from RedisURL
+// also fails fast on refused connections, see cache_sick_test.go).
 func faultPool(t *testing.T, srv *faultRedis, qc querycache.QueryConfig, setup ...string) (*pgxperf.Pool, string) {
 	t.Helper()
 	var opts []testenv.Option

@@ -159,13 +159,28 @@
 //
 // # Redis faults
 //
-// A write's invalidation is delivered before the write returns (waiting up
-// to InvalidateTimeout, 1 s). When Redis cannot be reached it is kept, and
-// this instance then serves and stores nothing from the cache; it retries
-// every InvalidateRetry (50 ms) from a background goroutine, outside the
-// breaker's backed-off cooldown, so the invalidation lands within about
-// InvalidateRetry + Timeout of Redis answering again (measured: 0–25 ms);
-// reads never wait for it. An instance that lost Redis also serves and
+// No caller waits for a sick Redis longer than the cache's timeouts. A read
+// waits at most Timeout (100 ms) in all: its lookup and, after a miss, the
+// store of the result share it (the store is skipped when the lookup left
+// less than half), callers that join another's fill of the same key get
+// its rows without waiting for its store, and a read never waits for an
+// invalidation; past Timeout it goes to the database. A write's
+// invalidation is delivered before the write returns (waiting up to
+// InvalidateTimeout, 1 s); while the breaker is open, or earlier
+// invalidations are pending, it does not wait at all. These bounds hold
+// with any client (one that ignores context deadlines is given up on at
+// the deadline), but set the client as QueryConfig.Client recommends
+// (pgxperf.Pool does on the client it makes from RedisURL): with go-redis's
+// default dial retries a refused connection (Redis down, the breaker not
+// open yet) costs a write the whole InvalidateTimeout instead of
+// milliseconds.
+//
+// An invalidation that cannot be delivered is kept, and this instance then
+// serves and stores nothing from the cache (its reads go to the database);
+// it retries every InvalidateRetry (50 ms) from a background goroutine,
+// outside the breaker's backed-off cooldown, so the invalidation lands
+// within about InvalidateRetry + Timeout of Redis answering again
+// (measured: 0–25 ms); reads never wait for it. An instance that lost Redis also serves and
 // stores nothing for max(4×InvalidateRetry, 200 ms) after its first answer
 // from Redis, so that after a Redis restart (with AOF or RDB the old entries
 // come back) the other instances' pending invalidations land before anyone

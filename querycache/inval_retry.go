@@ -75,8 +75,10 @@ func (i *Invalidator) flushPending(ctx context.Context) bool {
 	slices.Sort(tags)
 	cctx, cancel := context.WithTimeout(ctx, c.retryTimeout())
 	client, done := c.probeClient()
-	err := i.pipeline(cctx, client, tags, ddl)
-	done()
+	_, err := bounded(c, cctx, func(ctx context.Context) (struct{}, error) {
+		defer done()
+		return struct{}{}, i.pipeline(ctx, client, tags, ddl)
+	})
 	cancel()
 	if err != nil {
 		c.stats.redisErrors.Add(1)

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // DefaultQueryPrefix is the Redis key prefix of the query cache. The version
@@ -49,8 +50,24 @@ type L1Config struct {
 // zero field means its default.
 type QueryConfig struct {
 	// Client is the Redis client shared by every instance of the
-	// application. The QueryCache never closes it. Set its
-	// ContextTimeoutEnabled so that Timeout bounds socket reads too.
+	// application. The QueryCache never closes it.
+	//
+	// Every call the cache makes is bounded by Timeout (reads) or
+	// InvalidateTimeout (a write's invalidation) whatever the client's
+	// settings. With a client that does not honour context deadlines (not
+	// ContextTimeoutEnabled) the caller is released at the deadline while
+	// the call finishes on a goroutine of its own, which costs a goroutine
+	// per call; and go-redis's default retries make a refused connection
+	// (Redis down, breaker still closed) cost a write the whole
+	// InvalidateTimeout. Recommended, as pgxperf.Pool sets them on the client
+	// it makes from RedisURL:
+	//
+	//	&redis.Options{
+	//		ContextTimeoutEnabled: true, // deadlines bound socket reads and writes
+	//		MaxRetries:            -1,   // no command retries: the cache retries, or goes to the database
+	//		DialerRetries:         1,    // a refused connection fails at once, without backoff
+	//		DialTimeout:           time.Second,
+	//	}
 	Client redis.UniversalClient
 
 	// Prefix is prepended to every key and to the invalidation channel.
@@ -92,14 +109,17 @@ type QueryConfig struct {
 	// L1 configures the optional in-process cache.
 	L1 L1Config
 
-	// Timeout bounds each Redis lookup and store. Zero means 100 ms.
+	// Timeout bounds how long a read waits for Redis: its lookup and, after
+	// a miss, the store of the result share it (the store gets what the
+	// lookup left, and is skipped when that is less than half). A read
+	// never waits for an invalidation. Zero means 100 ms.
 	Timeout time.Duration
 
 	// InvalidateTimeout bounds the Redis call that invalidates after a
 	// write, which the write's caller waits for. It is longer than Timeout:
 	// an invalidation that times out leaves other instances serving the old
-	// entries until it is retried. While the breaker is open nothing waits.
-	// Zero means 1 s.
+	// entries until it is retried. While the breaker is open, or earlier
+	// invalidations are still pending, nothing waits. Zero means 1 s.
 	InvalidateTimeout time.Duration
 
 	// InvalidateRetry is how often invalidations that could not reach
@@ -126,6 +146,28 @@ type QueryConfig struct {
 
 	// Breaker configures the circuit breaker around Redis.
 	Breaker BreakerConfig
+
+	// CatalogAcquire, if set, takes a connection of the catalog pool (the
+	// one given to NewQueryCache or UseCatalog) for the cache's catalog
+	// lookups, which the first reads of a statement wait for: make it bound
+	// the wait as the application's own statements are bounded.
+	// pgxperf.Pool sets it to its acquire with Options.AcquireTimeout. When
+	// it fails with a timeout (an error matching context.DeadlineExceeded),
+	// the reads waiting for the lookup fail with its error, as the statement
+	// itself would have. Nil means pool.Acquire.
+	//
+	// Either way a read waits for the catalog only while its context lasts
+	// (it then fails with the context's error, as pgx does); the lookups go
+	// on for at most 2 s, so that the next read finds the statement planned.
+	// They run outside the caller's tracer scope (tracer.WithScope(ctx, nil)).
+	CatalogAcquire func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)
+
+	// Tracer, if set, records every read the cache answers without a round
+	// trip to the database (tracer.Tracer.ObserveCacheHit): in the
+	// statement's statistics, apart from the database's calls, and in the
+	// caller's n1detect scope, where a loop of cached reads is still an N+1.
+	// pgxperf.Pool sets it to its tracer.
+	Tracer *tracer.Tracer
 
 	// OnError, if set, receives every Redis error and every failed catalog
 	// lookup, with op naming the step ("lookup", "store", "invalidate",
@@ -175,6 +217,7 @@ type Loader func(ctx context.Context) (pgx.Rows, error)
 type QueryCache struct {
 	client       redis.UniversalClient
 	standalone   bool
+	ownDeadlines bool // the client returns by its context's deadline (see honoursDeadlines)
 	prefix       string
 	channel      string
 	defaultTTL   time.Duration
@@ -188,7 +231,8 @@ type QueryCache struct {
 	early        float64
 	onError      func(ctx context.Context, op string, err error)
 	logger       *slog.Logger
-	origin       string // this instance, in invalidation messages
+	tracer       *tracer.Tracer // nil: hits are not reported
+	origin       string         // this instance, in invalidation messages
 
 	session       Session
 	sessionKey    []byte
@@ -252,6 +296,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		early:        cfg.EarlyRefresh,
 		onError:      cfg.OnError,
 		logger:       cfg.Logger,
+		tracer:       cfg.Tracer,
 		session:      session,
 		breaker:      newBreaker(cfg.Breaker),
 		rules:        make(map[string]time.Duration, len(cfg.Rules)),
@@ -259,6 +304,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		stop:         make(chan struct{}),
 	}
 	_, c.standalone = cfg.Client.(*redis.Client)
+	c.ownDeadlines = honoursDeadlines(cfg.Client)
 	if c.prefix == "" {
 		c.prefix = DefaultQueryPrefix
 	}
@@ -312,6 +358,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		c.runtimeParams[strings.ToLower(k)] = struct{}{}
 	}
 	c.catalog = newCatalog(catalogPool, cfg.ImmutableFunctions, c.reportErr)
+	c.catalog.acquire = cfg.CatalogAcquire
 	c.plans.init()
 	c.stats.init()
 	c.inval = newInvalidator(c)
@@ -340,7 +387,8 @@ func (c *QueryCache) Close() error {
 // UseCatalog sets the pool the cache reads the catalog from (pg_class,
 // pg_proc, pg_policy): the primary. A cache made with a nil pool (because the
 // pool is created after the cache, with the cache's Invalidator installed)
-// caches nothing until it has one.
+// caches nothing until it has one. Connections are taken with
+// QueryConfig.CatalogAcquire when it is set.
 func (c *QueryCache) UseCatalog(pool *pgxpool.Pool) {
 	c.catalog.pool.Store(pool)
 	c.catalog.loadUserFuncs(true)
@@ -479,24 +527,85 @@ func (c *QueryCache) reportErr(ctx context.Context, op string, err error) {
 	}
 }
 
-// call runs fn against Redis under the breaker with the cache's timeout. It
-// returns errBypass without calling fn while the breaker is open.
-func (c *QueryCache) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+// call runs fn against Redis under the breaker, for at most timeout (see
+// callValue).
+func (c *QueryCache) call(ctx context.Context, op string, timeout time.Duration, fn func(ctx context.Context) error) error {
+	_, err := callValue(c, ctx, op, timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fn(ctx)
+	})
+	return err
+}
+
+// callValue runs fn against Redis under the breaker and returns within
+// timeout (see bounded). It returns errBypass without calling fn while the
+// breaker is open. A timeout shorter than the operation's own (a store
+// given what its read's lookup left) that runs out tells the breaker
+// nothing: Redis may be slow, not unreachable.
+func callValue[T any](c *QueryCache, ctx context.Context, op string, timeout time.Duration, fn func(ctx context.Context) (T, error)) (T, error) {
 	probe, ok := c.breaker.allow()
 	if !ok {
-		return errBypass
-	}
-	timeout := c.timeout
-	if op == "invalidate" {
-		timeout = c.invalTimeout
+		var zero T
+		return zero, errBypass
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	err := fn(cctx)
+	v, err := bounded(c, cctx, fn)
+	timedOut := cctx.Err() != nil
 	cancel()
 	o := c.classify(ctx, op, err)
+	full := c.timeout
+	if op == "invalidate" {
+		full = c.invalTimeout
+	}
+	if o == outcomeFail && timedOut && timeout < full {
+		o = outcomeIgnore
+	}
 	c.breaker.done(probe, o)
 	c.noteOutcome(o)
-	return err
+	return v, err
+}
+
+// bounded returns fn's result, or ctx's error once ctx is done, whichever
+// comes first. With a client that honours deadlines itself fn runs on the
+// caller's goroutine; otherwise (a go-redis client without
+// ContextTimeoutEnabled blocks in socket reads for its ReadTimeout, seconds)
+// on a goroutine of its own, which finishes in the background when the
+// caller stops waiting. fn must not write anything the caller reads: it
+// returns what it got.
+func bounded[T any](c *QueryCache, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	if c.ownDeadlines {
+		return fn(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := fn(ctx)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// honoursDeadlines reports whether client returns by its context's
+// deadline on its own: a go-redis client with ContextTimeoutEnabled (its
+// dials, pool waits and retry backoffs honour the context in any case).
+func honoursDeadlines(client redis.UniversalClient) bool {
+	switch cl := client.(type) {
+	case *redis.Client:
+		return cl.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return cl.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return cl.Options().ContextTimeoutEnabled
+	}
+	return false
 }
 
 // noteOutcome starts the recovery hold at the first answer from Redis after

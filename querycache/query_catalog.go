@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // The catalog tells the cache what the parse tree cannot: whether a relation
@@ -125,6 +126,7 @@ type funcVerdict struct {
 
 type catalog struct {
 	pool      atomic.Pointer[pgxpool.Pool]
+	acquire   func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) // QueryConfig.CatalogAcquire
 	report    func(ctx context.Context, op string, err error)
 	immutable map[string]bool // from the config, names folded as SQL folds them (see foldName)
 
@@ -224,9 +226,88 @@ func (c *catalog) forget() {
 
 var errNoCatalog = errors.New("querycache: no pool to read the catalog from")
 
-// errViewVet is returned when a catalog lookup made to vet a view's
-// definition failed (the lookup itself was reported).
+// errViewVet is returned (joined with the lookup's error) when a catalog
+// lookup made to vet a view's definition failed (the lookup itself was
+// reported).
 var errViewVet = errors.New("querycache: catalog lookup failed while vetting a view")
+
+// catalogLookupTimeout bounds one catalog lookup (taking the connection
+// included) when the caller's context allows longer.
+const catalogLookupTimeout = 2 * time.Second
+
+// acquireError is the error of taking a connection for a catalog lookup.
+type acquireError struct{ err error }
+
+func (e *acquireError) Error() string { return "querycache: catalog lookup: " + e.err.Error() }
+func (e *acquireError) Unwrap() error { return e.err }
+
+// lookupContext returns the context of a catalog lookup: bounded by
+// catalogLookupTimeout, and outside any scope of the tracer (an n1detect
+// scope must not see the cache's own statements). The lookups of a plan run
+// with the caller's values but not its cancellation (see QueryCache.plan),
+// and take their connection with CatalogAcquire.
+func lookupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if tracer.ScopeFromContext(ctx) != nil {
+		ctx = tracer.WithScope(ctx, nil)
+	}
+	return context.WithTimeout(ctx, catalogLookupTimeout)
+}
+
+// conn takes a connection of the catalog pool for one lookup, with
+// CatalogAcquire when it is set. Release it after use.
+func (c *catalog) conn(ctx context.Context) (*pgxpool.Conn, error) {
+	pool := c.pool.Load()
+	if pool == nil {
+		return nil, errNoCatalog
+	}
+	var conn *pgxpool.Conn
+	var err error
+	if c.acquire != nil {
+		conn, err = c.acquire(ctx, pool)
+	} else {
+		conn, err = pool.Acquire(ctx)
+	}
+	if err != nil {
+		return nil, &acquireError{err}
+	}
+	return conn, nil
+}
+
+// lookupError is a failed catalog lookup: err, and the error the read
+// fails with, if any (see lookupFailed).
+type lookupError struct {
+	err    error
+	caller error
+}
+
+func (e *lookupError) Error() string { return e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
+
+// lookupFailed reports a failed lookup (lctx is its context) and wraps its
+// error for the read. The read fails with the error when no connection
+// could be taken within the pool's acquire timeout (CatalogAcquire failed
+// with a deadline before the lookup's own): running the statement would
+// wait as long again, and fail the same way. Otherwise it goes on
+// uncached.
+func (c *catalog) lookupFailed(ctx, lctx context.Context, err error) error {
+	c.report(ctx, "catalog", err)
+	le := &lookupError{err: err}
+	var ae *acquireError
+	if errors.As(err, &ae) && lctx.Err() == nil && errors.Is(ae.err, context.DeadlineExceeded) {
+		le.caller = ae.err
+	}
+	return le
+}
+
+// readError returns what a read fails with after a catalog lookup failed
+// with err, nil when it goes on uncached.
+func readError(err error) error {
+	var le *lookupError
+	if errors.As(err, &le) {
+		return le.caller
+	}
+	return nil
+}
 
 // relation returns the verdict for a relation name as the analyzer lists it
 // ("users", "public.users").
@@ -238,16 +319,19 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 	if ok && time.Since(v.at) < catalogTTL {
 		return v, nil
 	}
-	pool := c.pool.Load()
-	if pool == nil {
+	if c.pool.Load() == nil {
 		return relVerdict{}, errNoCatalog
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	lctx, cancel := lookupContext(ctx)
 	defer cancel()
-	rows, err := pool.Query(lctx, lookupRelation, pgx.Identifier(strings.Split(name, ".")).Sanitize())
+	conn, err := c.conn(lctx)
 	if err != nil {
-		c.report(ctx, "catalog", err)
-		return relVerdict{}, err
+		return relVerdict{}, c.lookupFailed(ctx, lctx, err)
+	}
+	defer conn.Release()
+	rows, err := conn.Query(lctx, lookupRelation, pgx.Identifier(strings.Split(name, ".")).Sanitize())
+	if err != nil {
+		return relVerdict{}, c.lookupFailed(ctx, lctx, err)
 	}
 	type rel struct {
 		name, kind, persistence, schema string
@@ -261,15 +345,16 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 		var r rel
 		if err := rows.Scan(&r.name, &r.kind, &r.persistence, &r.schema, &r.rls, &r.policies, &r.volatileDeps, &r.vet, &r.viewDef, &r.rowFuncs); err != nil {
 			rows.Close()
-			c.report(ctx, "catalog", err)
-			return relVerdict{}, err
+			return relVerdict{}, c.lookupFailed(ctx, lctx, err)
 		}
 		rels = append(rels, r)
 	}
 	if err := rows.Err(); err != nil {
-		c.report(ctx, "catalog", err)
-		return relVerdict{}, err
+		return relVerdict{}, c.lookupFailed(ctx, lctx, err)
 	}
+	// The connection goes back before the views' definitions are vetted
+	// below (which may look up functions on another).
+	conn.Release()
 	v = relVerdict{ok: true, at: time.Now()}
 	if len(rels) == 0 {
 		v = relVerdict{reason: fmt.Sprintf("relation %s is not a permanent relation on the search path (temporary or missing)", name), at: v.at}
@@ -304,9 +389,9 @@ func (c *catalog) relation(ctx context.Context, name string) (relVerdict, error)
 				why = "cannot read the definition of view " + r.name
 				break
 			}
-			w, keep := vetStatement(ctx, c, sqlinfo.Analyze(*r.viewDef))
-			if !keep {
-				return relVerdict{}, errViewVet
+			w, err := vetStatement(ctx, c, sqlinfo.Analyze(*r.viewDef))
+			if err != nil {
+				return relVerdict{}, errors.Join(errViewVet, err)
 			}
 			if w != "" {
 				why = "view " + r.name + ": " + w
@@ -412,21 +497,24 @@ func (c *catalog) function(ctx context.Context, call sqlinfo.Call) (bool, error)
 	if ok && time.Since(v.at) < catalogTTL {
 		return v.immutable, nil
 	}
-	pool := c.pool.Load()
-	if pool == nil {
+	if c.pool.Load() == nil {
 		return false, errNoCatalog
 	}
 	schema, fn := "", name
 	if i := strings.LastIndexByte(name, '.'); i >= 0 {
 		schema, fn = name[:i], name[i+1:]
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	lctx, cancel := lookupContext(ctx)
 	defer cancel()
+	conn, err := c.conn(lctx)
+	if err != nil {
+		return false, c.lookupFailed(ctx, lctx, err)
+	}
+	defer conn.Release()
 	var all bool
 	var n int64
-	if err := pool.QueryRow(lctx, lookupImmutable, fn, schema, call.Args).Scan(&all, &n); err != nil {
-		c.report(ctx, "catalog", err)
-		return false, err
+	if err := conn.QueryRow(lctx, lookupImmutable, fn, schema, call.Args).Scan(&all, &n); err != nil {
+		return false, c.lookupFailed(ctx, lctx, err)
 	}
 	v = funcVerdict{immutable: all && n > 0, at: time.Now()}
 	c.mu.Lock()

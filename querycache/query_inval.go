@@ -395,7 +395,7 @@ func (i *Invalidator) push(ctx context.Context, tags []string, ddl bool) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	return i.c.call(ctx, "invalidate", func(ctx context.Context) error {
+	return i.c.call(ctx, "invalidate", i.c.invalTimeout, func(ctx context.Context) error {
 		return i.pipeline(ctx, i.c.client, tags, ddl)
 	})
 }

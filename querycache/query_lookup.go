@@ -17,6 +17,7 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // Query serves a read through the cache. served is false when the call is
@@ -26,7 +27,9 @@ import (
 // of load (run once per key at a time in this process) as they were stored.
 // Errors of Redis never reach the caller; the database's do, unchanged.
 func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (rows pgx.Rows, served bool, err error) {
+	start := time.Now()
 	s := c.get(ctx, info, args, load)
+	c.observeHit(ctx, info, args, start, s)
 	switch {
 	case !s.ok:
 		return nil, false, nil
@@ -41,7 +44,9 @@ func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, 
 // QueryRow is Query for pgx's QueryRow: served is false when the caller must
 // run the statement itself.
 func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (row pgx.Row, served bool) {
+	start := time.Now()
 	s := c.get(ctx, info, args, load)
+	c.observeHit(ctx, info, args, start, s)
 	switch {
 	case !s.ok:
 		return nil, false
@@ -66,8 +71,19 @@ func (c *QueryCache) replay(res *Result, tail pgx.Rows) pgx.Rows {
 	return rr
 }
 
+// observeHit reports a read answered without a database round trip (a hit,
+// or a follower handed its leader's result) to the tracer.
+func (c *QueryCache) observeHit(ctx context.Context, info *sqlinfo.Info, args []any, start time.Time, s served) {
+	if c.tracer == nil || !s.hit {
+		return
+	}
+	c.tracer.ObserveCacheHit(ctx, tracer.CacheHit{SQL: info.Text, Args: args, Start: start,
+		Duration: time.Since(start), Rows: int64(len(s.res.Rows))})
+}
+
 // served is the outcome of get.
 type served struct {
+	hit  bool     // res came from the cache (or another caller's load): no database round trip
 	ok   bool     // the cache handled the call
 	res  *Result  // replay this…
 	tail pgx.Rows // …then read on from this (a result too large to store)
@@ -100,6 +116,12 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		return served{}
 	}
 	pl := c.plan(ctx, info)
+	if pl.err != nil {
+		// The catalog lookup could not take a connection within the pool's
+		// acquire timeout, or the caller's context ended: the statement
+		// itself would fail the same way, after waiting again.
+		return served{ok: true, err: pl.err}
+	}
 	if !pl.ok {
 		st.bypass(pl.reason)
 		return served{}
@@ -132,13 +154,16 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		if e, ok := c.l1.c.GetIfPresent(key); ok && e.valid(c) {
 			st.hits.Add(1)
 			st.l1Hits.Add(1)
-			return served{ok: true, res: e.res}
+			return served{ok: true, hit: true, res: e.res}
 		}
 	}
 	// The local epochs before Redis is read: an entry made from what
 	// follows is valid in process memory only while they stay the same.
 	snap, all := c.epochs.snapshot(pl.slots, make([]uint64, 0, len(pl.slots)))
+	start := time.Now()
 	gens, data, err := c.fetch(ctx, pl, key)
+	// What is left of the read's time for Redis, for a store after a miss.
+	left := c.timeout - time.Since(start)
 	if err != nil {
 		if errors.Is(err, errBypass) {
 			st.bypass("redis unavailable (breaker open)")
@@ -168,14 +193,14 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 			if e.refreshAt == 0 || time.Now().UnixMilli() < e.refreshAt || !c.claimRefresh(key) {
 				st.hits.Add(1)
 				c.l1Put(key, e.res, pl, snap, all, e.expiresAt)
-				return served{ok: true, res: e.res}
+				return served{ok: true, hit: true, res: e.res}
 			}
 			// This caller refreshes the entry before it expires; the
 			// others keep being served it meanwhile.
 			defer c.releaseRefresh(key)
 		}
 	}
-	return c.fill(ctx, st, key, pl, gens, snap, all, sess, ttl, load)
+	return c.fill(ctx, st, key, pl, gens, snap, all, sess, ttl, left, load)
 }
 
 // settingsFor returns the settings that go into the key: those declared on
@@ -200,25 +225,28 @@ func (c *QueryCache) settingsFor(o *callOpts, pl *plan) (map[string]string, stri
 // fetch reads the plan's generations and the entry in one round trip.
 // Missing generations are 0; a missing entry is nil data.
 func (c *QueryCache) fetch(ctx context.Context, pl *plan, key string) ([]uint64, []byte, error) {
-	gens := make([]uint64, len(pl.genKeys))
-	var data []byte
-	err := c.call(ctx, "lookup", func(ctx context.Context) error {
+	type fetched struct {
+		gens []uint64
+		data []byte
+	}
+	f, err := callValue(c, ctx, "lookup", c.timeout, func(ctx context.Context) (fetched, error) {
+		f := fetched{gens: make([]uint64, len(pl.genKeys))}
 		if c.standalone {
 			keys := make([]string, 0, len(pl.genKeys)+1)
 			keys = append(append(keys, pl.genKeys...), key)
 			vals, err := c.client.MGet(ctx, keys...).Result()
 			if err != nil {
-				return err
+				return f, err
 			}
 			for i := range pl.genKeys {
-				if gens[i], err = genValue(vals[i]); err != nil {
-					return err
+				if f.gens[i], err = genValue(vals[i]); err != nil {
+					return f, err
 				}
 			}
 			if s, ok := vals[len(vals)-1].(string); ok {
-				data = []byte(s)
+				f.data = []byte(s)
 			}
-			return nil
+			return f, nil
 		}
 		// A cluster or ring: the keys live on different nodes.
 		cmds := make([]*redis.StringCmd, len(pl.genKeys)+1)
@@ -230,7 +258,7 @@ func (c *QueryCache) fetch(ctx context.Context, pl *plan, key string) ([]uint64,
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
+			return f, err
 		}
 		for i := range pl.genKeys {
 			v, err := cmds[i].Result()
@@ -238,18 +266,21 @@ func (c *QueryCache) fetch(ctx context.Context, pl *plan, key string) ([]uint64,
 				continue
 			}
 			if err != nil {
-				return err
+				return f, err
 			}
-			if gens[i], err = genValue(v); err != nil {
-				return err
+			if f.gens[i], err = genValue(v); err != nil {
+				return f, err
 			}
 		}
 		if b, err := cmds[len(cmds)-1].Bytes(); err == nil {
-			data = b
+			f.data = b
 		}
-		return nil
+		return f, nil
 	})
-	return gens, data, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.gens, f.data, nil
 }
 
 func genValue(v any) (uint64, error) {
@@ -271,9 +302,10 @@ func genValue(v any) (uint64, error) {
 }
 
 // fill loads a missing or stale entry: once per key at a time in this
-// process, on the database, and stores it under the generations read before.
+// process, on the database, and stores it under the generations read before,
+// within left (what the lookup left of the read's time for Redis).
 func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all, sess uint64,
-	ttl time.Duration, load Loader) served {
+	ttl, left time.Duration, load Loader) served {
 	st.misses.Add(1)
 	// Flights are per key and generations: a read that saw a write's new
 	// generations must not be handed the rows of a load that began before
@@ -289,17 +321,21 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		}
 		if res, ok := f.val.(*Result); ok && f.ok && f.err == nil {
 			st.coalesced.Add(1)
-			return served{ok: true, res: res}
+			return served{ok: true, hit: true, res: res}
 		}
 		// The leader failed or its result was not stored: query ourselves.
 		rows, err := load(ctx)
 		return served{ok: true, rows: rows, err: err}
 	}
-	finished := false
-	defer func() {
-		f.ok = finished // false if load or Capture panicked: followers load for themselves
-		c.flights.finish(fk, f)
-	}()
+	finished, released := false, false
+	release := func() {
+		if !released {
+			released = true
+			f.ok = finished // false if load or Capture panicked: followers load for themselves
+			c.flights.finish(fk, f)
+		}
+	}
+	defer release()
 	rows, err := load(ctx)
 	if err != nil {
 		f.err, finished = err, true
@@ -318,18 +354,23 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		f.err, finished = err, true
 		return served{ok: true, rows: pgxrows.Fail(err)}
 	}
-	c.store(ctx, st, key, res, pl, gens, snap, all, sess, ttl)
+	// The followers have the result before it is stored: they never wait
+	// for Redis on the leader's account.
 	f.val, finished = res, true
+	release()
+	c.store(ctx, st, key, res, pl, gens, snap, all, sess, ttl, left)
 	return served{ok: true, res: res}
 }
 
 // store writes res to Redis (and process memory) unless a local write has
 // invalidated its tables since the lookup began, invalidations are waiting
 // for Redis, or a connection took session state the key does not hold (the
-// load may have run on it).
+// load may have run on it). It waits for Redis at most left, and not at all
+// when the lookup used more than half of the read's time: a Redis that slow
+// gets no more work from readers.
 func (c *QueryCache) store(ctx context.Context, st *fpCounters, key string, res *Result, pl *plan, gens, snap []uint64,
-	all, sess uint64, ttl time.Duration) {
-	if !c.epochs.same(pl.slots, snap, all) || c.inval.dirty.Load() || c.holding() ||
+	all, sess uint64, ttl, left time.Duration) {
+	if left < c.timeout/2 || !c.epochs.same(pl.slots, snap, all) || c.inval.dirty.Load() || c.holding() ||
 		c.inval.sessCount.Load() != 0 || c.inval.sessEpoch.Load() != sess {
 		return
 	}
@@ -340,7 +381,7 @@ func (c *QueryCache) store(ctx context.Context, st *fpCounters, key string, res 
 	d, refreshAt := c.expiry(ttl)
 	expiresAt := time.Now().Add(d).UnixMilli()
 	val := encodeQueryEntry(gens, refreshAt, expiresAt, body)
-	err = c.call(ctx, "store", func(ctx context.Context) error {
+	err = c.call(ctx, "store", left, func(ctx context.Context) error {
 		return c.client.Set(ctx, key, val, d).Err()
 	})
 	switch {

@@ -2,6 +2,7 @@ package querycache
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -24,17 +25,50 @@ type plan struct {
 	slots    []uint32 // tags' slots in the local epochs
 	settings []string // the settings the key needs values for
 	digest   [32]byte // stmtDigest: the fixed part of the statement's keys
+	err      error    // a failed catalog lookup's error for the read to fail with (see readError); never memoized
 }
 
 // planCache memoizes plans per analysis. Analyses are shared and immutable,
 // so their address identifies the text; an evicted analysis only costs a
 // new plan. It is cleared after DDL.
 type planCache struct {
-	mu sync.RWMutex
-	m  map[*sqlinfo.Info]*plan
+	mu     sync.RWMutex
+	m      map[*sqlinfo.Info]*plan
+	flying map[*sqlinfo.Info]*planFlight // plans being made
 }
 
-func (p *planCache) init() { p.m = make(map[*sqlinfo.Info]*plan) }
+// planFlight is a plan being made; pl is set before done is closed.
+type planFlight struct {
+	done chan struct{}
+	pl   *plan
+}
+
+func (p *planCache) init() {
+	p.m = make(map[*sqlinfo.Info]*plan)
+	p.flying = make(map[*sqlinfo.Info]*planFlight)
+}
+
+// start returns the flight making info's plan, and whether the caller must
+// make it (and then call land).
+func (p *planCache) start(info *sqlinfo.Info) (*planFlight, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f, ok := p.flying[info]; ok {
+		return f, false
+	}
+	f := &planFlight{done: make(chan struct{})}
+	p.flying[info] = f
+	return f, true
+}
+
+func (p *planCache) land(info *sqlinfo.Info, f *planFlight) {
+	p.mu.Lock()
+	if p.flying[info] == f {
+		delete(p.flying, info)
+	}
+	p.mu.Unlock()
+	close(f.done)
+}
 
 func (p *planCache) get(info *sqlinfo.Info) *plan {
 	p.mu.RLock()
@@ -60,6 +94,11 @@ func (p *planCache) clear() {
 
 // denied is a plan that refuses caching.
 func denied(reason string) *plan { return &plan{reason: reason} }
+
+// lookupDenied is the plan after a failed catalog lookup: not memoized.
+func lookupDenied(reason string, err error) (*plan, bool) {
+	return &plan{reason: reason, err: readError(err)}, false
+}
 
 // staticVerdict is the part of the decision the parse tree alone makes.
 // It is applied to the statement and to the definition of every view the
@@ -98,10 +137,39 @@ func staticVerdict(info *sqlinfo.Info) string {
 
 // plan returns the plan of info, reading the catalog the first time. A plan
 // that a failed catalog lookup denied is not memoized.
+//
+// The catalog is read on a goroutine of its own, once per statement at a
+// time, and the caller waits for it only while its context lasts (it then
+// fails with the context's error, as pgx does): a caller whose deadline is
+// shorter than the lookups neither waits past it nor keeps the plan from
+// being made for the next caller.
 func (c *QueryCache) plan(ctx context.Context, info *sqlinfo.Info) *plan {
 	if pl := c.plans.get(info); pl != nil {
 		return pl
 	}
+	f, leader := c.plans.start(info)
+	if leader {
+		go c.makePlanFlight(context.WithoutCancel(ctx), info, f)
+	}
+	select {
+	case <-f.done:
+		return f.pl
+	case <-ctx.Done():
+		return &plan{reason: "context done while the catalog was read", err: ctx.Err()}
+	}
+}
+
+// makePlanFlight makes info's plan for f and memoizes it if it may be.
+func (c *QueryCache) makePlanFlight(ctx context.Context, info *sqlinfo.Info, f *planFlight) {
+	defer c.plans.land(info, f)
+	defer func() {
+		// The caller's goroutine would have panicked: here the process
+		// would die. The statement is not cached instead.
+		if r := recover(); r != nil {
+			c.reportErr(ctx, "catalog", fmt.Errorf("querycache: panic while planning: %v", r))
+			f.pl = denied(fmt.Sprintf("planning failed: %v", r))
+		}
+	}()
 	gen := c.catalog.generation()
 	pl, keep := c.makePlan(ctx, info)
 	// A plan made while the catalog was forgotten (DDL, or a connection
@@ -109,44 +177,46 @@ func (c *QueryCache) plan(ctx context.Context, info *sqlinfo.Info) *plan {
 	if keep && c.catalog.generation() == gen {
 		c.plans.put(info, pl)
 	}
-	return pl
+	f.pl = pl
 }
 
 // vetStatement applies staticVerdict and the catalog's verdict on every
 // function call of info. It returns why info cannot be cached ("" when it
-// can) and whether that answer may be memoized (false after a failed
-// catalog lookup).
-func vetStatement(ctx context.Context, cat *catalog, info *sqlinfo.Info) (why string, keep bool) {
+// can), and the error of a failed catalog lookup (why then says which; the
+// answer must not be memoized).
+func vetStatement(ctx context.Context, cat *catalog, info *sqlinfo.Info) (why string, err error) {
 	if why := staticVerdict(info); why != "" {
-		return why, true
+		return why, nil
 	}
 	for _, f := range info.Functions {
 		if !slices.ContainsFunc(info.Calls, func(c sqlinfo.Call) bool { return c.Name == f }) {
-			return "calls function " + f + " in a way the analyzer does not understand", true
+			return "calls function " + f + " in a way the analyzer does not understand", nil
 		}
 	}
 	for _, call := range info.Calls {
 		imm, err := cat.function(ctx, call)
 		if err != nil {
-			return "catalog lookup failed for function " + call.Name, false
+			return "catalog lookup failed for function " + call.Name, err
 		}
 		if !imm {
 			return "calls function " + call.Name + " with " + strconv.Itoa(call.Args) +
-				" arguments, which is not IMMUTABLE (a built-in of pg_catalog) nor in ImmutableFunctions", true
+				" arguments, which is not IMMUTABLE (a built-in of pg_catalog) nor in ImmutableFunctions", nil
 		}
 	}
-	return "", true
+	return "", nil
 }
 
 func (c *QueryCache) makePlan(ctx context.Context, info *sqlinfo.Info) (*plan, bool) {
-	if why, keep := vetStatement(ctx, c.catalog, info); why != "" {
-		return denied(why), keep
+	if why, err := vetStatement(ctx, c.catalog, info); err != nil {
+		return lookupDenied(why, err)
+	} else if why != "" {
+		return denied(why), true
 	}
 	var tags, settings []string
 	for _, t := range info.TablesRead {
 		v, err := c.catalog.relation(ctx, t)
 		if err != nil {
-			return denied("catalog lookup failed for relation " + t), false
+			return lookupDenied("catalog lookup failed for relation "+t, err)
 		}
 		if !v.ok {
 			return denied(v.reason), true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
@@ -43,18 +42,25 @@ func (c *catalog) loadUserFuncs(wait bool) {
 	if !c.user.loading.CompareAndSwap(false, true) {
 		return
 	}
-	pool := c.pool.Load()
-	if pool == nil {
+	if c.pool.Load() == nil {
 		c.user.loading.Store(false)
 		return
 	}
 	epoch := c.user.epoch.Load()
 	load := func() {
 		defer c.user.loading.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// No read waits for it (see hiddenWrite; UseCatalog does): a context
+		// of its own, and a connection within CatalogAcquire's bounds.
+		ctx, cancel := context.WithTimeout(context.Background(), catalogLookupTimeout)
 		defer cancel()
+		conn, err := c.conn(ctx)
+		if err != nil {
+			c.report(ctx, "catalog", err)
+			return
+		}
+		defer conn.Release()
 		var names []string
-		if err := pool.QueryRow(ctx, userFuncsSQL).Scan(&names); err != nil {
+		if err := conn.QueryRow(ctx, userFuncsSQL).Scan(&names); err != nil {
 			c.report(ctx, "catalog", err)
 			return
 		}
