@@ -355,7 +355,36 @@ func workload(ctx context.Context, pool *pgxperf.Pool) (int, error) {
 		return calls + n, err
 	}
 	m, err := dashboardRequest(ctx, pool)
-	return calls + n + m, err
+	if err != nil {
+		return calls + n + m, err
+	}
+	f, err := dashboardFixed(ctx, pool)
+	return calls + n + m + f, err
+}
+
+// dashboardFixed is the same request written as n1detect's fix says: one
+// batched count for every project. pg_query (and pg_stat_statements) give
+// it the fingerprint of the per-project count; the report keeps it apart,
+// marked [batch], so the N+1 and its fix can be compared side by side.
+func dashboardFixed(ctx context.Context, pool *pgxperf.Pool) (int, error) {
+	ctx, scope := n1detect.Start(ctx, "GET /users/{id}/dashboard (fixed)", n1detect.Config{})
+	defer scope.Finish()
+	rows, err := pool.Query(ctx, listUserProjects, int64(42))
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 1, fmt.Errorf("ListUserProjects: %w", err)
+	}
+	rows, err = pool.Query(ctx, countPublishedMany, ids)
+	if err != nil {
+		return 1, err
+	}
+	if _, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ ID, N int64 }]); err != nil {
+		return 2, fmt.Errorf("CountPublishedMany: %w", err)
+	}
+	return 2, nil
 }
 
 // dashboardRequest is one request of a dashboard handler with a classic N+1:
@@ -402,6 +431,8 @@ UPDATE content SET updated_at = now() WHERE id = $1`
 SELECT id FROM projects WHERE owner_id = $1 ORDER BY id`
 	countPublished = `-- name: CountPublished :one
 SELECT count(*) FROM content WHERE project_id = $1 AND status = 'published'`
+	countPublishedMany = `-- name: CountPublishedMany :many
+SELECT project_id, count(*) FROM content WHERE project_id = ANY($1) AND status = 'published' GROUP BY project_id`
 	createSession = `-- name: CreateSession :one
 INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, now() + interval '1 day') RETURNING id`
 )
