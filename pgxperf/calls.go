@@ -36,10 +36,12 @@ func (p *Pool) execOn(ctx context.Context, pool *pgxpool.Pool, sql string, args 
 // every statement: pgx's own Exec reports only the last one's.
 func execMulti(ctx context.Context, c *pgx.Conn, sql string) (tag pgconn.CommandTag, err error) {
 	tr := c.Config().Tracer
-	if tr != nil {
-		ctx = tr.TraceQueryStart(ctx, c, pgx.TraceQueryStartData{SQL: sql})
-	}
 	var total int64
+	if tr != nil {
+		// The total rides in the context the tracers start from, so that
+		// each gets back exactly the context it returned.
+		ctx = tr.TraceQueryStart(multirows.With(ctx, &total), c, pgx.TraceQueryStartData{SQL: sql})
+	}
 	mrr := c.PgConn().Exec(ctx, sql)
 	for mrr.NextResult() {
 		tag, _ = mrr.ResultReader().Close()
@@ -47,7 +49,7 @@ func execMulti(ctx context.Context, c *pgx.Conn, sql string) (tag pgconn.Command
 	}
 	err = mrr.Close()
 	if tr != nil {
-		tr.TraceQueryEnd(multirows.With(ctx, &total), c, pgx.TraceQueryEndData{CommandTag: tag, Err: err})
+		tr.TraceQueryEnd(ctx, c, pgx.TraceQueryEndData{CommandTag: tag, Err: err})
 	}
 	return tag, err
 }

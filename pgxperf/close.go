@@ -33,8 +33,9 @@ type closeState struct {
 // until it is; its socket is closed all the same.
 //
 // Every server session that closes while Close runs is ended the way the
-// protocol asks (a Terminate message), and Close waits, within the timeout,
-// for the server to end it: when Close returns, those sessions are gone from
+// protocol asks (a Terminate message), and Close waits, within the timeout
+// and at most pgend's half second a session (a server that does not answer
+// does not hold Close longer), for the server to end it: when Close returns, those sessions are gone from
 // pg_stat_activity (an application may DROP DATABASE right after). The
 // sessions of calls taken back at the timeout end when the server sees their
 // closed socket, a moment later. Calling Close again is a no-op.
@@ -50,12 +51,12 @@ func (p *Pool) Close() {
 		p.closing.Store(&closeState{ctx: ctx})
 		// The cache last: writes still in flight invalidate through it.
 		defer p.closeCache()
-		if p.router != nil {
-			p.router.Close() // the monitor's own connections first
-		}
 		done := make(chan struct{})
 		go func() {
 			var wg sync.WaitGroup
+			if p.router != nil {
+				wg.Go(p.router.Close) // the monitor's own connections
+			}
 			for _, pool := range append([]*pgxpool.Pool{p.primary}, p.replicas...) {
 				wg.Go(pool.Close)
 			}
@@ -66,8 +67,10 @@ func (p *Pool) Close() {
 			return
 		}
 		busy := p.busyConns()
-		p.logger.Warn("pgxperf: Close timed out waiting for calls in flight; cancelling them",
-			"timeout", timeout, "connections", len(busy))
+		if len(busy) > 0 {
+			p.logger.Warn("pgxperf: Close timed out waiting for calls in flight; cancelling them",
+				"timeout", timeout, "connections", len(busy))
+		}
 		cctx, ccancel := context.WithDeadline(ctx, start.Add(timeout*7/8))
 		var wg sync.WaitGroup
 		for _, c := range busy {
@@ -92,7 +95,7 @@ func (p *Pool) Close() {
 				_ = nc.Close()
 			}
 		}
-		if !waitUntil(done, start.Add(timeout)) {
+		if !waitUntil(done, start.Add(timeout)) && len(p.busyConns()) > taken {
 			p.logger.Warn("pgxperf: Close returns with connections from Acquire still held by the application; "+
 				"pgxpool finishes closing when they are released", "timeout", timeout, "taken back", taken)
 		}
@@ -100,10 +103,14 @@ func (p *Pool) Close() {
 }
 
 // closeHook runs before pgxpool closes a connection: while the Pool is
-// closing, it ends the server session and waits for the server to end it.
+// closing, it ends the server session and waits for the server to end it,
+// within Close's deadline and pgend.MaxWait (a server that does not answer,
+// a network partition, must not hold Close for its whole timeout).
 func (p *Pool) closeHook(c *pgx.Conn) {
 	if st := p.closing.Load(); st != nil {
-		pgend.Terminate(st.ctx, c.PgConn())
+		ctx, cancel := context.WithTimeout(st.ctx, pgend.MaxWait)
+		pgend.Terminate(ctx, c.PgConn())
+		cancel()
 	}
 }
 

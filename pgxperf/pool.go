@@ -364,19 +364,10 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	b = safeBatch(b)
-	if p.router != nil {
-		ctx, cancel := p.callContext(ctx)
-		br := p.routedBatch(ctx, b)
-		if cancel != nil {
-			return &cancelBatch{BatchResults: br, cancel: cancel}
-		}
-		return br
-	}
-	return p.primarySendBatch(ctx, b)
-}
-
-func (p *Pool) primarySendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, cancel := p.callContext(ctx)
+	if p.router != nil {
+		return p.routedBatch(ctx, cancel, b)
+	}
 	return p.sendBatchOn(ctx, cancel, p.primary, b, nil)
 }
 
@@ -433,5 +424,5 @@ func (p *Pool) primaryCopyFrom(ctx context.Context, tableName pgx.Identifier, co
 		return 0, err
 	}
 	defer l.release()
-	return l.conn.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
+	return l.c.CopyFrom(ctx, tableName, columnNames, rowSrc)
 }

@@ -273,6 +273,7 @@ func (r *replicaRows) Next() bool {
 		// Failed before the first row: try the next node.
 		r.Rows.Close()
 		r.done()
+		r.done = nil // run sets the next node's; finish must not call this one again
 		failed(r.node, err, down)
 		r.tried = append(r.tried, r.node)
 		if err := r.run(r.p.router.Next(r.ctx, r.tried)); err != nil {
@@ -347,15 +348,20 @@ func (p *Pool) batchReplica(ctx context.Context, b *pgx.Batch) *replica.Node {
 	return node
 }
 
-func (p *Pool) routedBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+// routedBatch sends a batch on the node the router picks; cancel (may be
+// nil) is called when the batch is closed.
+func (p *Pool) routedBatch(ctx context.Context, cancel context.CancelFunc, b *pgx.Batch) pgx.BatchResults {
 	if batchReadOnly(b) {
 		// One read on one node: every statement must be fit for a replica.
 		node := p.batchReplica(ctx, b)
 		if !node.IsPrimary() {
-			return p.sendBatchOn(ctx, nil, node.Pool(), b, node.Acquired())
+			return p.sendBatchOn(ctx, cancel, node.Pool(), b, node.Acquired())
 		}
 	}
 	if err := p.router.PrimaryErr(); err != nil && !batchReadOnly(b) {
+		if cancel != nil {
+			cancel()
+		}
 		return pgx.FailedBatchResults(b, err)
 	}
 	p.router.CountPrimary()
@@ -363,7 +369,7 @@ func (p *Pool) routedBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if s := replica.SessionFromContext(ctx); s != nil && !batchReadOnly(b) {
 		done = func() { p.recordWrite(ctx, s) }
 	}
-	return p.sendBatchOn(ctx, nil, p.primary, b, done)
+	return p.sendBatchOn(ctx, cancel, p.primary, b, done)
 }
 
 func (p *Pool) routedBeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {

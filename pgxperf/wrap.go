@@ -74,7 +74,9 @@ func newCancelBatch(br pgx.BatchResults, cancel context.CancelFunc, l *lease, do
 	if tx := br.Tx(); tx != nil {
 		// The transaction holds the connection, and what the batch wrote
 		// counts when it ends: done waits for it.
-		b.tx = newReleaseTx(tx, l, done)
+		rt := newReleaseTx(tx, l, done)
+		rt.unsure = true
+		b.tx = rt
 		b.done = nil
 	}
 	return b
@@ -105,11 +107,26 @@ func (b *cancelBatch) Close() error {
 // to the tracer, as Pool.Exec does. Nested transactions (Begin) are guarded too.
 type safeTx struct {
 	pgx.Tx
-	ended bool // Commit or Rollback was called: pgx refuses further statements
+	parent *safeTx // the enclosing transaction of a nested one
+	ended  bool    // Commit or Rollback was called: pgx refuses further statements
+	// unsure is set for a transaction pgx may have ended on its own (one a
+	// batch began: its BEGIN may have failed): statements go through pgx.
+	unsure bool
+}
+
+// open reports whether the transaction and every enclosing one are known to
+// be open: only then may a statement bypass pgx's own check (execMulti).
+func (t *safeTx) open() bool {
+	for ; t != nil; t = t.parent {
+		if t.ended || t.unsure {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *safeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if !t.ended && len(args) == 0 && strings.IndexByte(sql, ';') >= 0 && sqlinfo.Analyze(sql).Kind == sqlinfo.KindMulti {
+	if len(args) == 0 && strings.IndexByte(sql, ';') >= 0 && t.open() && sqlinfo.Analyze(sql).Kind == sqlinfo.KindMulti {
 		return execMulti(ctx, t.Tx.Conn(), sql)
 	}
 	return t.Tx.Exec(ctx, safeSQL(sql, args), args...)
@@ -124,7 +141,7 @@ func (t *safeTx) Begin(ctx context.Context) (pgx.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &safeTx{Tx: tx}, nil
+	return &safeTx{Tx: tx, parent: t}, nil
 }
 
 func (t *safeTx) Commit(ctx context.Context) error {

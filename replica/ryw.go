@@ -442,15 +442,19 @@ func (cs *connSet) closeAll() {
 	entries := cs.m
 	cs.m = nil
 	cs.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, e := range entries {
-		e.mu.Lock()
-		if e.c != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			pgend.Terminate(ctx, e.c.PgConn()) // gone from pg_stat_activity when Close returns
-			_ = e.c.Close(ctx)
-			cancel()
-			e.c = nil
-		}
-		e.mu.Unlock()
+		wg.Go(func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.c != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), pgend.MaxWait)
+				pgend.Terminate(ctx, e.c.PgConn()) // gone from pg_stat_activity when Close returns
+				_ = e.c.Close(ctx)
+				cancel()
+				e.c = nil
+			}
+		})
 	}
+	wg.Wait()
 }

@@ -75,8 +75,23 @@ func (r *Router) ObserveWrite(ctx context.Context, s *Session) error {
 	if s == nil {
 		return nil
 	}
+	// Bounded like the catalog lookups: the caller's deadline, the lookup's
+	// own and Options.AcquireTimeout for the connection.
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	var text string
-	if err := r.primary.pool.QueryRow(ctx, "/* pgxperf:catalog */ SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
+	actx := ctx
+	if r.opts.AcquireTimeout > 0 {
+		var acancel context.CancelFunc
+		actx, acancel = context.WithTimeout(ctx, r.opts.AcquireTimeout)
+		defer acancel()
+	}
+	c, err := r.primary.pool.Acquire(actx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	if err := c.QueryRow(ctx, "/* pgxperf:catalog */ SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
 		return err
 	}
 	lsn, err := ParseLSN(text)

@@ -330,45 +330,30 @@ func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string, 
 	if ok {
 		return v, true
 	}
-	conn, err := c.acquire(ctx)
+	rels, err := c.relations(ctx, name)
 	if err != nil {
-		return false, false
-	}
-	defer conn.Release()
-	rows, err := conn.Query(ctx, userRelationSQL, name, trustedExtensions, c.opts.TrustVolatility)
-	if err != nil {
-		return false, false
-	}
-	type rel struct {
-		kind, viewdef string
-		policies      []string
-		userDeps      bool
-	}
-	var rels []rel
-	for rows.Next() {
-		var r rel
-		var relname string
-		if err := rows.Scan(&relname, &r.kind, &r.viewdef, &r.policies, &r.userDeps); err != nil {
-			rows.Close()
-			return false, false
-		}
-		rels = append(rels, r)
-	}
-	if rows.Err() != nil {
 		return false, false
 	}
 	// A name the catalog cannot resolve is unknown: a temporary table made
 	// on some pooled connection, or a table not created yet. Primary.
 	v = len(rels) > 0
 	for _, r := range rels {
-		if r.kind == "f" || r.userDeps ||
-			r.viewdef != "" && !c.definitionSafe(ctx, st, r.viewdef, depth) {
+		if r.kind == "f" || r.userDeps {
 			v = false
 		}
-		for _, p := range r.policies {
-			if !c.definitionSafe(ctx, st, "SELECT "+p, depth) {
-				v = false
+		defs := r.policies
+		if r.viewdef != "" {
+			defs = append([]string{r.viewdef}, defs...)
+		}
+		for i, def := range defs {
+			if i > 0 || r.viewdef == "" {
+				def = "SELECT " + def // a policy's expression
 			}
+			ok, known := c.definitionSafe(ctx, st, def, depth)
+			if !known {
+				return false, false // a failed lookup below: not remembered
+			}
+			v = v && ok
 		}
 	}
 	st.mu.Lock()
@@ -379,27 +364,61 @@ func (c *codeCatalog) relation(ctx context.Context, st *codeState, name string, 
 	return v, true
 }
 
+// catalogRel is one relation a name resolves to.
+type catalogRel struct {
+	kind, viewdef string
+	policies      []string
+	userDeps      bool
+}
+
+// relations reads what name resolves to, on a connection it releases
+// before the caller looks further (a view over views must not hold one
+// connection per level).
+func (c *codeCatalog) relations(ctx context.Context, name string) ([]catalogRel, error) {
+	conn, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, userRelationSQL, name, trustedExtensions, c.opts.TrustVolatility)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rels []catalogRel
+	for rows.Next() {
+		var r catalogRel
+		var relname string
+		if err := rows.Scan(&relname, &r.kind, &r.viewdef, &r.policies, &r.userDeps); err != nil {
+			return nil, err
+		}
+		rels = append(rels, r)
+	}
+	return rels, rows.Err()
+}
+
 // definitionSafe vets a view's or policy's own query: built-ins with side
 // effects are invisible to pg_depend, so the text is analyzed; the
 // functions it calls, the operators and types it names and the relations
-// it reads (a policy's subquery) are vetted like a statement's.
-func (c *codeCatalog) definitionSafe(ctx context.Context, st *codeState, sql string, depth int) bool {
+// it reads (a policy's subquery) are vetted like a statement's. known is
+// false when a lookup failed: the verdict must not be remembered.
+func (c *codeCatalog) definitionSafe(ctx context.Context, st *codeState, sql string, depth int) (safe, known bool) {
 	info := sqlinfo.Analyze(sql)
 	if info.Kind != sqlinfo.KindSelect || !info.ReadOnly && !info.ReadOnlyIfFunctions {
-		return false
+		return false, true
 	}
 	for _, f := range info.Functions {
 		if ok, known := c.function(ctx, st, f); !ok || !known {
-			return false
+			return false, known
 		}
 	}
 	if ok, known := c.textSafe(ctx, st, sql); !ok || !known {
-		return false
+		return false, known
 	}
 	for _, t := range info.TablesRead {
 		if ok, known := c.relation(ctx, st, t, depth+1); !ok || !known {
-			return false
+			return false, known
 		}
 	}
-	return true
+	return true, true
 }

@@ -56,10 +56,17 @@ func (r *Registry) RecordFinding(f Finding) {
 	}
 	r.findings.mu.Unlock()
 
-	sh := &r.shards[f.Fingerprint%registryShards]
-	sh.mu.RLock()
-	e := sh.m[f.Fingerprint]
-	sh.mu.RUnlock()
+	// The per-value form's entry, else the batch-shaped form's (statKey).
+	var e *entry
+	for _, key := range [2]uint64{f.Fingerprint, f.Fingerprint ^ batchShapeSalt} {
+		sh := &r.shards[key%registryShards]
+		sh.mu.RLock()
+		e = sh.m[key]
+		sh.mu.RUnlock()
+		if e != nil {
+			break
+		}
+	}
 	if e != nil {
 		e.mu.Lock()
 		e.findings++

@@ -11,8 +11,11 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// DefaultWait bounds Terminate when ctx has no deadline.
-const DefaultWait = 2 * time.Second
+// MaxWait is how long a closing connection waits for the server to end its
+// session, at most: a backend exits in milliseconds (more with many
+// temporary tables to drop); a server that does not answer must not hold a
+// Close longer. Terminate uses it when ctx has no deadline.
+const MaxWait = 500 * time.Millisecond
 
 // Terminate asks the server to end pc's session (the protocol's Terminate
 // message) and waits, until ctx is done, for the server to close the
@@ -34,7 +37,7 @@ func Terminate(ctx context.Context, pc *pgconn.PgConn) bool {
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		deadline = time.Now().Add(DefaultWait)
+		deadline = time.Now().Add(MaxWait)
 	}
 	_ = nc.SetDeadline(deadline)
 	pc.Frontend().Send(&pgproto3.Terminate{})

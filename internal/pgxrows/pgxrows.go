@@ -4,6 +4,8 @@
 package pgxrows
 
 import (
+	"errors"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -37,6 +39,13 @@ func (Failed) TypeMap() *pgtype.Map                         { return nil }
 // is none, or the rows' error.
 func ScanFirst(rows pgx.Rows, dest ...any) error {
 	defer rows.Close()
+	for _, d := range dest {
+		if _, ok := d.(*pgtype.DriverBytes); ok {
+			// As pgx: the bytes would point into a connection's buffer
+			// that is reused once the row's connection is released.
+			return errDriverBytes
+		}
+	}
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return err
@@ -49,6 +58,9 @@ func ScanFirst(rows pgx.Rows, dest ...any) error {
 	rows.Close()
 	return rows.Err()
 }
+
+// errDriverBytes is pgx's own error text for the same refusal.
+var errDriverBytes = errors.New("cannot scan into *pgtype.DriverBytes from QueryRow")
 
 // Row is a pgx.Row that scans the first row of Rows (see ScanFirst).
 type Row struct{ Rows pgx.Rows }
