@@ -271,8 +271,6 @@ type queryState struct {
 	acquire time.Duration
 	prepare time.Duration
 	scope   *scopeState // nil unless the context carries a scope
-	// internal marks one of pgxperf's own statements (isInternal): not recorded.
-	internal bool
 }
 
 // epoch anchors the monotonic clock: a statement's start is read as
@@ -294,7 +292,10 @@ func (q *queryState) Value(key any) any {
 // TraceQueryStart implements pgx.QueryTracer.
 func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	if isInternal(data.SQL) {
-		return &queryState{Context: ctx, internal: true}
+		// One of pgxperf's own statements: not recorded. A nil stmt
+		// (every other statement has one) tells TraceQueryEnd; the struct
+		// stays in its allocation size class.
+		return &queryState{Context: ctx}
 	}
 	q := &queryState{Context: ctx, sql: data.SQL}
 	st := t.connState(conn)
@@ -356,7 +357,7 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 			return // started by another tracer or never started: nothing to measure
 		}
 	}
-	if q.internal {
+	if q.stmt == nil { // pgxperf's own statement (TraceQueryStart)
 		return
 	}
 	ev := Event{

@@ -435,9 +435,16 @@ func sweepLeftovers(primary string) {
 		return
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `select datname from pg_database d
+	dropOrphans(ctx, conn, `select datname from pg_database d
 		where datname like 'pgxperf\_test\_%'
-		  and not exists (select 1 from pg_stat_activity a where a.datid = d.oid)`)
+		  and not exists (select 1 from pg_stat_activity a where a.datid = d.oid)`,
+		leftover, func(n string) string { return "DROP DATABASE IF EXISTS " + ident(n) + " WITH (FORCE)" })
+}
+
+// dropOrphans runs drop for each name list returns whose pid (re's first
+// group) is not that of a live process of this machine. Best effort.
+func dropOrphans(ctx context.Context, conn *pgx.Conn, list string, re *regexp.Regexp, drop func(name string) string) {
+	rows, err := conn.Query(ctx, list)
 	if err != nil {
 		return
 	}
@@ -446,7 +453,7 @@ func sweepLeftovers(primary string) {
 		return
 	}
 	for _, n := range names {
-		m := leftover.FindStringSubmatch(n)
+		m := re.FindStringSubmatch(n)
 		if m == nil {
 			continue
 		}
@@ -454,7 +461,7 @@ func sweepLeftovers(primary string) {
 		if err != nil || pid == os.Getpid() || processAlive(pid) {
 			continue
 		}
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(n)+" WITH (FORCE)")
+		_, _ = conn.Exec(ctx, drop(n))
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -90,23 +89,6 @@ func sweepRoles(ctx context.Context, conn *pgx.Conn) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return
 	}
-	rows, err := conn.Query(ctx, `SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgxperf\_test\_role\_%'`)
-	if err != nil {
-		return
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return
-	}
-	for _, n := range names {
-		m := leftoverRole.FindStringSubmatch(n)
-		if m == nil {
-			continue
-		}
-		pid, err := strconv.Atoi(m[1])
-		if err != nil || pid == os.Getpid() || processAlive(pid) {
-			continue
-		}
-		_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident(n))
-	}
+	dropOrphans(ctx, conn, `SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgxperf\_test\_role\_%'`,
+		leftoverRole, func(n string) string { return "DROP ROLE IF EXISTS " + ident(n) })
 }
