@@ -40,12 +40,12 @@ const maxCandidates = 8
 // follower), and how the follower ran after each of its runs.
 type candidate struct {
 	g       *group
-	start   time.Time // when g's run before the follower's first statement started
-	seq     uint64    // the run of g now followed (its lastSeq then)
-	rows    int64     // the rows that run returned
-	runs    int       // the follower's statements since that run
-	maxRuns int       // the most statements of the follower after one run of g
-	over    bool      // after some run of g the follower ran more times than it returned rows
+	start   int64  // when g's run before the follower's first statement started (Unix ns)
+	seq     uint64 // the run of g now followed (its lastSeq then)
+	rows    int64  // the rows that run returned
+	runs    int    // the follower's statements since that run
+	maxRuns int    // the most statements of the follower after one run of g
+	over    bool   // after some run of g the follower ran more times than it returned rows
 }
 
 // candidatesLocked returns the candidate parents of a new group: the groups
@@ -63,7 +63,9 @@ func (s *Scope) candidatesLocked() []candidate {
 
 // followLocked records a statement of g: against each of g's candidates,
 // then as g's latest run, and g as the most recent group (s.mu held).
-func (s *Scope) followLocked(g *group, ev tracer.Event) {
+func (s *Scope) followLocked(g *group, rows int64, start time.Time) {
+	// Unix nanoseconds, not a time.Time: no pointer to store per statement.
+	startNs := start.UnixNano()
 	for i := range g.cands {
 		c := &g.cands[i]
 		if x := c.g; x.lastSeq != c.seq { // x ran again since: a new iteration
@@ -76,7 +78,7 @@ func (s *Scope) followLocked(g *group, ev tracer.Event) {
 		}
 	}
 	s.seq++
-	g.lastSeq, g.lastRows, g.lastStart = s.seq, ev.Rows, ev.Start
+	g.lastSeq, g.lastRows, g.lastStart = s.seq, rows, startNs
 	if s.recent[0] == g {
 		return
 	}
@@ -99,7 +101,7 @@ func (s *Scope) followLocked(g *group, ev tracer.Event) {
 // statement of the groups whose first statement started while ev ran and
 // which ran, by now, at least twice and no more often than ev returned rows:
 // a loop over ev's rows as they were read (s.mu held).
-func (s *Scope) encloseLocked(g *group, ev tracer.Event) {
+func (s *Scope) encloseLocked(g *group, ev *tracer.Event) {
 	if ev.Rows < 2 {
 		return
 	}
@@ -115,8 +117,8 @@ func (s *Scope) encloseLocked(g *group, ev tracer.Event) {
 			break
 		}
 		if h.first.Before(end) && h.count >= 2 && int64(h.count) <= ev.Rows &&
-			(h.encl == nil || ev.Start.After(h.enclStart)) {
-			h.encl, h.enclStart = g, ev.Start
+			(h.encl == nil || ev.Start.UnixNano() > h.enclStart) {
+			h.encl, h.enclStart = g, ev.Start.UnixNano()
 		}
 	}
 }
@@ -140,7 +142,7 @@ func (g *group) parentGroup() *group {
 	if best == nil {
 		best = fallback
 	}
-	if g.encl != nil && (best == nil || g.enclStart.After(best.start)) {
+	if g.encl != nil && (best == nil || g.enclStart > best.start) {
 		return g.encl
 	}
 	if best == nil {

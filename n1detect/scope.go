@@ -77,10 +77,10 @@ type group struct {
 	// parents, and the statement whose rows were being read when it started.
 	lastSeq   uint64
 	lastRows  int64
-	lastStart time.Time
+	lastStart int64 // Unix ns
 	cands     []candidate
 	encl      *group
-	enclStart time.Time
+	enclStart int64 // Unix ns
 }
 
 // repeatKey finds the same read with the same arguments from different call
@@ -225,8 +225,8 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 		}
 	}
 	s.last = g
-	s.followLocked(g, ev)
-	s.encloseLocked(g, ev)
+	s.followLocked(g, ev.Rows, ev.Start)
+	s.encloseLocked(g, &ev)
 	if info.Kind == sqlinfo.KindSelect && !ev.Batch {
 		rk := repeatKey{fingerprint: info.Fingerprint, args: args}
 		r := s.repeats[rk]
