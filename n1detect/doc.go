@@ -75,7 +75,9 @@
 // the line itself, its caller's line, or (without the source) the lines
 // above it in its function change. When two findings of a scope would
 // still share an ID (a helper reached from two loops), more frames are
-// hashed until they differ.
+// hashed until they differ. Config.Allow matches an ID at any of those
+// depths, so an entry copied from a report where the helper's ID was short
+// (one caller) or deep (several) silences it in both.
 //
 // Config.Allow also takes a fingerprint, a call site's function, or a
 // "file.go:line" suffix of a call site; a line moves with any edit above it.

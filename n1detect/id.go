@@ -173,6 +173,23 @@ func uniqueIDs(fs []Finding) {
 	}
 }
 
+// isIDOf reports whether a is f's ID at any depth: uniqueIDs deepens an ID
+// only when another finding of the same scope shares it (one helper reached
+// from two loops), so the same loop's ID may be short in one request and
+// deep in another. An allow-list entry copied from either report matches both.
+func isIDOf(a string, f Finding) bool {
+	if len(a) != len(f.ID) {
+		return false
+	}
+	fp := parseHex(f.Fingerprint)
+	for depth := 2; depth <= siteDepth; depth++ {
+		if findingID(f.Kind, fp, f.frames, depth) == a {
+			return true
+		}
+	}
+	return false
+}
+
 func parseHex(s string) uint64 {
 	var v uint64
 	fmt.Sscanf(s, "%x", &v)
@@ -188,7 +205,8 @@ next:
 	for _, f := range in {
 		for _, a := range s.cfg.Allow {
 			site := fmt.Sprintf("%s:%d", f.CallSite.File, f.CallSite.Line)
-			if a == f.ID || a == f.Fingerprint || a == f.CallSite.Function || (strings.Contains(a, ":") && strings.HasSuffix(site, a)) {
+			if a == f.ID || a == f.Fingerprint || a == f.CallSite.Function || (strings.Contains(a, ":") && strings.HasSuffix(site, a)) ||
+				isIDOf(a, f) {
 				continue next
 			}
 		}

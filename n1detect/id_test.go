@@ -66,3 +66,63 @@ func TestFindingIDsOfIdenticalLoopsInOneFunction(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{fs[0].ID: true, fs[1].ID: true}, ids)
 }
+
+// idHelperLookups is one helper with a per-item lookup, reached from two
+// loops below: one N+1 site, two callers.
+func idHelperLookups(ctx context.Context, db gtDB, ps []gtProject) error {
+	for _, p := range ps {
+		if err := gtScan(db.QueryRow(ctx, gtUserEmailSQL, p.Owner), new(string)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func idFromOneCaller(ctx context.Context, db gtDB) error {
+	ps, err := gtProjects(ctx, db, 5)
+	if err != nil {
+		return err
+	}
+	return idHelperLookups(ctx, db, ps)
+}
+
+func idFromTwoCallers(ctx context.Context, db gtDB) error {
+	if err := idFromOneCaller(ctx, db); err != nil {
+		return err
+	}
+	ps, err := gtProjects(ctx, db, 5)
+	if err != nil {
+		return err
+	}
+	return idHelperLookups(ctx, db, ps)
+}
+
+// The ID of a helper's finding is deepened (its callers added) only in a
+// scope where two callers make two findings of it; an allow-list entry
+// copied from either kind of report matches the finding in both.
+func TestAllowListMatchesIDsAtEveryDepth(t *testing.T) {
+	pool := n1SharedPool(t)
+	run := func(cfg n1detect.Config, fn func(context.Context, gtDB) error) []n1detect.Finding {
+		var n1 []n1detect.Finding // the second gtProjects call is also a redundant read: not this test's
+		for _, f := range gtRunScope(t, "helper", cfg, func(ctx context.Context) error { return fn(ctx, pool) }) {
+			if f.Kind == n1detect.NPlusOne {
+				n1 = append(n1, f)
+			}
+		}
+		return n1
+	}
+	one := run(n1detect.Config{}, idFromOneCaller)
+	require.Len(t, one, 1, "%s", gtFindingsText(one))
+	two := run(n1detect.Config{}, idFromTwoCallers)
+	require.Len(t, two, 2, "%s", gtFindingsText(two))
+	require.NotEqual(t, two[0].ID, two[1].ID)
+	require.NotEqual(t, one[0].ID, two[0].ID, "deepened in the scope with two callers")
+
+	// A deep ID from the two-caller report silences the one-caller finding.
+	for _, f := range two {
+		if left := run(n1detect.Config{Allow: []string{f.ID}}, idFromOneCaller); len(left) == 0 {
+			return
+		}
+	}
+	t.Fatalf("no deep ID of %s matched the one-caller finding %s", gtFindingsText(two), one[0].ID)
+}

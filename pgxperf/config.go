@@ -39,11 +39,14 @@ type Options struct {
 
 	// AcquireTimeout bounds the wait for a pool connection
 	// (DATABASE_POOL_TIMEOUT); past it the call fails with ErrAcquireTimeout.
-	// Zero means the wait is bounded by the context only.
+	// It bounds every acquire pgxperf makes: on the primary and on replicas,
+	// and for its own catalog and write-position lookups (which also honour
+	// the caller's deadline). Zero means the wait is bounded by the context only.
 	AcquireTimeout time.Duration
 
-	// CloseTimeout bounds how long Close waits for calls in flight before it
-	// cancels them and closes their connections. Zero means 30 s.
+	// CloseTimeout bounds Close: calls in flight get three quarters of it,
+	// then are cancelled, then have their connections taken back (see
+	// Pool.Close). Zero means 30 s.
 	CloseTimeout time.Duration
 
 	// ReplicaURLs are the connection strings of streaming replicas
