@@ -39,6 +39,13 @@ func Terminate(ctx context.Context, pc *pgconn.PgConn) bool {
 	if !ok {
 		deadline = time.Now().Add(MaxWait)
 	}
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	// pgconn's background reader may still be reading after a slow write:
+	// the socket is read directly below only once pgconn is done with it.
+	if err := pc.SyncConn(sctx); err != nil {
+		return false
+	}
 	_ = nc.SetDeadline(deadline)
 	pc.Frontend().Send(&pgproto3.Terminate{})
 	if err := pc.Frontend().Flush(); err != nil {
