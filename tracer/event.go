@@ -50,14 +50,14 @@ type Event struct {
 	Rows        int64
 	Err         error
 	Role        Role
+	// Cached is true for a read served by a result cache, with no round trip
+	// to the database (see Tracer.ObserveCacheHit); Conn is then nil.
+	Cached bool
 	// Batch is true for statements of a pgx.Batch (Op == OpBatchQuery);
 	// BatchID tells batches apart (statements of one SendBatch share it).
 	Batch   bool
 	BatchID uint64
-	// Cached is true for a read served by a result cache, with no round trip
-	// to the database (see Tracer.ObserveCacheHit); Conn is then nil.
-	Cached bool
-	Conn   *pgx.Conn
+	Conn    *pgx.Conn
 }
 
 // Observer receives every finished statement. ObserveQuery is called
