@@ -64,6 +64,7 @@ type pgServer struct {
 // skipped with the reason, or fails when CI=true.
 func StartCluster(t testing.TB, replicas int) *Cluster {
 	t.Helper()
+	SkipShort(t)
 	if replicas < 0 {
 		t.Fatalf("testenv: StartCluster: negative number of replicas %d", replicas)
 	}

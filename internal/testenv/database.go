@@ -69,6 +69,7 @@ func WithSQL(sql string) Option {
 // for concurrent use, including from parallel tests.
 func NewDatabase(t testing.TB, opts ...Option) string {
 	t.Helper()
+	SkipShort(t)
 	primary := RequirePrimary(t)
 	var cfg dbConfig
 	for _, o := range opts {
@@ -100,6 +101,7 @@ func NewDatabase(t testing.TB, opts ...Option) string {
 // database on the primary and on the replica.
 func NewReplicatedDatabase(t testing.TB, opts ...Option) (primaryDSN, replicaDSN string) {
 	t.Helper()
+	SkipShort(t)
 	RequirePrimary(t)
 	replica := RequireReplica(t)
 	primaryDSN = NewDatabase(t, opts...)
@@ -126,6 +128,7 @@ var shared struct {
 // wait while the first one creates it.
 func SharedSeededDatabase(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	primary := RequirePrimary(t)
 	sweepOnce(primary)
 	shared.mu.Lock()
@@ -154,6 +157,7 @@ func SharedSeededDatabase(t testing.TB) string {
 // both servers.
 func SharedSeededReplica(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	replica := RequireReplica(t)
 	primaryDSN := SharedSeededDatabase(t)
 	replicaDSN := DSNForDatabase(replica, DatabaseName(primaryDSN))
@@ -195,6 +199,7 @@ func dropShared() {
 // ReplicaWaitTimeout.
 func WaitForReplica(t testing.TB, primaryDSN, replicaDSN string) {
 	t.Helper()
+	SkipShort(t)
 	if err := waitForReplica(primaryDSN, replicaDSN, ReplicaWaitTimeout); err != nil {
 		t.Fatalf("testenv: WaitForReplica: %v", err)
 	}

@@ -36,6 +36,7 @@ import (
 // reason, or fails when CI=true.
 func StartPgStatStatements(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	dsn, err := startPgss(t)
 	if err != nil {
 		msg := fmt.Sprintf("testenv: StartPgStatStatements: %v", err)

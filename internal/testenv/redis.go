@@ -34,6 +34,7 @@ type RedisServer struct {
 // CI=true.
 func StartRedis(t testing.TB) *RedisServer {
 	t.Helper()
+	SkipShort(t)
 	return startRedis(t, false)
 }
 
@@ -43,6 +44,7 @@ func StartRedis(t testing.TB) *RedisServer {
 // production Redis with AOF does after a restart.
 func StartRedisAOF(t testing.TB) *RedisServer {
 	t.Helper()
+	SkipShort(t)
 	return startRedis(t, true)
 }
 

@@ -33,6 +33,7 @@ const RolePrefix = DatabasePrefix + "role_"
 // skips (or, in CI, fails) the test when the primary is unreachable.
 func NewRole(t testing.TB) (name, password string) {
 	t.Helper()
+	SkipShort(t)
 	primary := RequirePrimary(t)
 	sweepOnce(primary) // their databases first: they hold the roles' grants
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)

@@ -68,6 +68,7 @@ var primaryProbe, replicaProbe, redisProbe probe
 // when CI=true. Safe for concurrent use.
 func RequirePrimary(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	dsn := PrimaryDSN()
 	primaryProbe.once.Do(func() { primaryProbe.err = pingPostgres(dsn, false) })
 	if primaryProbe.err != nil {
@@ -81,6 +82,7 @@ func RequirePrimary(t testing.TB) string {
 // test is skipped, or fails when CI=true. Safe for concurrent use.
 func RequireReplica(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	dsn := ReplicaDSN()
 	replicaProbe.once.Do(func() { replicaProbe.err = pingPostgres(dsn, true) })
 	if replicaProbe.err != nil {
@@ -94,12 +96,24 @@ func RequireReplica(t testing.TB) string {
 // concurrent use.
 func RequireRedis(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	addr := RedisAddr()
 	redisProbe.once.Do(func() { redisProbe.err = pingRedis(addr) })
 	if redisProbe.err != nil {
 		unavailable(t, "Redis", EnvRedis, addr, redisProbe.err)
 	}
 	return addr
+}
+
+// SkipShort skips t under `go test -short`: tests that need a server (or
+// start one) are integration tests, and -short runs the unit tests only,
+// in seconds, with no server. Every function of this package that hands a
+// test a server calls it first.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("testenv: needs a server; skipped under -short")
+	}
 }
 
 // InCI reports whether the CI environment variable is set to a true value
