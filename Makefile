@@ -9,16 +9,20 @@ FUZZTARGETS ?= FuzzAnalyze=./internal/sqlinfo/ FuzzPool=./pgxperf/
 FUZZ       ?=
 FUZZPKG    ?= ./internal/sqlinfo/
 FUZZTIME   ?= 2m
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOLANGCI   ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 BENCH      ?= .
 BENCHCOUNT ?= 6
 BENCHOUT   ?= bench.out
 BENCHSTAT  ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 .DEFAULT_GOAL := help
-.PHONY: help test demo bench fuzz fmt vet env env-down
+.PHONY: help test test-short lint demo bench fuzz fmt vet env env-down
 
 help:
 	@echo 'make test      bring up the test servers, go vet, go test -race (and the same in bench/ if it is a module)'
+	@echo 'make test-short  unit tests only, no servers needed (go test -short), under a minute'
+	@echo 'make lint      go mod tidy -diff, staticcheck, golangci-lint (.golangci.yml)'
 	@echo 'make demo      bring up the test servers, run go run ./cmd/pgxperf demo'
 	@echo 'make bench     benchmarks (-count $(BENCHCOUNT)) into $(BENCHOUT), then benchstat'
 	@echo 'make fuzz      bring up the test servers, fuzz each of $(FUZZTARGETS) for FUZZTIME=$(FUZZTIME) (FUZZ=Name FUZZPKG=./pkg/ for one)'
@@ -30,6 +34,7 @@ help:
 test: env
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...   # pgxperf must build without a C compiler (no parser then)
+	CGO_ENABLED=0 $(GO) test -count=1 -run 'TestWithoutCgo' ./pgxperf/
 	$(GO) test -race -count=1 ./...
 	@# Memory-bound tests are skipped under -race (it inflates memory and time): run them without it.
 	$(GO) test -count=1 -run 'TestCacheMemoryBound|TestMillionStatementsBoundedMemory' ./internal/sqlinfo/ ./n1detect/
@@ -37,6 +42,15 @@ test: env
 		echo 'cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...'; \
 		cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...; \
 	fi
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	$(GO) mod tidy -diff
+	@if [ -f bench/go.mod ]; then echo 'cd bench && $(GO) mod tidy -diff'; cd bench && $(GO) mod tidy -diff; fi
+	$(STATICCHECK) ./...
+	$(GOLANGCI) run ./...
 
 demo: env
 	$(GO) run ./cmd/pgxperf demo

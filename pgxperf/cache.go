@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 )
@@ -105,33 +104,34 @@ func (p *Pool) catalogAcquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool
 // Cache returns the Pool's query cache, or nil when it is off.
 func (p *Pool) Cache() *querycache.QueryCache { return p.cache }
 
-// cacheLoad runs a statement for the cache on the primary: a stored result
-// must reflect every write committed before its lookup began, which only the
+// cacheLoad runs a statement for the cache, down the rest of the chain
+// (timeout, route, acquire, execute) on the primary: a stored result must
+// reflect every write committed before its lookup began, which only the
 // primary guarantees.
-func (p *Pool) cacheLoad(sql string, args []any) querycache.Loader {
+func (p *Pool) cacheLoad(c *call) querycache.Loader {
 	return func(ctx context.Context) (pgx.Rows, error) {
+		lc := *c
+		lc.ctx = ctx
 		if p.router != nil {
-			ctx = replica.ForcePrimary(ctx)
-			return p.routedQuery(ctx, sql, args)
+			lc.ctx = replica.ForcePrimary(ctx)
 		}
-		return p.primaryQuery(ctx, sql, args)
+		return p.query(lc)
 	}
 }
 
-// cachedQuery serves Query from the cache when the call is opted in and
-// cacheable; served is false otherwise.
-func (p *Pool) cachedQuery(ctx context.Context, sql string, args []any) (rows pgx.Rows, served bool, err error) {
-	info := sqlinfo.Analyze(sql)
-	if !p.cache.Wants(ctx, info) {
+// cachedQuery is the cache step of Query: it serves the call from the cache
+// when it is opted in and cacheable; served is false otherwise.
+func (p *Pool) cachedQuery(c *call) (rows pgx.Rows, served bool, err error) {
+	if !p.cache.Wants(c.ctx, c.analysis()) {
 		return nil, false, nil
 	}
-	return p.cache.Query(ctx, info, args, p.cacheLoad(sql, args))
+	return p.cache.Query(c.ctx, c.info, c.args, p.cacheLoad(c))
 }
 
-func (p *Pool) cachedQueryRow(ctx context.Context, sql string, args []any) (pgx.Row, bool) {
-	info := sqlinfo.Analyze(sql)
-	if !p.cache.Wants(ctx, info) {
+// cachedQueryRow is the cache step of QueryRow.
+func (p *Pool) cachedQueryRow(c *call) (pgx.Row, bool) {
+	if !p.cache.Wants(c.ctx, c.analysis()) {
 		return nil, false
 	}
-	return p.cache.QueryRow(ctx, info, args, p.cacheLoad(sql, args))
+	return p.cache.QueryRow(c.ctx, c.info, c.args, p.cacheLoad(c))
 }

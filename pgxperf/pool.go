@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -101,6 +103,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
+	warnNoParser(p.logger, &opts)
 	var ours pgx.QueryTracer = &connTracker{pool: p}
 	if !opts.DisableMonitoring {
 		tc := opts.Tracer
@@ -142,6 +145,27 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 		p.writes.router.Store(p.router)
 	}
 	return p, nil
+}
+
+// warnNoParser logs, once per Pool, that routing and caching are off when
+// the program was built without cgo: without pg_query no statement is proven
+// read-only or cacheable, so every statement goes to the primary and none is
+// cached. The Pool still works (and traces, with the lexer's fingerprints).
+func warnNoParser(l *slog.Logger, o *Options) {
+	if sqlinfo.ParserAvailable {
+		return
+	}
+	var off []string
+	if len(o.ReplicaURLs) > 0 {
+		off = append(off, "read routing (every statement goes to the primary)")
+	}
+	if o.RedisURL != "" || o.Cache.Client != nil {
+		off = append(off, "the query cache (nothing is cached)")
+	}
+	if len(off) > 0 {
+		l.Warn("pgxperf: built without cgo (CGO_ENABLED=0): no SQL parser, so no statement is proven read-only or cacheable; "+
+			"build with cgo to use them", "disabled", strings.Join(off, "; "))
+	}
 }
 
 func validateOptions(o *Options) error {
@@ -224,18 +248,6 @@ func (p *Pool) Tracer() *tracer.Tracer { return p.tracer }
 
 // ---- the pgxpool.Pool method set ----
 
-// callContext applies Options.QueryTimeout to a context without a deadline.
-// The returned cancel is nil when nothing was added.
-func (p *Pool) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if p.opts.QueryTimeout <= 0 || ctx == nil {
-		return ctx, nil
-	}
-	if _, has := ctx.Deadline(); has {
-		return ctx, nil
-	}
-	return context.WithTimeout(ctx, p.opts.QueryTimeout)
-}
-
 // acquire acquires a connection of the primary, bounded by Options.AcquireTimeout.
 func (p *Pool) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return p.acquireFrom(ctx, p.primary)
@@ -287,88 +299,65 @@ func (p *Pool) Ping(ctx context.Context) error {
 // Exec executes sql with arguments, like pgxpool.Pool.Exec. With replicas,
 // a statement proven read-only may run on one.
 func (p *Pool) Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error) {
-	if p.router != nil {
-		ctx, cancel := p.callContext(ctx)
-		if cancel != nil {
-			defer cancel()
-		}
-		return p.routedExec(ctx, sql, arguments)
-	}
-	return p.primaryExec(ctx, sql, arguments)
-}
-
-func (p *Pool) primaryExec(ctx context.Context, sql string, arguments []any) (pgconn.CommandTag, error) {
-	ctx, cancel := p.callContext(ctx)
-	if cancel != nil {
-		defer cancel()
-	}
-	return p.execOn(ctx, p.primary, sql, arguments)
+	o := &execOp{call: newCall(ctx, sql, arguments), p: p}
+	p.withTimeout(&o.call)
+	defer o.endTimeout()
+	err := p.route(o.ctx, o, p.stmtDest(&o.call))
+	return o.tag, err
 }
 
 // Query runs a query that returns rows, like pgxpool.Pool.Query. Close the
 // rows (or read them to the end) to release the connection. With replicas, a
 // statement proven read-only runs on one.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c := newCall(ctx, sql, args)
 	if p.cache != nil {
-		if rows, served, err := p.cachedQuery(ctx, sql, args); served {
+		if rows, served, err := p.cachedQuery(&c); served {
 			return rows, err
 		}
 	}
-	if p.router != nil {
-		ctx, cancel := p.callContext(ctx)
-		rows, err := p.routedQuery(ctx, sql, args)
-		if cancel != nil {
-			if err != nil {
-				cancel()
-				return rows, err
-			}
-			return &cancelRows{Rows: rows, cancel: cancel}, nil
-		}
-		return rows, err
-	}
-	return p.primaryQuery(ctx, sql, args)
+	return p.query(c)
 }
 
-func (p *Pool) primaryQuery(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
-	ctx, cancel := p.callContext(ctx)
-	return p.queryOn(ctx, cancel, p.primary, sql, args)
+// query is Query's chain after the cache step.
+func (p *Pool) query(c call) (pgx.Rows, error) {
+	o := &queryOp{call: c, p: p}
+	p.withTimeout(&o.call)
+	if err := p.route(o.ctx, o, p.stmtDest(&o.call)); err != nil {
+		o.endTimeout()
+		return pgxrows.Fail(err), err
+	}
+	o.rows.cancel = o.cancel
+	return &o.rows, nil
 }
 
 // QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
 func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c := newCall(ctx, sql, args)
 	if p.cache != nil {
-		if row, served := p.cachedQueryRow(ctx, sql, args); served {
+		if row, served := p.cachedQueryRow(&c); served {
 			return row
 		}
 	}
-	ctx, cancel := p.callContext(ctx)
-	if p.router != nil && cancel == nil {
-		return p.routedQueryRow(ctx, sql, args)
-	}
-	var rows pgx.Rows
-	var err error
-	if p.router != nil {
-		rows, err = p.routedQuery(ctx, sql, args)
-	} else {
-		rows, err = p.queryOn(ctx, nil, p.primary, sql, args)
-	}
+	rows, err := p.query(c)
 	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
 		return pgxrows.Fail(err)
 	}
-	return &cancelRow{rows: rows, cancel: cancel}
+	return pgxrows.Row{Rows: rows}
 }
 
 // SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	b = safeBatch(b)
-	ctx, cancel := p.callContext(ctx)
-	if p.router != nil {
-		return p.routedBatch(ctx, cancel, b)
+	o := &batchOp{p: p, b: b}
+	c := newCall(ctx, "", nil)
+	p.withTimeout(&c)
+	if err := p.route(c.ctx, o, p.batchDest(c.ctx, b)); err != nil {
+		c.endTimeout()
+		return pgx.FailedBatchResults(b, err)
 	}
-	return p.sendBatchOn(ctx, cancel, p.primary, b, nil)
+	o.results.cancel = c.cancel
+	return o.results
 }
 
 // Begin starts a transaction on the primary, like pgxpool.Pool.Begin.
@@ -376,53 +365,27 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 	return p.BeginTx(ctx, pgx.TxOptions{})
 }
 
-// BeginTx starts a transaction with options on the primary, like
-// pgxpool.Pool.BeginTx. The whole transaction runs on one connection.
+// BeginTx starts a transaction with options, like pgxpool.Pool.BeginTx. The
+// whole transaction runs on one connection: the primary's, or with replicas
+// a replica's for a read-only transaction (see replica.Router.RouteTx).
 func (p *Pool) BeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, error) {
-	if p.router != nil {
-		ctx, cancel := p.callContext(ctx)
-		if cancel != nil {
-			defer cancel()
-		}
-		return p.routedBeginTx(ctx, txOptions)
+	o := &txOp{p: p, opts: txOptions}
+	c := newCall(ctx, "", nil)
+	p.withTimeout(&c)
+	// The deadline covers BEGIN only; the transaction's own calls carry their contexts.
+	defer c.endTimeout()
+	if err := p.route(c.ctx, o, p.txDest(c.ctx, txOptions)); err != nil {
+		return nil, err
 	}
-	return p.primaryBeginTx(ctx, txOptions)
-}
-
-func (p *Pool) primaryBeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, error) {
-	ctx, cancel := p.callContext(ctx)
-	if cancel != nil {
-		// The deadline covers BEGIN only; the transaction's own calls carry their contexts.
-		defer cancel()
-	}
-	return p.beginTxOn(ctx, p.primary, txOptions)
+	return o.tx, nil
 }
 
 // CopyFrom copies rows into a table on the primary, like pgxpool.Pool.CopyFrom.
 func (p *Pool) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
-	if p.router != nil {
-		if err := p.router.PrimaryErr(); err != nil {
-			return 0, err
-		}
-		p.router.CountPrimary()
-		n, err := p.primaryCopyFrom(ctx, tableName, columnNames, rowSrc)
-		if mayHaveWritten(err) {
-			p.recordWrite(ctx, replica.SessionFromContext(ctx))
-		}
-		return n, err
-	}
-	return p.primaryCopyFrom(ctx, tableName, columnNames, rowSrc)
-}
-
-func (p *Pool) primaryCopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
-	ctx, cancel := p.callContext(ctx)
-	if cancel != nil {
-		defer cancel()
-	}
-	l, err := p.take(ctx, p.primary)
-	if err != nil {
-		return 0, err
-	}
-	defer l.release()
-	return l.c.CopyFrom(ctx, tableName, columnNames, rowSrc)
+	o := &copyOp{p: p, table: tableName, columns: columnNames, src: rowSrc}
+	c := newCall(ctx, "", nil)
+	p.withTimeout(&c)
+	defer c.endTimeout()
+	err := p.route(c.ctx, o, p.primaryDest())
+	return o.n, err
 }

@@ -8,25 +8,32 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
-// cancelRows releases what a Query call took (a timeout's cancel func, the
-// leased connection) once the rows are closed, whether the application calls
-// Close or reads to the end.
-type cancelRows struct {
+// leaseRows are the rows of a Query (or QueryRow) call. Once they are
+// closed, whether the application calls Close or reads to the end, they
+// release what the call holds: the leased connection, the route step's
+// bookkeeping (finally), the timeout step's deadline; and, when the
+// statement may have written, they let the route step record it (committed).
+type leaseRows struct {
 	pgx.Rows
-	cancel context.CancelFunc
-	lease  *lease
-	once   sync.Once
+	lease     *lease
+	cancel    context.CancelFunc // the timeout step's, may be nil
+	finally   func()             // may be nil
+	committed func()             // may be nil: called when the rows' error does not rule out a write
+	once      sync.Once
 }
 
-func (r *cancelRows) done() {
+func (r *leaseRows) done() {
 	r.once.Do(func() {
 		r.Rows.Close()
-		if r.lease != nil {
-			r.lease.release()
+		r.lease.release()
+		if r.finally != nil {
+			r.finally()
+		}
+		if r.committed != nil && mayHaveWritten(r.Rows.Err()) {
+			r.committed()
 		}
 		if r.cancel != nil {
 			r.cancel()
@@ -34,7 +41,7 @@ func (r *cancelRows) done() {
 	})
 }
 
-func (r *cancelRows) Next() bool {
+func (r *leaseRows) Next() bool {
 	if r.Rows.Next() {
 		return true
 	}
@@ -42,60 +49,60 @@ func (r *cancelRows) Next() bool {
 	return false
 }
 
-func (r *cancelRows) Close() { r.done() }
+func (r *leaseRows) Close() { r.done() }
 
-// cancelRow is QueryRow's result when pgxperf added a deadline or acquired the connection.
-type cancelRow struct {
-	rows   pgx.Rows
-	cancel context.CancelFunc
-}
-
-func (r *cancelRow) Scan(dest ...any) error {
-	if r.cancel != nil {
-		defer r.cancel()
-	}
-	return pgxrows.ScanFirst(r.rows, dest...)
-}
-
-// cancelBatch releases the leased connection and the deadline when the
-// batch is closed, or, when the batch began a transaction (pgx.Batch.BeginTx),
-// leaves the connection to that transaction, as pgxpool does.
-type cancelBatch struct {
+// leaseBatch is the result of a SendBatch call: closing it releases the
+// leased connection and runs what the route and timeout steps asked for;
+// when the batch began a transaction (pgx.Batch.BeginTx), the connection
+// and those calls wait for that transaction to end, as pgxpool does.
+type leaseBatch struct {
 	pgx.BatchResults
-	cancel context.CancelFunc
 	lease  *lease
-	tx     pgx.Tx // nil unless the batch began a transaction: it owns the lease
-	done   func() // called once when the batch is closed; may be nil
+	tx     *releaseTx // nil unless the batch began a transaction: it owns the lease
+	cancel context.CancelFunc
+	dones  []func()
 	once   sync.Once
 }
 
-func newCancelBatch(br pgx.BatchResults, cancel context.CancelFunc, l *lease, done func()) *cancelBatch {
-	b := &cancelBatch{BatchResults: br, cancel: cancel, lease: l, done: done}
+func newLeaseBatch(br pgx.BatchResults, l *lease) *leaseBatch {
+	b := &leaseBatch{BatchResults: br, lease: l}
 	if tx := br.Tx(); tx != nil {
-		// The transaction holds the connection, and what the batch wrote
-		// counts when it ends: done waits for it.
-		rt := newReleaseTx(tx, l, done)
+		rt := newReleaseTx(tx, l)
 		rt.unsure = true
 		b.tx = rt
-		b.done = nil
 	}
 	return b
 }
 
-// Tx returns the transaction the batch began, or nil.
-func (b *cancelBatch) Tx() pgx.Tx { return b.tx }
+// onDone arranges for f to run when the batch is closed, or when the
+// transaction it began ends.
+func (b *leaseBatch) onDone(f func()) {
+	if b.tx != nil {
+		b.tx.atEnd = append(b.tx.atEnd, f)
+		return
+	}
+	b.dones = append(b.dones, f)
+}
 
-func (b *cancelBatch) Close() error {
+// Tx returns the transaction the batch began, or nil.
+func (b *leaseBatch) Tx() pgx.Tx {
+	if b.tx == nil {
+		return nil // a typed nil would not be == nil
+	}
+	return b.tx
+}
+
+func (b *leaseBatch) Close() error {
 	err := b.BatchResults.Close()
 	b.once.Do(func() {
-		if b.tx == nil && b.lease != nil {
+		if b.tx == nil {
 			b.lease.release()
 		}
 		if b.cancel != nil {
 			b.cancel()
 		}
-		if b.done != nil {
-			b.done()
+		for _, f := range b.dones {
+			f()
 		}
 	})
 	return err
@@ -165,40 +172,52 @@ func safeSQL(sql string, args []any) string {
 }
 
 // releaseTx returns the leased connection of a transaction to its pool when
-// the transaction ends, as pgxpool's own Tx does, then calls ended (may be nil).
+// the transaction ends, as pgxpool's own Tx does, then runs what the route
+// step asked for: ended and atEnd whichever way it ends, onCommit after a
+// successful commit.
 type releaseTx struct {
 	safeTx
-	lease *lease
-	ended func()
-	once  sync.Once
+	lease    *lease
+	ended    func()   // may be nil
+	atEnd    []func() // a batch's: its transaction holds what the batch took
+	onCommit func()   // may be nil
+	once     sync.Once
 }
 
-func newReleaseTx(tx pgx.Tx, l *lease, ended func()) *releaseTx {
-	return &releaseTx{safeTx: safeTx{Tx: tx}, lease: l, ended: ended}
+func newReleaseTx(tx pgx.Tx, l *lease) *releaseTx {
+	return &releaseTx{safeTx: safeTx{Tx: tx}, lease: l}
 }
 
-func (t *releaseTx) end() {
+func (t *releaseTx) end(committed bool) {
 	t.lease.release()
-	if t.ended != nil {
-		t.once.Do(t.ended)
-	}
+	t.once.Do(func() {
+		if t.ended != nil {
+			t.ended()
+		}
+		for _, f := range t.atEnd {
+			f()
+		}
+		if committed && t.onCommit != nil {
+			t.onCommit()
+		}
+	})
 }
 
 func (t *releaseTx) Commit(ctx context.Context) error {
 	err := t.safeTx.Commit(ctx)
-	t.end()
+	t.end(err == nil)
 	return err
 }
 
 func (t *releaseTx) Rollback(ctx context.Context) error {
 	err := t.safeTx.Rollback(ctx)
-	t.end()
+	t.end(false)
 	return err
 }
 
 var (
-	_ pgx.Rows         = (*cancelRows)(nil)
-	_ pgx.BatchResults = (*cancelBatch)(nil)
+	_ pgx.Rows         = (*leaseRows)(nil)
+	_ pgx.BatchResults = (*leaseBatch)(nil)
 	_ pgx.Tx           = (*releaseTx)(nil)
 	_ pgx.Tx           = (*safeTx)(nil)
 )
