@@ -37,8 +37,9 @@ func main() {
 	_ = fs.Parse(os.Args[2:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := runDemo(ctx, os.Stdout, *url, *replicaURL, *redisURL, *keep); err != nil {
+	err := runDemo(ctx, os.Stdout, *url, *replicaURL, *redisURL, *keep)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgxperf demo:", err)
 		os.Exit(1)
 	}

@@ -356,7 +356,11 @@ func seededTemplate(ctx context.Context, primary string) (string, error) {
 	if _, err := conn.Exec(ctx, "select pg_advisory_lock($1)", int64(lockKey)); err != nil {
 		return "", fmt.Errorf("locking the template build: %w", err)
 	}
-	defer conn.Exec(context.Background(), "select pg_advisory_unlock($1)", int64(lockKey))
+	defer func() {
+		// The lock ends with the session anyway; unlocking early only lets
+		// another test process in sooner.
+		_, _ = conn.Exec(context.Background(), "select pg_advisory_unlock($1)", int64(lockKey))
+	}()
 
 	var exists bool
 	if err := conn.QueryRow(ctx, "select exists (select 1 from pg_database where datname = $1)", name).Scan(&exists); err != nil {
