@@ -370,9 +370,11 @@ func TestCloseIsGracefulAndComplete(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var quickErr error
+	var quickDone atomic.Bool
 	go func() {
 		defer wg.Done()
 		_, quickErr = p.Exec(ctx, "SELECT pg_sleep(0.1)")
+		quickDone.Store(true)
 	}()
 	// A call in flight that would outlast the timeout is cancelled.
 	wg.Add(1)
@@ -381,7 +383,19 @@ func TestCloseIsGracefulAndComplete(t *testing.T) {
 		defer wg.Done()
 		_, slowErr = p.Exec(ctx, "SELECT pg_sleep(30)")
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Close starts once both calls are in flight: the slow one running on the
+	// server, the quick one running or already done.
+	admin, err := pgx.Connect(ctx, testenv.PrimaryDSN())
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	running := func(q string) bool {
+		var n int
+		require.NoError(t, admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgxperf_close_test' AND state = 'active' AND query = $1", q).Scan(&n))
+		return n > 0
+	}
+	require.Eventually(t, func() bool {
+		return running("SELECT pg_sleep(30)") && (quickDone.Load() || running("SELECT pg_sleep(0.1)"))
+	}, 10*time.Second, time.Millisecond)
 	start := time.Now()
 	p.Close()
 	require.Less(t, time.Since(start), 10*time.Second)
@@ -390,9 +404,6 @@ func TestCloseIsGracefulAndComplete(t *testing.T) {
 	require.Error(t, slowErr)
 
 	// No session is left: the database can be dropped right away.
-	admin, err := pgx.Connect(ctx, testenv.PrimaryDSN())
-	require.NoError(t, err)
-	defer admin.Close(ctx)
 	var left int
 	require.NoError(t, admin.QueryRow(ctx,
 		"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgxperf_close_test'").Scan(&left))

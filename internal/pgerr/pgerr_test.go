@@ -122,7 +122,10 @@ func TestClassifyRealErrors(t *testing.T) {
 	pid := conn.Conn().PgConn().PID()
 	_, err = pool.Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
 	require.NoError(t, err)
-	time.Sleep(50 * time.Millisecond)
+	require.Eventually(t, func() bool { // the server has ended the session
+		var n int
+		return pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n) == nil && n == 0
+	}, 10*time.Second, time.Millisecond)
 	_, err = conn.Exec(ctx, "SELECT 1")
 	conn.Release()
 	require.Error(t, err)
