@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
@@ -401,10 +402,10 @@ func (p *Pool) primaryBeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx
 // CopyFrom copies rows into a table on the primary, like pgxpool.Pool.CopyFrom.
 func (p *Pool) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
 	if p.router != nil {
-		if err := p.router.PrimaryErr(); err != nil {
+		if err := bridge.ReplicaPrimaryErr(p.router); err != nil {
 			return 0, err
 		}
-		p.router.CountPrimary()
+		bridge.ReplicaCountPrimary(p.router)
 		n, err := p.primaryCopyFrom(ctx, tableName, columnNames, rowSrc)
 		if mayHaveWritten(err) {
 			p.recordWrite(ctx, replica.SessionFromContext(ctx))

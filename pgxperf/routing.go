@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgerr"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
@@ -38,7 +39,7 @@ func retryable(ctx context.Context, err error) (retry, down bool) {
 }
 
 // failed records a failure on a replica node.
-func failed(n *replica.Node, err error, down bool) {
+func failed(n bridge.ReplicaNode, err error, down bool) {
 	n.CountRetry()
 	if down {
 		n.MarkFailed(err)
@@ -59,16 +60,14 @@ func (p *Pool) recordWrite(ctx context.Context, s *replica.Session) {
 	if s == nil {
 		return
 	}
-	if err := p.router.ObserveWrite(noScope(context.WithoutCancel(ctx)), s); err != nil {
-		// Without the position, keep the session on the primary from now on.
-		s.Observe(replica.LSN(^uint64(0) >> 1))
-	}
+	// Without the position, the session stays on the primary from now on.
+	bridge.ReplicaRecordWrite(p.router, noScope(context.WithoutCancel(ctx)), s)
 }
 
 func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.CommandTag, error) {
 	info := sqlinfo.Analyze(sql)
-	node := p.router.Route(ctx, info)
-	var tried []*replica.Node
+	node := bridge.ReplicaRoute(p.router, ctx, info)
+	var tried []bridge.ReplicaNode
 	for !node.IsPrimary() {
 		node.Begin()
 		tag, err := p.execOn(ctx, node.Pool(), sql, args)
@@ -79,12 +78,12 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 		}
 		failed(node, err, down)
 		tried = append(tried, node)
-		node = p.router.Next(ctx, tried)
+		node = bridge.ReplicaNext(p.router, ctx, tried)
 	}
-	if err := p.router.PrimaryErr(); err != nil {
+	if err := bridge.ReplicaPrimaryErr(p.router); err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	p.router.CountPrimary()
+	bridge.ReplicaCountPrimary(p.router)
 	tag, err := p.primaryExec(ctx, sql, args)
 	if !info.ReadOnly && (mayHaveWritten(err) || info.Kind == sqlinfo.KindMulti) {
 		p.recordWrite(ctx, replica.SessionFromContext(ctx))
@@ -94,7 +93,7 @@ func (p *Pool) routedExec(ctx context.Context, sql string, args []any) (pgconn.C
 
 func (p *Pool) routedQuery(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
 	info := sqlinfo.Analyze(sql)
-	node := p.router.Route(ctx, info)
+	node := bridge.ReplicaRoute(p.router, ctx, info)
 	if node.IsPrimary() {
 		return p.primaryRoutedQuery(ctx, info, sql, args)
 	}
@@ -107,11 +106,11 @@ func (p *Pool) routedQuery(ctx context.Context, sql string, args []any) (pgx.Row
 
 func (p *Pool) primaryRoutedQuery(ctx context.Context, info *sqlinfo.Info, sql string, args []any) (pgx.Rows, error) {
 	if !info.ReadOnly {
-		if err := p.router.PrimaryErr(); err != nil {
+		if err := bridge.ReplicaPrimaryErr(p.router); err != nil {
 			return pgxrows.Fail(err), err
 		}
 	}
-	p.router.CountPrimary()
+	bridge.ReplicaCountPrimary(p.router)
 	rows, err := p.primaryQuery(ctx, sql, args)
 	if err != nil || info.ReadOnly {
 		return rows, err
@@ -126,7 +125,7 @@ func (p *Pool) primaryRoutedQuery(ctx context.Context, info *sqlinfo.Info, sql s
 // QueryRow, retried on the next node when it fails before scanning a row.
 func (p *Pool) routedQueryRow(ctx context.Context, sql string, args []any) pgx.Row {
 	info := sqlinfo.Analyze(sql)
-	node := p.router.Route(ctx, info)
+	node := bridge.ReplicaRoute(p.router, ctx, info)
 	if node.IsPrimary() {
 		rows, err := p.primaryRoutedQuery(ctx, info, sql, args)
 		if err != nil {
@@ -141,13 +140,13 @@ type replicaRow struct {
 	p    *Pool
 	ctx  context.Context
 	info *sqlinfo.Info
-	node *replica.Node
+	node bridge.ReplicaNode
 	sql  string
 	args []any
 }
 
 func (r *replicaRow) Scan(dest ...any) error {
-	var tried []*replica.Node
+	var tried []bridge.ReplicaNode
 	node := r.node
 	for !node.IsPrimary() {
 		node.Begin()
@@ -159,7 +158,7 @@ func (r *replicaRow) Scan(dest ...any) error {
 		}
 		failed(node, err, down)
 		tried = append(tried, node)
-		node = r.p.router.Next(r.ctx, tried)
+		node = bridge.ReplicaNext(r.p.router, r.ctx, tried)
 	}
 	rows, err := r.p.primaryRoutedQuery(r.ctx, r.info, r.sql, r.args)
 	if err != nil {
@@ -168,7 +167,7 @@ func (r *replicaRow) Scan(dest ...any) error {
 	return (&cancelRow{rows: rows}).Scan(dest...)
 }
 
-func (r *replicaRow) scanOn(node *replica.Node, dest []any) error {
+func (r *replicaRow) scanOn(node bridge.ReplicaNode, dest []any) error {
 	rows, err := r.p.queryOn(r.ctx, nil, node.Pool(), r.sql, r.args)
 	if err != nil {
 		return err
@@ -185,8 +184,8 @@ type replicaRows struct {
 	info  *sqlinfo.Info
 	sql   string
 	args  []any
-	tried []*replica.Node
-	node  *replica.Node
+	tried []bridge.ReplicaNode
+	node  bridge.ReplicaNode
 	done  func()
 	seen  bool // a row reached the caller: no more retries
 	once  sync.Once
@@ -201,7 +200,7 @@ const readAhead = 64 << 10
 
 // run starts the query on node, moving on to the next node while it fails
 // with a retryable error before any row reached the caller.
-func (r *replicaRows) run(node *replica.Node) error {
+func (r *replicaRows) run(node bridge.ReplicaNode) error {
 	for {
 		if node.IsPrimary() {
 			r.node, r.done = node, func() {}
@@ -220,13 +219,13 @@ func (r *replicaRows) run(node *replica.Node) error {
 		}
 		failed(node, err, down)
 		r.tried = append(r.tried, node)
-		node = r.p.router.Next(r.ctx, r.tried)
+		node = bridge.ReplicaNext(r.p.router, r.ctx, r.tried)
 	}
 }
 
 // start runs the query on a replica and reads ahead. It holds the connection
 // until the rows are closed: the replay decodes with its type map.
-func (r *replicaRows) start(node *replica.Node) error {
+func (r *replicaRows) start(node bridge.ReplicaNode) error {
 	node.Begin()
 	l, err := r.p.take(r.ctx, node.Pool())
 	if err != nil {
@@ -276,7 +275,7 @@ func (r *replicaRows) Next() bool {
 		r.done = nil // run sets the next node's; finish must not call this one again
 		failed(r.node, err, down)
 		r.tried = append(r.tried, r.node)
-		if err := r.run(r.p.router.Next(r.ctx, r.tried)); err != nil {
+		if err := r.run(bridge.ReplicaNext(r.p.router, r.ctx, r.tried)); err != nil {
 			r.finish()
 			return false
 		}
@@ -331,17 +330,17 @@ func batchReadOnly(b *pgx.Batch) bool {
 // batchReplica returns the replica that may run every statement of a
 // read-only batch, or the primary: each statement must be one the router
 // would send to a replica (vetted against the catalog like a single read).
-func (p *Pool) batchReplica(ctx context.Context, b *pgx.Batch) *replica.Node {
-	node := p.router.Route(ctx, sqlinfo.Analyze(b.QueuedQueries[0].SQL))
+func (p *Pool) batchReplica(ctx context.Context, b *pgx.Batch) bridge.ReplicaNode {
+	node := bridge.ReplicaRoute(p.router, ctx, sqlinfo.Analyze(b.QueuedQueries[0].SQL))
 	if node.IsPrimary() {
 		return node
 	}
 	for _, q := range b.QueuedQueries[1:] {
 		info := sqlinfo.Analyze(q.SQL)
-		if !p.router.IsRead(info) {
-			p.router.Route(ctx, info) // vets the statement against the catalog once
-			if !p.router.IsRead(info) {
-				return p.router.Primary()
+		if !bridge.ReplicaIsRead(p.router, info) {
+			bridge.ReplicaRoute(p.router, ctx, info) // vets the statement against the catalog once
+			if !bridge.ReplicaIsRead(p.router, info) {
+				return bridge.ReplicaPrimary(p.router)
 			}
 		}
 	}
@@ -358,13 +357,13 @@ func (p *Pool) routedBatch(ctx context.Context, cancel context.CancelFunc, b *pg
 			return p.sendBatchOn(ctx, cancel, node.Pool(), b, node.Acquired())
 		}
 	}
-	if err := p.router.PrimaryErr(); err != nil && !batchReadOnly(b) {
+	if err := bridge.ReplicaPrimaryErr(p.router); err != nil && !batchReadOnly(b) {
 		if cancel != nil {
 			cancel()
 		}
 		return pgx.FailedBatchResults(b, err)
 	}
-	p.router.CountPrimary()
+	bridge.ReplicaCountPrimary(p.router)
 	var done func()
 	if s := replica.SessionFromContext(ctx); s != nil && !batchReadOnly(b) {
 		done = func() { p.recordWrite(ctx, s) }
@@ -373,7 +372,7 @@ func (p *Pool) routedBatch(ctx context.Context, cancel context.CancelFunc, b *pg
 }
 
 func (p *Pool) routedBeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	node := p.router.RouteTx(ctx, opts.AccessMode == pgx.ReadOnly)
+	node := bridge.ReplicaRouteTx(p.router, ctx, opts.AccessMode == pgx.ReadOnly)
 	if !node.IsPrimary() {
 		tx, err := p.beginTxOn(ctx, node.Pool(), opts)
 		if err == nil {
@@ -385,10 +384,10 @@ func (p *Pool) routedBeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, e
 			failed(node, err, down)
 		}
 	}
-	if err := p.router.PrimaryErr(); err != nil {
+	if err := bridge.ReplicaPrimaryErr(p.router); err != nil {
 		return nil, err
 	}
-	p.router.CountPrimary()
+	bridge.ReplicaCountPrimary(p.router)
 	tx, err := p.primaryBeginTx(ctx, opts)
 	if err != nil || opts.AccessMode == pgx.ReadOnly {
 		return tx, err
