@@ -38,7 +38,7 @@ import (
 //
 // Objects of the contrib extensions shipped with Postgres (trustedExtensions)
 // count as built-in. What the catalog says is kept for CatalogTTL, forgotten
-// at once after DDL through the pool (NoteSchemaChange), and forgotten when
+// at once after DDL through the pool (noteSchemaChange), and forgotten when
 // the monitor sees the catalogs change.
 
 // trustedExtensions are contrib modules whose functions and operators are
@@ -145,7 +145,7 @@ func (c *codeCatalog) forget() {
 }
 
 // expire forgets when the state is older than CatalogTTL (the monitor calls
-// it, so that Route never reads the clock).
+// it, so that routing never reads the clock).
 func (c *codeCatalog) expire() {
 	if time.Since(c.state.Load().born) > c.opts.CatalogTTL {
 		c.forget()
