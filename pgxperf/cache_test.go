@@ -236,13 +236,13 @@ func TestCacheFillsFromThePrimaryWithReplicas(t *testing.T) {
 	require.NoError(t, err)
 	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
 		ReplicaURLs: []string{rep},
-		Routing:     replica.Options{MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
+		Routing:     replica.Config{MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
 		Cache:       querycache.QueryConfig{Client: rdb, Prefix: fmt.Sprintf("pgxperf-test:%s:%d:", t.Name(), time.Now().UnixNano())},
 		Tracer:      noSlowLog,
 	})
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
-	require.Eventually(t, func() bool { return p.Router().Replicas()[0].State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return p.Router().Nodes()[1].State == replica.StateOnline }, 30*time.Second, 10*time.Millisecond)
 
 	cctx := querycache.WithTTL(ctx, time.Minute)
 	for i := range 20 {

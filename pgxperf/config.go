@@ -56,8 +56,9 @@ type Options struct {
 	ReplicaURLs []string
 
 	// Routing configures read routing when ReplicaURLs are set (balancing, lag
-	// limits, function lists …); its zero value is useful.
-	Routing replica.Options
+	// limits, function lists …); its zero value is useful. Its Primary and
+	// Replicas are ignored: the Pool sets them.
+	Routing replica.Config
 
 	// RedisURL is the Redis server of the query cache (REDIS_URL). Setting
 	// it turns the query cache on, with a client the Pool creates and closes

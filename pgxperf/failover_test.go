@@ -40,7 +40,7 @@ func (w logWriter) Write(b []byte) (int, error) {
 // clusterPool creates the items table (100 rows) on the cluster's primary,
 // waits for the replicas to replay it, and returns a Pool over the primary
 // and every replica, once the monitor finds them all online.
-func clusterPool(t *testing.T, c *testenv.Cluster, routing replica.Options, maxConns int32) *pgxperf.Pool {
+func clusterPool(t *testing.T, c *testenv.Cluster, routing replica.Config, maxConns int32) *pgxperf.Pool {
 	t.Helper()
 	ctx := testCtx(t)
 	conn, err := pgx.Connect(ctx, c.PrimaryDSN())
@@ -71,8 +71,8 @@ func clusterPool(t *testing.T, c *testenv.Cluster, routing replica.Options, maxC
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	require.Eventually(t, func() bool {
-		for _, n := range p.Router().Replicas() {
-			if n.State() != replica.StateOnline {
+		for _, n := range p.Router().Nodes()[1:] {
+			if n.State != replica.StateOnline {
 				return false
 			}
 		}
@@ -113,10 +113,10 @@ func nodesText(p *pgxperf.Pool) string {
 func waitState(t *testing.T, p *pgxperf.Pool, i int, want replica.State, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	n := p.Router().Replicas()[i]
-	for n.State() != want {
+	state := func() replica.State { return p.Router().Nodes()[1+i].State }
+	for state() != want {
 		if time.Since(start) > within {
-			t.Fatalf("replica %d still %v after %v, want %v:%s", i, n.State(), within, want, nodesText(p))
+			t.Fatalf("replica %d still %v after %v, want %v:%s", i, state(), within, want, nodesText(p))
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -132,20 +132,20 @@ func intervals(d time.Duration) string {
 // and the session's reads go back to the replica once replay resumes and
 // the replica has replayed past the session's position.
 //
-// The control reads carry no session: under the default ConsistencyPool they
-// too see every write (the primary serves them while the replica is
-// behind); under ConsistencySession they go to the paused replica and miss
+// The control reads carry no session: under the default pool-wide
+// read-your-writes they too see every write (the primary serves them while
+// the replica is behind); under SessionConsistency they go to the paused replica and miss
 // the write.
 func TestFailoverReadYourWritesWithReplayPaused(t *testing.T) {
-	for _, mode := range []replica.Consistency{replica.ConsistencyPool, replica.ConsistencySession} {
-		name := map[replica.Consistency]string{replica.ConsistencyPool: "pool", replica.ConsistencySession: "session"}[mode]
-		t.Run(name, func(t *testing.T) { testReadYourWritesWithReplayPaused(t, mode) })
+	for _, sessionOnly := range []bool{false, true} {
+		name := map[bool]string{false: "pool", true: "session"}[sessionOnly]
+		t.Run(name, func(t *testing.T) { testReadYourWritesWithReplayPaused(t, sessionOnly) })
 	}
 }
 
-func testReadYourWritesWithReplayPaused(t *testing.T, mode replica.Consistency) {
+func testReadYourWritesWithReplayPaused(t *testing.T, sessionOnly bool) {
 	c := testenv.StartCluster(t, 1)
-	p := clusterPool(t, c, replica.Options{Consistency: mode}, 4)
+	p := clusterPool(t, c, replica.Config{SessionConsistency: sessionOnly}, 4)
 	ctx := testCtx(t)
 	require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"), "reads go to the replica")
 
@@ -178,7 +178,7 @@ func testReadYourWritesWithReplayPaused(t *testing.T, mode replica.Consistency) 
 		if i%100 == 99 {
 			// Control: outside the session the replica serves, and it is behind.
 			require.NoError(t, p.QueryRow(ctx, "SELECT count(*), pg_is_in_recovery() FROM items WHERE v = $1", v).Scan(&n, &rec))
-			if mode == replica.ConsistencySession {
+			if sessionOnly {
 				require.True(t, rec, "a read without a session goes to the replica")
 			} else {
 				require.False(t, rec, "a read after a write goes to the primary while the replica is behind")
@@ -195,10 +195,10 @@ func testReadYourWritesWithReplayPaused(t *testing.T, mode replica.Consistency) 
 		cycles, elapsed.Round(time.Millisecond), cycles/elapsed.Seconds(), stale, staleWithoutSession, cycles/100,
 		during[0], during[1], nodesText(p))
 	require.Zero(t, stale, "stale reads")
-	if mode == replica.ConsistencySession {
+	if sessionOnly {
 		require.Equal(t, cycles/100, staleWithoutSession, "the paused replica really is behind")
 	} else {
-		require.Zero(t, staleWithoutSession, "stale reads without a session under ConsistencyPool")
+		require.Zero(t, staleWithoutSession, "stale reads without a session under pool-wide read-your-writes")
 	}
 
 	// CopyFrom is a write too: the session's next read must see its rows.
@@ -210,7 +210,7 @@ func testReadYourWritesWithReplayPaused(t *testing.T, mode replica.Consistency) 
 		require.EqualValues(t, 1, n)
 		var rec bool
 		require.NoError(t, p.QueryRow(cctx, "SELECT count(*), pg_is_in_recovery() FROM items WHERE v = 'ryw-copy'").Scan(&n, &rec))
-		t.Logf("session read after CopyFrom: %d rows, served by a node in recovery: %v, session LSN %v", n, rec, cs.LSN())
+		t.Logf("session read after CopyFrom: %d rows, served by a node in recovery: %v, session token %q", n, rec, cs.Token())
 		require.EqualValues(t, 1, n, "stale read after CopyFrom in a session")
 	})
 
@@ -227,7 +227,7 @@ func testReadYourWritesWithReplayPaused(t *testing.T, mode replica.Consistency) 
 		require.NoError(t, p.QueryRow(replica.ForcePrimary(ctx), "SELECT count(*), false FROM items WHERE v = 'ryw-scan'").Scan(&n, &rec))
 		require.Equal(t, 1, n, "the INSERT was committed")
 		require.NoError(t, p.QueryRow(sctx, "SELECT count(*), pg_is_in_recovery() FROM items WHERE v = 'ryw-scan'").Scan(&n, &rec))
-		t.Logf("session read after a write whose Scan failed (%v): %d rows, served by a node in recovery: %v, session LSN %v", err, n, rec, ss.LSN())
+		t.Logf("session read after a write whose Scan failed (%v): %d rows, served by a node in recovery: %v, session token %q", err, n, rec, ss.Token())
 		require.Equal(t, 1, n, "stale read after a committed write whose Scan failed")
 	})
 
@@ -262,7 +262,7 @@ func testReadYourWritesWithReplayPaused(t *testing.T, mode replica.Consistency) 
 func TestFailoverLaggingReplicaExcludedAndReadmitted(t *testing.T) {
 	c := testenv.StartCluster(t, 1)
 	const maxLag = 64 << 10
-	p := clusterPool(t, c, replica.Options{MaxLagBytes: maxLag}, 4)
+	p := clusterPool(t, c, replica.Config{MaxLagBytes: maxLag}, 4)
 	ctx := testCtx(t)
 	require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"))
 
@@ -297,7 +297,7 @@ func TestFailoverLaggingReplicaExcludedAndReadmitted(t *testing.T) {
 	}
 	during := minus(routed(p), before)
 	require.Equal(t, []int64{50, 0}, during)
-	require.Equal(t, replica.StateLagging, p.Router().Replicas()[0].State())
+	require.Equal(t, replica.StateLagging, p.Router().Nodes()[1].State)
 
 	c.ResumeReplay(0)
 	resumed := time.Now()
@@ -317,7 +317,7 @@ func TestFailoverLaggingReplicaExcludedAndReadmitted(t *testing.T) {
 // one, then on the primary once both are dead.
 func TestFailoverKillReplicaDuringReads(t *testing.T) {
 	c := testenv.StartCluster(t, 2)
-	p := clusterPool(t, c, replica.Options{}, 8)
+	p := clusterPool(t, c, replica.Config{}, 8)
 	ctx := testCtx(t)
 
 	const (
@@ -411,8 +411,8 @@ func TestFailoverKillReplicaDuringReads(t *testing.T) {
 	}
 	require.Zero(t, failed.Load(), "failed reads")
 	require.GreaterOrEqual(t, done.Load(), int64(total))
-	for i, n := range p.Router().Replicas() {
-		require.Equal(t, replica.StateOffline, n.State(), "replica %d", i)
+	for i, n := range p.Router().Nodes()[1:] {
+		require.Equal(t, replica.StateOffline, n.State, "replica %d", i)
 	}
 	d := minus(marks[2], marks[1])
 	require.Positive(t, d[2], "replica 2 kept serving reads after replica 1 died")
@@ -423,7 +423,7 @@ func TestFailoverKillReplicaDuringReads(t *testing.T) {
 // (within two monitor intervals), and from then on each fails at once.
 func TestFailoverPrimaryDown(t *testing.T) {
 	c := testenv.StartCluster(t, 1)
-	p := clusterPool(t, c, replica.Options{TrustVolatility: true}, 4) // item_count() is STABLE: trusted to read only
+	p := clusterPool(t, c, replica.Config{TrustVolatility: true}, 4) // item_count() is STABLE: trusted to read only
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, "INSERT INTO items (v) VALUES ('before')")
 	require.NoError(t, err)
@@ -522,8 +522,8 @@ func TestFailoverPrimaryDown(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("primary down: %d writes (Exec, QueryRow, Query, Begin, SendBatch) all failed with ErrPrimaryUnavailable: latency p50 %v, p99 %v, max %v; %d reads and %d session reads served by the replica, 0 failed%s",
 		len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1], reads, sessionReads, nodesText(p))
-	require.Equal(t, replica.StateOffline, p.Router().Primary().State())
-	require.Equal(t, replica.StateOnline, p.Router().Replicas()[0].State())
+	require.Equal(t, replica.StateOffline, p.Router().Nodes()[0].State)
+	require.Equal(t, replica.StateOnline, p.Router().Nodes()[1].State)
 
 	// A read calling a stable user function (never called before, so its
 	// volatility is not cached yet) is a read too.

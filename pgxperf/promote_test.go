@@ -15,7 +15,7 @@ import (
 // rotation and logged; reads go on, served by the primary.
 func TestFailoverPromotedReplicaTakenOut(t *testing.T) {
 	c := testenv.StartCluster(t, 1)
-	p := clusterPool(t, c, replica.Options{}, 4)
+	p := clusterPool(t, c, replica.Config{}, 4)
 	ctx := testCtx(t)
 	require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"))
 

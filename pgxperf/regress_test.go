@@ -145,7 +145,7 @@ func TestCloseWithHungReplica(t *testing.T) {
 	opts.Routing.MaxLagBytes, opts.Routing.MaxLagTime = 1<<40, time.Hour
 	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return p.Router().Replicas()[0].State() == replica.StateOnline },
+	require.Eventually(t, func() bool { return p.Router().Nodes()[1].State == replica.StateOnline },
 		30*time.Second, 10*time.Millisecond)
 	var n int
 	for range 5 {
@@ -172,7 +172,7 @@ func TestNestedViewsWithOneConnection(t *testing.T) {
 	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
-	require.Eventually(t, func() bool { return p.Router().Replicas()[0].State() == replica.StateOnline },
+	require.Eventually(t, func() bool { return p.Router().Nodes()[1].State == replica.StateOnline },
 		30*time.Second, 10*time.Millisecond)
 	ctx := testCtx(t)
 	_, err = p.Exec(ctx, "CREATE TABLE zt(x int); CREATE VIEW zv1 AS SELECT x FROM zt; CREATE VIEW zv2 AS SELECT x FROM zv1")

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/pgxperf"
 	"github.com/pgxperf/pgxperf/replica"
@@ -23,7 +24,7 @@ func TestReplicaClientErrorsAreNotHealthSignals(t *testing.T) {
 	p := newReplicatedPool(t, pgxperf.Options{})
 	ctx := testCtx(t)
 	waitReplicaServes(t, ctx, p)
-	rep := p.Router().Replicas()[0]
+	rep := func() replica.NodeStats { return p.Router().Nodes()[1] }
 
 	type call struct {
 		name string
@@ -75,13 +76,13 @@ func TestReplicaClientErrorsAreNotHealthSignals(t *testing.T) {
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
 			before := routed(p)
-			retries := rep.Stats().Retries
+			retries := rep().Retries
 			for range 5 {
 				c.want(t, c.run())
 			}
 			during := minus(routed(p), before)
-			require.Equal(t, replica.StateOnline, rep.State(), "the replica stays online")
-			require.Equal(t, retries, rep.Stats().Retries, "no retry")
+			require.Equal(t, replica.StateOnline, rep().State, "the replica stays online")
+			require.Equal(t, retries, rep().Retries, "no retry")
 			require.Equal(t, []int64{0, 5}, during, "served by the replica, once each, not re-run on the primary")
 		})
 	}
@@ -124,7 +125,7 @@ func TestReplicaPoolConfiguredLikePrimary(t *testing.T) {
 	}
 	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
 		ReplicaURLs: []string{rep + "&statement_timeout=12345"},
-		Routing:     replica.Options{CheckInterval: 50 * time.Millisecond, MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
+		Routing:     replica.Config{CheckInterval: 50 * time.Millisecond, MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
 	})
 	require.NoError(t, err)
 	defer p.Close()
@@ -140,7 +141,7 @@ func TestReplicaPoolConfiguredLikePrimary(t *testing.T) {
 	require.Equal(t, "12345ms", timeout, "the replica URL's own parameter")
 	require.Equal(t, "app schema", marker)
 
-	rc := p.Router().Replicas()[0].Pool().Config()
+	rc := bridge.ReplicaNodes(p.Router())[1].Pool().Config()
 	require.Equal(t, pgx.QueryExecModeSimpleProtocol, rc.ConnConfig.DefaultQueryExecMode)
 	require.EqualValues(t, 3, rc.MaxConns)
 	require.NotEqual(t, p.Config().ConnConfig.Port, rc.ConnConfig.Port, "the replica's own address")
@@ -156,7 +157,7 @@ func TestReplicaPoolConfiguredLikePrimary(t *testing.T) {
 // function that writes, listed as read-only by mistake) runs on the
 // primary and leaves the replica in rotation.
 func TestReplicaReadOnlyRefusalRunsOnPrimary(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{Routing: replica.Options{ReadOnlyFunctions: []string{"bump_counter"}}})
+	p := newReplicatedPool(t, pgxperf.Options{Routing: replica.Config{ReadOnlyFunctions: []string{"bump_counter"}}})
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, `CREATE TABLE counter (n int); INSERT INTO counter VALUES (0);
 		CREATE FUNCTION bump_counter() RETURNS int LANGUAGE sql AS 'UPDATE counter SET n = n + 1 RETURNING n'`)
@@ -166,5 +167,5 @@ func TestReplicaReadOnlyRefusalRunsOnPrimary(t *testing.T) {
 	err = p.QueryRow(ctx, "SELECT bump_counter()").Scan(&n)
 	require.NoError(t, err, "%v", errors.Unwrap(err))
 	require.Equal(t, 1, n)
-	require.Equal(t, replica.StateOnline, p.Router().Replicas()[0].State())
+	require.Equal(t, replica.StateOnline, p.Router().Nodes()[1].State)
 }

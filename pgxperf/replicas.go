@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -41,7 +42,8 @@ func (p *Pool) startReplicas(ctx context.Context, primaryCfg *pgxpool.Config, us
 	if opts.Logger == nil {
 		opts.Logger = p.logger
 	}
-	r, err := replica.New(ctx, replica.Config{Primary: p.primary, Replicas: reps, Options: opts})
+	opts.Primary, opts.Replicas = p.primary, reps
+	r, err := replica.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -58,6 +60,6 @@ func (p *Pool) AcquireReplica(ctx context.Context) (*pgxpool.Conn, error) {
 	if p.router == nil {
 		return p.acquire(ctx)
 	}
-	n := p.router.RouteTx(replica.PreferReplica(ctx), true)
+	n := bridge.ReplicaRouteTx(p.router, replica.PreferReplica(ctx), true)
 	return p.acquireFrom(ctx, n.Pool())
 }

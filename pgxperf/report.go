@@ -138,7 +138,7 @@ func (r Report) WriteText(w io.Writer, top int) error {
 		for _, n := range r.Nodes {
 			lag, lagBytes, replay := "-", "-", "-"
 			if !n.Primary {
-				lag, lagBytes, replay = n.Lag.Round(time.Millisecond).String(), fmt.Sprint(n.LagBytes), n.ReplayLSN.String()
+				lag, lagBytes, replay = n.Lag.Round(time.Millisecond).String(), fmt.Sprint(n.LagBytes), n.ReplayLSN
 			}
 			fmt.Fprintf(ntw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.Name, n.State, n.Routed, n.Retries, n.Errors, lag, lagBytes, replay)
 		}

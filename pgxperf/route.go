@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgerr"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
@@ -27,7 +28,7 @@ import (
 // (a read may still try a primary the monitor finds down, and records no
 // write).
 type dest struct {
-	node *replica.Node
+	node bridge.ReplicaNode
 	read bool
 }
 
@@ -38,7 +39,7 @@ func (p *Pool) stmtDest(c *call) dest {
 		return dest{}
 	}
 	info := c.analysis()
-	return dest{node: p.router.Route(c.ctx, info), read: info.ReadOnly}
+	return dest{node: bridge.ReplicaRoute(p.router, c.ctx, info), read: info.ReadOnly}
 }
 
 // batchDest routes a batch: to a replica only when every statement may go
@@ -48,12 +49,12 @@ func (p *Pool) batchDest(ctx context.Context, b *pgx.Batch) dest {
 		return dest{}
 	}
 	if len(b.QueuedQueries) == 0 {
-		return dest{node: p.router.Primary()}
+		return dest{node: bridge.ReplicaPrimary(p.router)}
 	}
 	infos := make([]*sqlinfo.Info, len(b.QueuedQueries))
 	for i, q := range b.QueuedQueries {
 		if infos[i] = sqlinfo.Analyze(q.SQL); !infos[i].ReadOnly {
-			return dest{node: p.router.Primary()}
+			return dest{node: bridge.ReplicaPrimary(p.router)}
 		}
 	}
 	return dest{node: p.batchReplica(ctx, infos), read: true}
@@ -66,7 +67,7 @@ func (p *Pool) txDest(ctx context.Context, opts pgx.TxOptions) dest {
 		return dest{}
 	}
 	ro := opts.AccessMode == pgx.ReadOnly
-	return dest{node: p.router.RouteTx(ctx, ro), read: ro}
+	return dest{node: bridge.ReplicaRouteTx(p.router, ctx, ro), read: ro}
 }
 
 // primaryDest sends a write that only the primary can take (CopyFrom).
@@ -74,7 +75,7 @@ func (p *Pool) primaryDest() dest {
 	if p.router == nil {
 		return dest{}
 	}
-	return dest{node: p.router.Primary()}
+	return dest{node: bridge.ReplicaPrimary(p.router)}
 }
 
 // route is the route step: it runs o on d's node, and on the next ones while
@@ -85,7 +86,7 @@ func (p *Pool) route(ctx context.Context, o op, d dest) error {
 		return o.run(ctx, p.primary, false)
 	}
 	node := d.node
-	var tried []*replica.Node
+	var tried []bridge.ReplicaNode
 	for !node.IsPrimary() {
 		node.Begin()
 		err := o.run(ctx, node.Pool(), true)
@@ -100,14 +101,14 @@ func (p *Pool) route(ctx context.Context, o op, d dest) error {
 		}
 		failed(node, err, down)
 		tried = append(tried, node)
-		node = p.router.Next(ctx, tried)
+		node = bridge.ReplicaNext(p.router, ctx, tried)
 	}
 	if !d.read {
-		if err := p.router.PrimaryErr(); err != nil {
+		if err := bridge.ReplicaPrimaryErr(p.router); err != nil {
 			return err
 		}
 	}
-	p.router.CountPrimary()
+	bridge.ReplicaCountPrimary(p.router)
 	err := o.run(ctx, p.primary, false)
 	if !d.read {
 		if s := replica.SessionFromContext(ctx); s != nil {
@@ -153,7 +154,7 @@ func retryable(ctx context.Context, err error) (retry, down bool) {
 }
 
 // failed records a failure on a replica node.
-func failed(n *replica.Node, err error, down bool) {
+func failed(n bridge.ReplicaNode, err error, down bool) {
 	n.CountRetry()
 	if down {
 		n.MarkFailed(err)
@@ -174,25 +175,23 @@ func (p *Pool) recordWrite(ctx context.Context, s *replica.Session) {
 	if s == nil {
 		return
 	}
-	if err := p.router.ObserveWrite(noScope(context.WithoutCancel(ctx)), s); err != nil {
-		// Without the position, keep the session on the primary from now on.
-		s.Observe(replica.LSN(^uint64(0) >> 1))
-	}
+	// Without the position, the session stays on the primary from now on.
+	bridge.ReplicaRecordWrite(p.router, noScope(context.WithoutCancel(ctx)), s)
 }
 
 // batchReplica returns the replica that may run every statement of a
 // read-only batch, or the primary: each statement must be one the router
 // would send to a replica (vetted against the catalog like a single read).
-func (p *Pool) batchReplica(ctx context.Context, infos []*sqlinfo.Info) *replica.Node {
-	node := p.router.Route(ctx, infos[0])
+func (p *Pool) batchReplica(ctx context.Context, infos []*sqlinfo.Info) bridge.ReplicaNode {
+	node := bridge.ReplicaRoute(p.router, ctx, infos[0])
 	if node.IsPrimary() {
 		return node
 	}
 	for _, info := range infos[1:] {
-		if !p.router.IsRead(info) {
-			p.router.Route(ctx, info) // vets the statement against the catalog once
-			if !p.router.IsRead(info) {
-				return p.router.Primary()
+		if !bridge.ReplicaIsRead(p.router, info) {
+			bridge.ReplicaRoute(p.router, ctx, info) // vets the statement against the catalog once
+			if !bridge.ReplicaIsRead(p.router, info) {
+				return bridge.ReplicaPrimary(p.router)
 			}
 		}
 	}

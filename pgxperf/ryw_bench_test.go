@@ -28,8 +28,8 @@ func BenchmarkMixedOffload(b *testing.B) {
 	primaryDSN, replicaDSN := testenv.NewReplicatedDatabase(b)
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, mode := range []replica.Consistency{replica.ConsistencyPool, replica.ConsistencySession} {
-		name := map[replica.Consistency]string{replica.ConsistencyPool: "pool", replica.ConsistencySession: "session"}[mode]
+	for _, sessionOnly := range []bool{false, true} {
+		name := map[bool]string{false: "pool", true: "session"}[sessionOnly]
 		for _, every := range []int{100, 10} {
 			b.Run(fmt.Sprintf("mode=%s/writes=1in%d", name, every), func(b *testing.B) {
 				cfg, err := pgxpool.ParseConfig(primaryDSN)
@@ -41,7 +41,7 @@ func BenchmarkMixedOffload(b *testing.B) {
 					ReplicaURLs: []string{replicaDSN},
 					Logger:      quiet,
 					Tracer:      tracer.Config{Logger: quiet, SlowThreshold: -1},
-					Routing: replica.Options{Consistency: mode, Logger: quiet,
+					Routing: replica.Config{SessionConsistency: sessionOnly, Logger: quiet,
 						MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
 				})
 				if err != nil {
@@ -51,11 +51,11 @@ func BenchmarkMixedOffload(b *testing.B) {
 				if _, err := p.Exec(ctx, "CREATE TABLE IF NOT EXISTS offload (id int PRIMARY KEY, n int); INSERT INTO offload VALUES (1, 0) ON CONFLICT DO NOTHING"); err != nil {
 					b.Fatal(err)
 				}
-				for p.Router().Replicas()[0].State() != replica.StateOnline {
+				for p.Router().Nodes()[1].State != replica.StateOnline {
 					time.Sleep(time.Millisecond)
 				}
-				rep := p.Router().Replicas()[0]
-				before := rep.Stats().Routed
+				replicaRouted := func() int64 { return p.Router().Nodes()[1].Routed }
+				before := replicaRouted()
 				var reads, ops atomic.Int64
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -78,7 +78,7 @@ func BenchmarkMixedOffload(b *testing.B) {
 				})
 				b.StopTimer()
 				if r := reads.Load(); r > 0 {
-					b.ReportMetric(float64(rep.Stats().Routed-before)/float64(r), "replica-reads/op")
+					b.ReportMetric(float64(replicaRouted()-before)/float64(r), "replica-reads/op")
 				}
 			})
 		}

@@ -145,11 +145,11 @@ func TestReadYourWritesModes(t *testing.T) {
 // reads go back to the replica once replay resumes.
 func TestReadYourWritesAcrossPools(t *testing.T) {
 	c := testenv.StartCluster(t, 1)
-	a := clusterPool(t, c, replica.Options{}, 4)
+	a := clusterPool(t, c, replica.Config{}, 4)
 	cfg, err := pgxpool.ParseConfig(c.PrimaryDSN())
 	require.NoError(t, err)
 	b, err := pgxperf.NewWithOptions(testCtx(t), cfg, pgxperf.Options{ReplicaURLs: []string{c.ReplicaDSN(0)},
-		Routing: replica.Options{CheckInterval: failoverInterval}})
+		Routing: replica.Config{CheckInterval: failoverInterval}})
 	require.NoError(t, err)
 	defer b.Close()
 	ctx := testCtx(t)
@@ -182,7 +182,7 @@ func TestReadYourWritesAcrossPools(t *testing.T) {
 // redefined VOLATILE there stays on the primary afterwards.
 func TestReadYourWritesHiddenWrites(t *testing.T) {
 	c := testenv.StartCluster(t, 1)
-	p := clusterPool(t, c, replica.Options{TrustVolatility: true}, 4)
+	p := clusterPool(t, c, replica.Config{TrustVolatility: true}, 4)
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, `CREATE TABLE applog (m text);
 		CREATE FUNCTION log(m text) RETURNS int LANGUAGE sql AS 'INSERT INTO applog VALUES (m) RETURNING 1';

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/selfsql"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/replica"
@@ -15,7 +16,7 @@ import (
 // writeWatch is the primary pool's tracer that tells the router about every
 // write that completes on any of its connections, whichever Pool method,
 // transaction or acquired connection ran it: reads that start afterwards
-// then see it (replica.ConsistencyPool). A statement that may write (or
+// then see it (replica.Config.SessionConsistency false). A statement that may write (or
 // whose text is not understood) is marked when it starts and reported when
 // it ends; reads cost one cached analysis and no allocation.
 type writeWatch struct {
@@ -54,7 +55,7 @@ func (w *writeWatch) done(ctx context.Context, conn *pgx.Conn) {
 		return
 	}
 	if k == schemaChange {
-		r.NoteSchemaChange()
+		bridge.ReplicaNoteSchemaChange(r)
 		if conn != nil && conn.PgConn().TxStatus() != 'I' {
 			// DDL in a transaction: what the router reads from the catalog
 			// until the transaction ends is the old schema. Forget again
@@ -62,7 +63,7 @@ func (w *writeWatch) done(ctx context.Context, conn *pgx.Conn) {
 			conn.PgConn().CustomData()[ddlInTxKey] = true
 		}
 	}
-	r.NoteWrite()
+	bridge.ReplicaNoteWrite(r)
 }
 
 // ddlInTxKey marks, in a connection's CustomData, a transaction that ran DDL.
@@ -81,7 +82,7 @@ func (w *writeWatch) txEnded(conn *pgx.Conn) {
 	}
 	delete(cd, ddlInTxKey)
 	if r := w.router.Load(); r != nil {
-		r.NoteSchemaChange()
+		bridge.ReplicaNoteSchemaChange(r)
 	}
 }
 
@@ -97,7 +98,7 @@ func (w *writeWatch) mayWrite(sql string) writeKind {
 	}
 	info := sqlinfo.Analyze(sql)
 	if info.ReadOnly {
-		if r := w.router.Load(); r == nil || r.IsRead(info) {
+		if r := w.router.Load(); r == nil || bridge.ReplicaIsRead(r, info) {
 			return noWrite
 		}
 		return dataWrite
@@ -154,9 +155,9 @@ func (w *writeWatch) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.
 	if k := w.mayWrite(data.SQL); k != noWrite {
 		if r := w.router.Load(); r != nil {
 			if k == schemaChange {
-				r.NoteSchemaChange()
+				bridge.ReplicaNoteSchemaChange(r)
 			}
-			r.NoteWrite()
+			bridge.ReplicaNoteWrite(r)
 		}
 	}
 }

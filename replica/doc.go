@@ -1,13 +1,32 @@
 // Package replica routes read-only statements to streaming replicas and
 // everything else to the primary, without stale reads after a write.
 //
-// pgxperf.Pool uses it when Options.ReplicaURLs is set; it also works on its
-// own with plain pgxpools:
+// pgxperf.Pool routes through a Router when Options.ReplicaURLs is set
+// (Options.Routing holds the settings of Config); the context helpers below
+// steer its calls. On its own, over plain pgxpools, a Router watches the
+// replicas' health and lag:
 //
-//	r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: []replica.Replica{{Pool: rep}}})
-//	defer r.Close()
-//	node := r.Route(ctx, sqlinfo.Analyze(sql)) // node.Pool() runs it
-//	// after each write on primary: r.NoteWrite(); after DDL: r.NoteSchemaChange()
+//	r, err := replica.New(ctx, replica.Config{
+//		Primary:  primary, // *pgxpool.Pool
+//		Replicas: []replica.Replica{{Name: "eu-1", Pool: eu1}},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer r.Close() // stops the monitor; the pools stay open
+//	for _, n := range r.Nodes() {
+//		log.Printf("%s: %s, %d bytes behind", n.Name, n.State, n.LagBytes)
+//	}
+//
+// and a request carries read-your-writes across instances in a Session:
+//
+//	sess, err := replica.ParseToken(req.Header.Get("X-Session")) // "" gives a new one
+//	if err != nil {
+//		sess = replica.NewSession()
+//	}
+//	ctx = replica.WithSession(ctx, sess) // pgxperf.Pool calls with ctx record and honour it
+//	// … writes and reads through the pgxperf.Pool with ctx …
+//	w.Header().Set("X-Session", sess.Token())
 //
 // # What goes where
 //
@@ -33,8 +52,8 @@
 //     connection), a foreign table, or a view or a row-level-security
 //     policy that depends on user functions or operators or calls a
 //     built-in with side effects (their definitions are analyzed, through
-//     nested views). Options.ReadOnlyFunctions vouches for named functions;
-//     Options.TrustVolatility trusts every STABLE or IMMUTABLE plain
+//     nested views). Config.ReadOnlyFunctions vouches for named functions;
+//     Config.TrustVolatility trusts every STABLE or IMMUTABLE plain
 //     function and the operators over them. Objects of the contrib
 //     extensions shipped with Postgres (pg_trgm, citext, hstore, …) count
 //     as built-in;
@@ -43,21 +62,21 @@
 //     the read must see (below).
 //
 // Transactions stay on the primary (read-only ones may use a replica with
-// Options.ReadOnlyTransactions or PreferReplica). What the router read from
-// the catalog is kept for Options.CatalogTTL (1 minute), forgotten at once
-// after DDL through the pool (NoteSchemaChange), and forgotten within a
+// Config.ReadOnlyTransactions or PreferReplica). What the router read from
+// the catalog is kept for Config.CatalogTTL (1 minute), forgotten at once
+// after DDL through the pool, and forgotten within a
 // monitor interval when the monitor's signature of the user-defined catalog
 // rows changes (DDL from anywhere). A replica that refuses a statement as a
 // write (SQLSTATE 25006) has it re-run on the primary.
 //
 // # Read-your-writes
 //
-// By default (ConsistencyPool) a read that starts after a write through the
+// By default (pool-wide) a read that starts after a write through the
 // pool has completed — a statement that may change data, a COMMIT, DDL,
 // COPY, on any goroutine and through any method or acquired connection of
 // the primary pool — never sees state older than that write, without the
-// application carrying anything. The primary pool's tracer tells the router
-// (NoteWrite); the router learns the primary's WAL insert position off the
+// application carrying anything. The primary pool's tracer tells the router;
+// the router learns the primary's WAL insert position off the
 // caller's path (one query covers every write completed before it ran) and,
 // until then, sends reads to the primary; afterwards reads go only to
 // replicas that have replayed that far, which a catch-up poller checks every
@@ -73,14 +92,14 @@
 // A Session carried in the context (WithSession) records the primary's WAL
 // position after its own writes (one extra round trip per write); its reads
 // then go only to replicas past it. Token and ParseToken carry a session
-// across app instances, requests or job payloads. With ConsistencySession
+// across app instances, requests or job payloads. With Config.SessionConsistency
 // only sessions order reads: reads without one may see a replica up to the
 // lag limits behind, and more reads go to replicas (1.00 in the same
 // benchmark). AllowStale(ctx) opts a single read out of both.
 //
 // # Health and lag
 //
-// A monitor checks every replica on a jittered interval (Options.CheckInterval
+// A monitor checks every replica on a jittered interval (Config.CheckInterval
 // to twice that) with a short timeout, over connections of its own:
 // pg_is_in_recovery(), pg_last_wal_replay_lsn(), and the primary's current
 // WAL position. A replica behind by more than MaxLagBytes or MaxLagTime is

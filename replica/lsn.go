@@ -6,14 +6,14 @@ import (
 	"strings"
 )
 
-// LSN is a Postgres WAL position (pg_lsn), as a number.
-type LSN uint64
+// pgLSN is a Postgres WAL position (pg_lsn), as a number.
+type pgLSN uint64
 
-// String formats the LSN as Postgres does: "16/B374D848".
-func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint32(l)) }
+// String formats the position as Postgres does: "16/B374D848".
+func (l pgLSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint32(l)) }
 
-// ParseLSN parses Postgres's "X/Y" text form.
-func ParseLSN(s string) (LSN, error) {
+// parseLSN parses Postgres's "X/Y" text form.
+func parseLSN(s string) (pgLSN, error) {
 	hi, lo, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
 		return 0, fmt.Errorf("replica: invalid LSN %q", s)
@@ -26,5 +26,5 @@ func ParseLSN(s string) (LSN, error) {
 	if err != nil {
 		return 0, fmt.Errorf("replica: invalid LSN %q: %w", s, err)
 	}
-	return LSN(h<<32 | l), nil
+	return pgLSN(h<<32 | l), nil
 }

@@ -47,12 +47,12 @@ const primaryCheckSQL = `SELECT pg_current_wal_lsn()::text, concat_ws('/',
 
 type walSample struct {
 	at  time.Time
-	lsn LSN
+	lsn pgLSN
 }
 
 const historyLen = 256
 
-func (m *monitor) remember(lsn LSN) {
+func (m *monitor) remember(lsn pgLSN) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.history) == historyLen {
@@ -64,7 +64,7 @@ func (m *monitor) remember(lsn LSN) {
 // timeLag bounds how far behind a replica that replayed lsn is: now minus
 // the last check at which the primary was no further than lsn. ok is false
 // when no remembered check is that old (it is behind all of them).
-func (m *monitor) timeLag(lsn LSN) (time.Duration, bool) {
+func (m *monitor) timeLag(lsn pgLSN) (time.Duration, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.history) - 1; i >= 0; i-- {
@@ -128,14 +128,14 @@ func (m *monitor) stop() {
 
 // checkAll reads the primary's position, then checks every replica in parallel.
 func (m *monitor) checkAll(ctx context.Context) {
-	var primaryLSN LSN
+	var primaryLSN pgLSN
 	var catalog string
 	if err := m.query(ctx, m.r.primary, func(c *pgx.Conn, ctx context.Context) error {
 		var s string
 		if err := c.QueryRow(ctx, primaryCheckSQL).Scan(&s, &catalog); err != nil {
 			return err
 		}
-		l, err := ParseLSN(s)
+		l, err := parseLSN(s)
 		primaryLSN = l
 		return err
 	}); err == nil {
@@ -160,7 +160,7 @@ func (m *monitor) checkAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, n := range m.r.replicas {
 		wg.Add(1)
-		go func(n *Node) {
+		go func(n *node) {
 			defer wg.Done()
 			m.checkReplica(ctx, n, primaryLSN)
 		}(n)
@@ -168,7 +168,7 @@ func (m *monitor) checkAll(ctx context.Context) {
 	wg.Wait()
 }
 
-func (m *monitor) checkReplica(ctx context.Context, n *Node, primaryLSN LSN) {
+func (m *monitor) checkReplica(ctx context.Context, n *node, primaryLSN pgLSN) {
 	var (
 		inRecovery bool
 		replay     string
@@ -190,7 +190,7 @@ func (m *monitor) checkReplica(ctx context.Context, n *Node, primaryLSN LSN) {
 		m.transition(n, old, StatePromoted, "reason", "pg_is_in_recovery() is false: the replica was promoted")
 		return
 	}
-	lsn, err := ParseLSN(replay)
+	lsn, err := parseLSN(replay)
 	if err != nil {
 		m.transition(n, old, StateOffline, "err", err)
 		return
@@ -211,7 +211,7 @@ func (m *monitor) checkReplica(ctx context.Context, n *Node, primaryLSN LSN) {
 	m.transition(n, old, state, "lag_bytes", lagBytes, "lag", lag)
 }
 
-func (m *monitor) transition(n *Node, old, state State, args ...any) {
+func (m *monitor) transition(n *node, old, state State, args ...any) {
 	n.state.Store(int32(state))
 	if old == state {
 		return
@@ -229,7 +229,7 @@ func (m *monitor) transition(n *Node, old, state State, args ...any) {
 
 // query runs f on the node's monitor connection, (re)connecting as needed,
 // bounded by the check timeout.
-func (m *monitor) query(ctx context.Context, n *Node, f func(*pgx.Conn, context.Context) error) error {
+func (m *monitor) query(ctx context.Context, n *node, f func(*pgx.Conn, context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, m.r.opts.CheckTimeout)
 	defer cancel()
 	return m.conns.query(ctx, n, func(c *pgx.Conn) error { return f(c, ctx) })

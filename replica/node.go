@@ -7,11 +7,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// State is a node's health as the monitor last saw it.
+// State is a node's health as the monitor last saw it (NodeStats.State).
+// The zero value is StateOnline.
 type State int32
 
 // Node states. Only StateOnline replicas receive reads; the primary is
-// always used whatever its state.
+// used whatever its state, but while it is StateOffline writes fail fast
+// with ErrPrimaryUnavailable. A replica starts StateOffline until its
+// first check.
 const (
 	StateOnline   State = iota // answering and within the lag limits
 	StateLagging               // answering, but behind the primary beyond a limit
@@ -19,7 +22,8 @@ const (
 	StatePromoted              // no longer in recovery: taken out of rotation
 )
 
-// String returns "online", "lagging", "offline" or "promoted".
+// String returns "online", "lagging", "offline" or "promoted" ("unknown"
+// for another value).
 func (s State) String() string {
 	switch s {
 	case StateOnline:
@@ -34,10 +38,10 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// Node is one server: the primary or a replica, with its pool and the
+// node is one server: the primary or a replica, with its pool and the
 // figures the router and monitor keep about it. Its methods are safe for
-// concurrent use.
-type Node struct {
+// concurrent use; it implements bridge.ReplicaNode for package pgxperf.
+type node struct {
 	name    string
 	pool    *pgxpool.Pool
 	primary bool
@@ -56,52 +60,57 @@ type Node struct {
 }
 
 // Name returns the node's name ("primary", or the replica's configured name).
-func (n *Node) Name() string { return n.name }
+func (n *node) Name() string { return n.name }
 
 // Pool returns the node's pool.
-func (n *Node) Pool() *pgxpool.Pool { return n.pool }
+func (n *node) Pool() *pgxpool.Pool { return n.pool }
 
 // IsPrimary reports whether the node is the primary.
-func (n *Node) IsPrimary() bool { return n.primary }
+func (n *node) IsPrimary() bool { return n.primary }
 
 // State returns the node's health as last checked.
-func (n *Node) State() State { return State(n.state.Load()) }
+func (n *node) State() State { return State(n.state.Load()) }
 
 // Acquired marks one more call in flight on the node (least-in-flight
 // balancing); call the returned function when it ends.
-func (n *Node) Acquired() func() {
+func (n *node) Acquired() func() {
 	n.inFlight.Add(1)
 	return n.Released
 }
 
 // Begin marks one more call in flight on the node; Released ends it.
-func (n *Node) Begin() { n.inFlight.Add(1) }
+func (n *node) Begin() { n.inFlight.Add(1) }
 
 // Released marks a call begun with Begin (or Acquired) as ended.
-func (n *Node) Released() { n.inFlight.Add(-1) }
+func (n *node) Released() { n.inFlight.Add(-1) }
 
-// NodeStats is a copy of a node's figures.
+// NodeStats is a copy of one node's figures, from Router.Nodes (and
+// pgxperf.Pool.Report). It is a plain value: it does not change after it
+// is returned.
 type NodeStats struct {
-	Name      string
-	Primary   bool
-	State     State
-	LagBytes  int64
-	Lag       time.Duration
-	ReplayLSN LSN
-	InFlight  int64
-	Routed    int64 // statements routed to the node
-	Retries   int64 // reads retried elsewhere after failing here
-	Errors    int64 // connection errors and failed checks
-	LastError string
-	CheckedAt time.Time
+	Name     string // "primary", or the Replica's Name
+	Primary  bool
+	State    State
+	LagBytes int64         // replicas: WAL bytes behind the primary at the last check
+	Lag      time.Duration // replicas: how long ago the primary was where the replica is
+	// ReplayLSN is, for a replica, the last WAL position it was seen to
+	// have replayed; for the primary, its WAL position at the last check.
+	// Postgres's pg_lsn text form ("16/B374D848"), "0/0" before any check.
+	ReplayLSN string
+	InFlight  int64     // calls running on the node now
+	Routed    int64     // statements routed to the node
+	Retries   int64     // reads retried elsewhere after failing here
+	Errors    int64     // connection errors and failed checks
+	LastError string    // the last of those errors ("" if none)
+	CheckedAt time.Time // the last check (zero before any)
 }
 
 // Stats returns a copy of the node's figures.
-func (n *Node) Stats() NodeStats {
+func (n *node) Stats() NodeStats {
 	s := NodeStats{
 		Name: n.name, Primary: n.primary, State: n.State(),
 		LagBytes: n.lagBytes.Load(), Lag: time.Duration(n.lagNanos.Load()),
-		ReplayLSN: LSN(n.replayLSN.Load()), InFlight: n.inFlight.Load(),
+		ReplayLSN: pgLSN(n.replayLSN.Load()).String(), InFlight: n.inFlight.Load(),
 		Routed: n.routed.Load(), Retries: n.retries.Load(), Errors: n.errs.Load(),
 	}
 	if e := n.lastErr.Load(); e != nil {
@@ -114,11 +123,11 @@ func (n *Node) Stats() NodeStats {
 }
 
 // CountRetry records a read that failed on this node and was retried elsewhere.
-func (n *Node) CountRetry() { n.retries.Add(1) }
+func (n *node) CountRetry() { n.retries.Add(1) }
 
 // MarkFailed records a connection-level failure seen by a caller and takes
 // a replica out of rotation until the monitor sees it answer again.
-func (n *Node) MarkFailed(err error) {
+func (n *node) MarkFailed(err error) {
 	n.errs.Add(1)
 	if err != nil {
 		msg := err.Error()

@@ -11,31 +11,39 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
-)
-
-// Balance chooses among the replicas that may serve a read.
-type Balance uint8
-
-// Balancing strategies.
-const (
-	RoundRobin    Balance = iota // in turn, each replica Weight times per round
-	LeastInFlight                // the replica with the fewest calls in flight
 )
 
 // Replica is one streaming replica to route reads to.
 type Replica struct {
-	// Name identifies it in figures and logs (default "replica-N").
+	// Name identifies it in figures and logs (default "replica-N", N from 1
+	// in Config.Replicas order).
 	Name string
+	// Pool is the replica's pool; it must not be nil. The Router never
+	// closes it.
 	Pool *pgxpool.Pool
 	// Weight is its share in round-robin (default 1).
 	Weight int
 }
 
-// Options are the router's settings. The zero value is useful: round-robin,
-// replicas excluded beyond 16 MiB or 30 s of lag, checked every 1–2 s.
-type Options struct {
-	Balance Balance
+// Config is a Router's configuration: the pools and the routing settings.
+// Only Primary is required; the zero value of every setting is useful:
+// round-robin, pool-wide read-your-writes, replicas excluded beyond 16 MiB
+// or 30 s of lag, checked every 1–2 s. New copies it: changing a Config
+// afterwards does not affect the Router. pgxperf.Pool takes the settings
+// as Options.Routing and fills Primary and Replicas itself.
+type Config struct {
+	// Primary is the primary's pool; New fails with ErrNoPrimary when it
+	// is nil. The Router never closes it.
+	Primary *pgxpool.Pool
+	// Replicas are the streaming replicas of Primary. With none, every
+	// statement goes to the primary.
+	Replicas []Replica
+
+	// LeastInFlight sends a read to the replica with the fewest calls in
+	// flight, instead of in turn (each replica Weight times per round).
+	LeastInFlight bool
 	// MaxLagBytes excludes a replica whose replay is this far behind the
 	// primary's WAL (default 16 MiB). MaxLagTime excludes one that has not
 	// replayed what the primary had this long ago (default 30 s; measured
@@ -76,37 +84,44 @@ type Options struct {
 	// is also forgotten after DDL through the pool and when the monitor sees
 	// the catalogs change.
 	CatalogTTL time.Duration
-	// Consistency says which writes a replica read must see: every write
-	// through the primary pool that completed before the read started
-	// (ConsistencyPool, the default) or only the context Session's
-	// (ConsistencySession).
-	Consistency Consistency
+	// SessionConsistency says which writes a replica read must see. False
+	// (the default, pool-wide read-your-writes): a read that starts after
+	// a write through the primary pool — or through any other Router of
+	// the process on the same Postgres cluster, such as a library's own
+	// pool — has completed (a statement, a committed transaction, DDL,
+	// COPY, on any goroutine) never sees state older than that write. The
+	// router learns the primary's WAL position after writes (one query,
+	// off the caller's path, shared by every write that completed before
+	// it ran) and sends reads to the primary until a replica has replayed
+	// that far; replicas that lag are polled quickly while reads wait for
+	// them. Reads under a steady stream of writes go to the primary more
+	// often: that is the price of the guarantee. True: only the writes
+	// recorded in a context's Session order later reads (read-your-writes
+	// per user or job, across app instances through Session tokens);
+	// other reads may see a replica up to MaxLagBytes/MaxLagTime behind.
+	// More reads go to replicas.
+	SessionConsistency bool
 	// ReadOnlyTransactions lets BeginTx with AccessMode pgx.ReadOnly run on a
 	// replica (also per context with PreferReplica).
 	ReadOnlyTransactions bool
-	// Logger receives state changes (offline, lagging, promoted, back online).
+	// Logger receives state changes (offline, lagging, promoted, back
+	// online); nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// Config is a Router's configuration: the pools and the Options.
-type Config struct {
-	Primary  *pgxpool.Pool
-	Replicas []Replica
-	Options
-}
-
-// ErrNoPrimary is returned by New without a primary pool.
+// ErrNoPrimary is returned by New when Config.Primary is nil.
 var ErrNoPrimary = errors.New("replica: Config.Primary is nil")
 
-// ErrPrimaryUnavailable is returned, wrapped with the monitor's last error,
-// for a statement that needs the primary while the monitor finds it down:
-// writes fail fast instead of each waiting for a connect timeout. Reads keep
-// working from the replicas.
+// ErrPrimaryUnavailable is returned, wrapped with the monitor's last error
+// (match it with errors.Is), for a statement that needs the primary while
+// the monitor finds it down: writes fail fast instead of each waiting for
+// a connect timeout. Reads keep working from the replicas.
+// pgxperf.ErrPrimaryUnavailable is the same value.
 var ErrPrimaryUnavailable = errors.New("replica: the primary is unavailable")
 
-// PrimaryErr returns nil while the primary answers its health checks, else
+// primaryErr returns nil while the primary answers its health checks, else
 // an error matching ErrPrimaryUnavailable with the last check's error.
-func (r *Router) PrimaryErr() error {
+func (r *Router) primaryErr() error {
 	if r.primary.State() != StateOffline {
 		return nil
 	}
@@ -116,17 +131,20 @@ func (r *Router) PrimaryErr() error {
 	return ErrPrimaryUnavailable
 }
 
-// Router decides, per statement, which node serves it. Route is cheap (no
-// allocation, no lock) once the statement's text has been vetted against
-// the catalog (the first time: a few catalog queries on the primary), and
-// safe for concurrent use; a background monitor keeps each replica's
-// health and lag up to date.
+// Router decides, per statement, whether the primary or a replica serves
+// it; a background monitor keeps each replica's health and lag up to date.
+// pgxperf.Pool routes its calls through one (Pool.Router returns it); on
+// its own, over pools of the caller's, a Router watches the replicas'
+// health and lag (Nodes). A decision is cheap (no allocation, no lock) once
+// the statement's text has been vetted against the catalog (the first
+// time: a few catalog queries on the primary). Its methods are safe for
+// concurrent use. Make one with New; the zero Router is not usable.
 type Router struct {
-	opts     Options
-	primary  *Node
-	replicas []*Node
+	opts     Config
+	primary  *node
+	replicas []*node
 	wheel    []int // round-robin order, each replica Weight times
-	next     atomic.Uint64
+	turn     atomic.Uint64
 	code     *codeCatalog
 	monitor  *monitor
 	clock    *writeClock
@@ -134,13 +152,18 @@ type Router struct {
 	closeOne sync.Once
 }
 
-// New creates a Router, checks every replica once, and starts the monitor.
-// Close stops the monitor; the pools stay open (they belong to the caller).
+// New creates a Router, checks the primary and every replica once (bounded
+// by ctx and Config.CheckTimeout), and starts the monitor, which runs until
+// Close. It returns ErrNoPrimary when cfg.Primary is nil and an error when
+// a Replica's Pool is nil; a node that does not answer is not an error (it
+// stays offline until the monitor sees it answer). The pools stay open and
+// belong to the caller.
 func New(ctx context.Context, cfg Config) (*Router, error) {
 	if cfg.Primary == nil {
 		return nil, ErrNoPrimary
 	}
-	o := cfg.Options
+	o := cfg
+	o.Replicas = nil // the nodes hold them
 	if o.MaxLagBytes <= 0 {
 		o.MaxLagBytes = 16 << 20
 	}
@@ -160,7 +183,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}
-	r.primary = &Node{name: "primary", pool: cfg.Primary, primary: true}
+	r.primary = &node{name: "primary", pool: cfg.Primary, primary: true}
 	for i, rep := range cfg.Replicas {
 		if rep.Pool == nil {
 			return nil, errors.New("replica: Replica.Pool is nil")
@@ -173,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 		if w <= 0 {
 			w = 1
 		}
-		n := &Node{name: name, pool: rep.Pool, weight: w}
+		n := &node{name: name, pool: rep.Pool, weight: w}
 		n.state.Store(int32(StateOffline)) // until the first check says otherwise
 		r.replicas = append(r.replicas, n)
 		for range w {
@@ -191,8 +214,14 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	return r, nil
 }
 
-// Close stops the monitor and closes its connections. Safe to call twice.
+// Close stops the monitor and the read-your-writes pollers and closes
+// their connections; it does not close the pools. It waits for them to
+// stop. Safe to call more than once and concurrently; a nil Router does
+// nothing.
 func (r *Router) Close() {
+	if r == nil {
+		return
+	}
 	r.closeOne.Do(func() {
 		r.monitor.stop()
 		if len(r.replicas) > 0 {
@@ -201,15 +230,15 @@ func (r *Router) Close() {
 	})
 }
 
-// NoteWrite records that a write through the primary has completed (a
-// statement that may change data, a COMMIT, DDL, COPY). Under
-// ConsistencyPool, reads that start afterwards go only to replicas that
-// have replayed it. pgxperf.Pool calls it for every write its primary pool
-// runs, whichever method or connection ran it; call it yourself after each
-// write when using the Router on its own. Cheap (an atomic add, no round
-// trip on the caller's path); safe for concurrent use.
-func (r *Router) NoteWrite() {
-	if len(r.replicas) > 0 && r.opts.Consistency == ConsistencyPool {
+// noteWrite records that a write through the primary has completed (a
+// statement that may change data, a COMMIT, DDL, COPY). Under pool-wide
+// read-your-writes (Config.SessionConsistency false), reads that start
+// afterwards go only to replicas that have replayed it. pgxperf.Pool calls
+// it for every write its primary pool runs, whichever method or connection
+// ran it. Cheap (an atomic add, no round trip on the caller's path); safe
+// for concurrent use.
+func (r *Router) noteWrite() {
+	if len(r.replicas) > 0 && !r.opts.SessionConsistency {
 		r.clock.wrote()
 	}
 }
@@ -217,9 +246,9 @@ func (r *Router) NoteWrite() {
 // minLSN is the WAL position a replica must have replayed to serve a read
 // with routing rt now; ok is false when only the primary may serve it (a
 // completed write's position is not known yet and the primary answers).
-func (r *Router) minLSN(rt routing) (LSN, bool) {
+func (r *Router) minLSN(rt routing) (pgLSN, bool) {
 	min := rt.minLSN()
-	if rt.allowStale || r.opts.Consistency != ConsistencyPool || len(r.replicas) == 0 {
+	if rt.allowStale || r.opts.SessionConsistency || len(r.replicas) == 0 {
 		return min, true
 	}
 	l, ok := r.clock.minLSN()
@@ -235,14 +264,15 @@ func (r *Router) minLSN(rt routing) (LSN, bool) {
 	return max(min, l), true
 }
 
-// Primary returns the primary node.
-func (r *Router) Primary() *Node { return r.primary }
-
-// Replicas returns the replica nodes.
-func (r *Router) Replicas() []*Node { return r.replicas }
-
-// Nodes returns the figures of the primary and every replica.
+// Nodes returns a copy of the figures of the primary and of every replica,
+// the primary first and the replicas in Config.Replicas order: a snapshot
+// for dashboards and logs, taken without locks. Safe for concurrent use,
+// also after Close (the figures then stop changing); a nil Router returns
+// nil.
 func (r *Router) Nodes() []NodeStats {
+	if r == nil {
+		return nil
+	}
 	out := []NodeStats{r.primary.Stats()}
 	for _, n := range r.replicas {
 		out = append(out, n.Stats())
@@ -250,16 +280,16 @@ func (r *Router) Nodes() []NodeStats {
 	return out
 }
 
-// Route returns the node that should run a statement analyzed as info with
+// route returns the node that should run a statement analyzed as info with
 // the context ctx: a replica only when the statement is proven read-only,
 // the context does not force the primary, and a healthy replica has
 // replayed the context's session position; otherwise the primary.
-func (r *Router) Route(ctx context.Context, info *sqlinfo.Info) *Node {
+func (r *Router) route(ctx context.Context, info *sqlinfo.Info) *node {
 	if len(r.replicas) == 0 || !r.readOnly(ctx, info) {
 		return r.primary
 	}
 	rt := fromContext(ctx)
-	if rt.mode == ModePrimary {
+	if rt.mode == modePrimary {
 		return r.primary
 	}
 	return r.pickOrPrimary(rt, nil)
@@ -268,7 +298,7 @@ func (r *Router) Route(ctx context.Context, info *sqlinfo.Info) *Node {
 // pickOrPrimary picks a replica that may serve a read with routing rt,
 // skipping tried, or returns the primary. When replicas are only behind
 // the write position, it wakes the catch-up poller.
-func (r *Router) pickOrPrimary(rt routing, tried []*Node) *Node {
+func (r *Router) pickOrPrimary(rt routing, tried []bridge.ReplicaNode) *node {
 	min, ok := r.minLSN(rt)
 	if !ok {
 		return r.primary
@@ -282,21 +312,21 @@ func (r *Router) pickOrPrimary(rt routing, tried []*Node) *Node {
 	return r.primary
 }
 
-// RouteTx returns the node for a transaction: the primary, unless it is
-// read-only and read-only transactions may use replicas (Options or
+// routeTx returns the node for a transaction: the primary, unless it is
+// read-only and read-only transactions may use replicas (Config or
 // PreferReplica).
-func (r *Router) RouteTx(ctx context.Context, readOnly bool) *Node {
+func (r *Router) routeTx(ctx context.Context, readOnly bool) *node {
 	rt := fromContext(ctx)
-	if len(r.replicas) == 0 || !readOnly || rt.mode == ModePrimary ||
-		(!r.opts.ReadOnlyTransactions && rt.mode != ModePreferReplica) {
+	if len(r.replicas) == 0 || !readOnly || rt.mode == modePrimary ||
+		(!r.opts.ReadOnlyTransactions && rt.mode != modePreferReplica) {
 		return r.primary
 	}
 	return r.pickOrPrimary(rt, nil)
 }
 
-// Next returns another replica for a read that failed on the nodes in tried,
+// next returns another replica for a read that failed on the nodes in tried,
 // or the primary when none is left.
-func (r *Router) Next(ctx context.Context, tried []*Node) *Node {
+func (r *Router) next(ctx context.Context, tried []bridge.ReplicaNode) *node {
 	return r.pickOrPrimary(fromContext(ctx), tried)
 }
 
@@ -310,11 +340,11 @@ func (r *Router) readOnly(ctx context.Context, info *sqlinfo.Info) bool {
 	return r.code.safe(ctx, info)
 }
 
-// IsRead reports whether the router already knows info to be a read a
+// isRead reports whether the router already knows info to be a read a
 // replica may serve: proven read-only and vetted against the catalog (no
 // user-defined code it does not vouch for). False when it is not known yet:
-// IsRead never queries the catalog. Safe for concurrent use.
-func (r *Router) IsRead(info *sqlinfo.Info) bool {
+// isRead never queries the catalog. Safe for concurrent use.
+func (r *Router) isRead(info *sqlinfo.Info) bool {
 	if info.HintPrimary || !info.ReadOnly && !info.ReadOnlyIfFunctions {
 		return false
 	}
@@ -322,16 +352,15 @@ func (r *Router) IsRead(info *sqlinfo.Info) bool {
 	return ok && v.(bool)
 }
 
-// NoteSchemaChange makes the router forget what it read from the catalog
+// noteSchemaChange makes the router forget what it read from the catalog
 // (user functions, operators, views). pgxperf.Pool calls it after DDL it
-// runs; call it after migrations run elsewhere when using the Router on its
-// own. Safe for concurrent use.
-func (r *Router) NoteSchemaChange() { r.code.forget() }
+// runs. Safe for concurrent use.
+func (r *Router) noteSchemaChange() { r.code.forget() }
 
 // pick chooses a healthy replica that has replayed min, skipping tried.
-func (r *Router) pick(min LSN, tried []*Node) *Node {
-	ok := func(n *Node) bool {
-		if n.State() != StateOnline || (min != 0 && LSN(n.replayLSN.Load()) < min) {
+func (r *Router) pick(min pgLSN, tried []bridge.ReplicaNode) *node {
+	ok := func(n *node) bool {
+		if n.State() != StateOnline || (min != 0 && pgLSN(n.replayLSN.Load()) < min) {
 			return false
 		}
 		for _, t := range tried {
@@ -341,8 +370,8 @@ func (r *Router) pick(min LSN, tried []*Node) *Node {
 		}
 		return true
 	}
-	if r.opts.Balance == LeastInFlight {
-		var best *Node
+	if r.opts.LeastInFlight {
+		var best *node
 		for _, n := range r.replicas {
 			if ok(n) && (best == nil || n.inFlight.Load() < best.inFlight.Load()) {
 				best = n
@@ -353,7 +382,7 @@ func (r *Router) pick(min LSN, tried []*Node) *Node {
 		}
 		return best
 	}
-	start := r.next.Add(1)
+	start := r.turn.Add(1)
 	for i := range len(r.wheel) {
 		n := r.replicas[r.wheel[(start+uint64(i))%uint64(len(r.wheel))]]
 		if ok(n) {
@@ -367,7 +396,7 @@ func (r *Router) pick(min LSN, tried []*Node) *Node {
 // catalogPool is where function volatility is read: the primary while it
 // answers, else an online replica.
 func (r *Router) catalogPool() *pgxpool.Pool {
-	if r.PrimaryErr() != nil {
+	if r.primaryErr() != nil {
 		for _, n := range r.replicas {
 			if n.State() == StateOnline {
 				return n.pool
@@ -377,8 +406,8 @@ func (r *Router) catalogPool() *pgxpool.Pool {
 	return r.primary.pool
 }
 
-// CountPrimary records a statement routed to the primary (for the figures).
-func (r *Router) CountPrimary() { r.primary.routed.Add(1) }
+// countPrimary records a statement routed to the primary (for the figures).
+func (r *Router) countPrimary() { r.primary.routed.Add(1) }
 
 func itoa(i int) string {
 	if i < 10 {

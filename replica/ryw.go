@@ -14,35 +14,12 @@ import (
 	"github.com/pgxperf/pgxperf/internal/pgend"
 )
 
-// Consistency says which writes a read routed to a replica must see.
-type Consistency uint8
-
-// Consistency modes.
-const (
-	// ConsistencyPool (the default): a read that starts after a write
-	// through the Router's primary pool — or through any other Router of
-	// the process on the same Postgres cluster, such as a library's own
-	// pool — has completed (a statement, a committed transaction, DDL,
-	// COPY, on any goroutine) never sees state older than that write. The router learns the primary's WAL position
-	// after writes (one query, off the caller's path, shared by every write
-	// that completed before it ran) and sends reads to the primary until a
-	// replica has replayed that far; replicas that lag are polled quickly
-	// while reads wait for them. Reads under a steady stream of writes go to
-	// the primary more often: that is the price of the guarantee.
-	ConsistencyPool Consistency = iota
-	// ConsistencySession: only the writes recorded in a context's Session
-	// order later reads (read-your-writes per user or job, across app
-	// instances through Session tokens); other reads may see a replica up
-	// to MaxLagBytes/MaxLagTime behind. More reads go to replicas.
-	ConsistencySession
-)
-
 // writeClock is a router's side of read-your-writes: the shared clock of its
 // primary's cluster (the write positions) and the catch-up poller of its own
 // replicas.
 type writeClock struct {
 	r      *Router
-	sh     *sharedClock  // nil under ConsistencySession
+	sh     *sharedClock  // nil under Config.SessionConsistency
 	want   atomic.Uint64 // the highest position a read has waited for (sessions' too)
 	kickCh chan struct{}
 	stopCh chan struct{}
@@ -56,10 +33,10 @@ func newWriteClock(r *Router) *writeClock {
 
 // start joins the shared clock of the primary's cluster (learning its
 // position: everything committed before the router existed is then visible
-// to its reads) and starts the catch-up poller. Under ConsistencySession
+// to its reads) and starts the catch-up poller. Under SessionConsistency
 // only the poller runs (for sessions' positions).
 func (w *writeClock) start(ctx context.Context) {
-	if w.r.opts.Consistency == ConsistencyPool {
+	if !w.r.opts.SessionConsistency {
 		w.sh = joinClock(ctx, w)
 	}
 	w.wg.Add(1)
@@ -88,17 +65,17 @@ func (w *writeClock) wrote() { w.sh.wrote() }
 // minLSN returns the position a replica must have replayed for a read that
 // starts now, and false when a completed write's position is not known yet
 // (the read then needs the primary).
-func (w *writeClock) minLSN() (LSN, bool) { return w.sh.minLSN() }
+func (w *writeClock) minLSN() (pgLSN, bool) { return w.sh.minLSN() }
 
 // waitFor asks the catch-up poller to poll replicas until they have
 // replayed lsn.
 // The target is capped at the last position known of the primary: a
 // session token from a client can name any position, and the poller must
 // not chase one no replica will reach.
-func (w *writeClock) waitFor(lsn LSN) {
-	limit := LSN(w.r.primary.replayLSN.Load())
+func (w *writeClock) waitFor(lsn pgLSN) {
+	limit := pgLSN(w.r.primary.replayLSN.Load())
 	if w.sh != nil {
-		limit = max(limit, LSN(w.sh.lsn.Load()))
+		limit = max(limit, pgLSN(w.sh.lsn.Load()))
 	}
 	if lsn = min(lsn, limit); lsn == 0 {
 		return
@@ -137,7 +114,7 @@ type sharedClock struct {
 
 	mu      sync.Mutex // guards members and primary
 	members []*writeClock
-	primary *Node // where the position is read: a member's primary
+	primary *node // where the position is read: a member's primary
 }
 
 var clocks = struct {
@@ -212,18 +189,18 @@ func (sh *sharedClock) wrote() {
 	kick(sh.fetchKick)
 }
 
-func (sh *sharedClock) minLSN() (LSN, bool) {
+func (sh *sharedClock) minLSN() (pgLSN, bool) {
 	s := sh.seq.Load()
 	if sh.covered.Load() < s {
 		kick(sh.fetchKick)
 		return 0, false
 	}
-	return LSN(sh.lsn.Load()), true
+	return pgLSN(sh.lsn.Load()), true
 }
 
 // advance records that every write up to seq s is at or below l, and wakes
 // the members' catch-up pollers.
-func (sh *sharedClock) advance(s uint64, l LSN) {
+func (sh *sharedClock) advance(s uint64, l pgLSN) {
 	storeMax(&sh.lsn, uint64(l))
 	storeMax(&sh.covered, s)
 	sh.mu.Lock()
@@ -233,7 +210,7 @@ func (sh *sharedClock) advance(s uint64, l LSN) {
 	sh.mu.Unlock()
 }
 
-func (sh *sharedClock) primaryLSN(ctx context.Context) (LSN, error) {
+func (sh *sharedClock) primaryLSN(ctx context.Context) (pgLSN, error) {
 	sh.mu.Lock()
 	primary := sh.primary
 	sh.mu.Unlock()
@@ -244,7 +221,7 @@ func (sh *sharedClock) primaryLSN(ctx context.Context) (LSN, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ParseLSN(s)
+	return parseLSN(s)
 }
 
 // fetchLoop learns the primary's WAL insert position after writes: one
@@ -300,14 +277,14 @@ func (w *writeClock) catchUpLoop() {
 		}
 		pause := catchUpStart
 		for {
-			target := LSN(w.want.Load())
+			target := pgLSN(w.want.Load())
 			if w.sh != nil {
-				target = max(target, LSN(w.sh.lsn.Load()))
+				target = max(target, pgLSN(w.sh.lsn.Load()))
 			}
 			behind := false
 			progressed := false
 			for _, n := range w.r.replicas {
-				if n.State() != StateOnline || LSN(n.replayLSN.Load()) >= target {
+				if n.State() != StateOnline || pgLSN(n.replayLSN.Load()) >= target {
 					continue
 				}
 				ctx, cancel := stopContext(w.stopCh, w.r.opts.CheckTimeout)
@@ -316,7 +293,7 @@ func (w *writeClock) catchUpLoop() {
 				if err != nil {
 					continue // the monitor decides about health
 				}
-				if l > LSN(n.replayLSN.Load()) {
+				if l > pgLSN(n.replayLSN.Load()) {
 					n.replayLSN.Store(uint64(l))
 					progressed = true
 				}
@@ -354,7 +331,7 @@ func stopContext(stop <-chan struct{}, timeout time.Duration) (context.Context, 
 	return ctx, cancel
 }
 
-func (w *writeClock) replayLSN(ctx context.Context, n *Node) (LSN, error) {
+func (w *writeClock) replayLSN(ctx context.Context, n *node) (pgLSN, error) {
 	var s string
 	err := w.conns.query(ctx, n, func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text").Scan(&s)
@@ -362,7 +339,7 @@ func (w *writeClock) replayLSN(ctx context.Context, n *Node) (LSN, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ParseLSN(s)
+	return parseLSN(s)
 }
 
 // connSet holds connections of their own (untraced: these are not
@@ -370,7 +347,7 @@ func (w *writeClock) replayLSN(ctx context.Context, n *Node) (LSN, error) {
 // one at a time, to different nodes in parallel.
 type connSet struct {
 	mu     sync.Mutex // guards m and closed
-	m      map[*Node]*nodeConn
+	m      map[*node]*nodeConn
 	closed bool
 }
 
@@ -379,14 +356,14 @@ type nodeConn struct {
 	c  *pgx.Conn
 }
 
-func (cs *connSet) entry(n *Node) (*nodeConn, error) {
+func (cs *connSet) entry(n *node) (*nodeConn, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.closed {
 		return nil, errRouterClosed
 	}
 	if cs.m == nil {
-		cs.m = map[*Node]*nodeConn{}
+		cs.m = map[*node]*nodeConn{}
 	}
 	e := cs.m[n]
 	if e == nil {
@@ -401,7 +378,7 @@ var errRouterClosed = errors.New("replica: router closed")
 // query runs f on the set's connection to n, (re)connecting as needed; a
 // failed call drops the connection (a failed or timed-out query leaves it
 // in doubt).
-func (cs *connSet) query(ctx context.Context, n *Node, f func(*pgx.Conn) error) error {
+func (cs *connSet) query(ctx context.Context, n *node, f func(*pgx.Conn) error) error {
 	e, err := cs.entry(n)
 	if err != nil {
 		return err

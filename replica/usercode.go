@@ -38,7 +38,7 @@ import (
 //
 // Objects of the contrib extensions shipped with Postgres (trustedExtensions)
 // count as built-in. What the catalog says is kept for CatalogTTL, forgotten
-// at once after DDL through the pool (NoteSchemaChange), and forgotten when
+// at once after DDL through the pool (noteSchemaChange), and forgotten when
 // the monitor sees the catalogs change.
 
 // trustedExtensions are contrib modules whose functions and operators are
@@ -100,7 +100,7 @@ FROM (SELECT DISTINCT oid FROM deps) x JOIN pg_class c ON c.oid = x.oid`
 // reads any more.
 type codeCatalog struct {
 	pool    func() *pgxpool.Pool
-	opts    Options
+	opts    Config
 	listed  map[string]bool // ReadOnlyFunctions (true) and WriteFunctions (false)
 	state   atomic.Pointer[codeState]
 	forgets atomic.Int64
@@ -122,7 +122,7 @@ type userObjects struct {
 	casts     bool     // a user cast exists: it may apply, written or not, to any statement
 }
 
-func newCodeCatalog(pool func() *pgxpool.Pool, o Options) *codeCatalog {
+func newCodeCatalog(pool func() *pgxpool.Pool, o Config) *codeCatalog {
 	c := &codeCatalog{pool: pool, opts: o, listed: map[string]bool{}}
 	for _, f := range o.ReadOnlyFunctions {
 		c.listed[strings.ToLower(f)] = true
@@ -145,7 +145,7 @@ func (c *codeCatalog) forget() {
 }
 
 // expire forgets when the state is older than CatalogTTL (the monitor calls
-// it, so that Route never reads the clock).
+// it, so that routing never reads the clock).
 func (c *codeCatalog) expire() {
 	if time.Since(c.state.Load().born) > c.opts.CatalogTTL {
 		c.forget()
@@ -176,7 +176,7 @@ func (c *codeCatalog) safe(ctx context.Context, info *sqlinfo.Info) bool {
 const lookupTimeout = 2 * time.Second
 
 // acquire takes a primary connection for a lookup, bounded by
-// Options.AcquireTimeout.
+// Config.AcquireTimeout.
 func (c *codeCatalog) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if c.opts.AcquireTimeout > 0 {
 		actx, cancel := context.WithTimeout(ctx, c.opts.AcquireTimeout)

@@ -64,7 +64,7 @@
 #                      (the replica of one cluster has all of them); with one,
 #                      it must be the database of every pool the project builds.
 #   DROPIN_REPLICA_CONSISTENCY  "pool" (default: pgxperf's default, read-your-writes
-#                      per pool) or "session" (replica.ConsistencySession, which
+#                      per pool) or "session" (replica.Config.SessionConsistency, which
 #                      gives no read-your-writes without a replica.Session in the
 #                      context: the negative control, to see whether the
 #                      project's tests can notice a stale read at all)
@@ -251,7 +251,7 @@ func pgxperfNewWithConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxperf.Po
 	switch c := os.Getenv("DROPIN_REPLICA_CONSISTENCY"); c {
 	case "", "pool":
 	case "session": // the negative control: no read-your-writes without a Session
-		opts.Routing.Consistency = replica.ConsistencySession
+		opts.Routing.SessionConsistency = true
 	default:
 		return nil, fmt.Errorf("dropin-proof glue: DROPIN_REPLICA_CONSISTENCY=%q (want pool or session)", c)
 	}

@@ -1,4 +1,4 @@
-package replica_test
+package replica
 
 import (
 	"context"
@@ -10,45 +10,59 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/internal/testenv"
-	"github.com/pgxperf/pgxperf/replica"
 )
 
 func TestLSN(t *testing.T) {
 	for _, s := range []string{"0/0", "16/B374D848", "FFFFFFFF/FFFFFFFF", "0/1"} {
-		l, err := replica.ParseLSN(s)
+		l, err := parseLSN(s)
 		require.NoError(t, err)
 		require.Equal(t, s, l.String())
 	}
 	for _, bad := range []string{"", "16", "x/1", "1/x", "1/2/3", "100000000/0"} {
-		_, err := replica.ParseLSN(bad)
+		_, err := parseLSN(bad)
 		require.Error(t, err, bad)
 	}
-	a, _ := replica.ParseLSN("1/0")
-	b, _ := replica.ParseLSN("0/FFFFFFFF")
+	a, _ := parseLSN("1/0")
+	b, _ := parseLSN("0/FFFFFFFF")
 	require.Greater(t, a, b)
 }
 
 func TestSessionToken(t *testing.T) {
-	s := replica.NewSession()
+	s := NewSession()
 	require.Equal(t, "", s.Token())
-	s.Observe(0x16B374D848)
-	s.Observe(0x10) // never lowers
-	require.Equal(t, replica.LSN(0x16B374D848), s.LSN())
-	back, err := replica.ParseToken(s.Token())
+	s.observe(0x16B374D848)
+	s.observe(0x10) // never lowers
+	require.Equal(t, pgLSN(0x16B374D848), s.position())
+	back, err := ParseToken(s.Token())
 	require.NoError(t, err)
-	require.Equal(t, s.LSN(), back.LSN())
-	empty, err := replica.ParseToken("")
+	require.Equal(t, s.position(), back.position())
+	empty, err := ParseToken("")
 	require.NoError(t, err)
-	require.Zero(t, empty.LSN())
+	require.Zero(t, empty.position())
 	for _, bad := range []string{"x", "pgxperf1.", "pgxperf1.zz", "pgxperf1.12345678901234567", "pgxperf2.10"} {
-		_, err := replica.ParseToken(bad)
-		require.ErrorIs(t, err, replica.ErrBadToken, bad)
+		_, err := ParseToken(bad)
+		require.ErrorIs(t, err, ErrBadToken, bad)
 	}
 }
 
-func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router {
+// The documented nil behaviour: a nil Router's Close and Nodes, a nil
+// Session's Token, a context without a session.
+func TestNilSafe(t *testing.T) {
+	var r *Router
+	r.Close()
+	require.Nil(t, r.Nodes())
+	var s *Session
+	require.Equal(t, "", s.Token())
+	require.Nil(t, SessionFromContext(context.Background()))
+	require.Nil(t, SessionFromContext(WithSession(context.Background(), nil)))
+	_, err := New(context.Background(), Config{})
+	require.ErrorIs(t, err, ErrNoPrimary)
+}
+
+func newRouter(t testing.TB, opts Config, replicas int) *Router {
 	t.Helper()
 	// A database with the test schema: relations a statement reads must
 	// resolve in the catalog for it to be routed to a replica.
@@ -57,12 +71,12 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 	primary, err := pgxpool.New(ctx, primaryDSN)
 	require.NoError(t, err)
 	t.Cleanup(primary.Close)
-	var reps []replica.Replica
+	var reps []Replica
 	for i := 0; i < replicas; i++ {
 		p, err := pgxpool.New(ctx, replicaDSN)
 		require.NoError(t, err)
 		t.Cleanup(p.Close)
-		reps = append(reps, replica.Replica{Pool: p, Weight: i + 1})
+		reps = append(reps, Replica{Pool: p, Weight: i + 1})
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -78,11 +92,12 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 	if opts.MaxLagTime == 0 {
 		opts.MaxLagTime = time.Hour
 	}
-	r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: reps, Options: opts})
+	opts.Primary, opts.Replicas = primary, reps
+	r, err := New(ctx, opts)
 	require.NoError(t, err)
 	t.Cleanup(r.Close)
-	for _, n := range r.Replicas() {
-		require.Eventually(t, func() bool { return n.State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond,
+	for _, n := range r.replicas {
+		require.Eventually(t, func() bool { return n.State() == StateOnline }, 30*time.Second, 10*time.Millisecond,
 			"replica %s: %s", n.Name(), n.State())
 	}
 	// Read-your-writes covers everything committed before the router was
@@ -92,11 +107,11 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 	// when the others are excluded.
 	read := sqlinfo.Analyze("SELECT 1")
 	require.Eventually(t, func() bool {
-		if r.Route(ctx, read).IsPrimary() {
+		if r.route(ctx, read).IsPrimary() {
 			return false
 		}
-		for _, n := range r.Replicas() {
-			if len(r.Replicas()) > 1 && r.Next(ctx, []*replica.Node{n}).IsPrimary() {
+		for _, n := range r.replicas {
+			if len(r.replicas) > 1 && r.next(ctx, []bridge.ReplicaNode{n}).IsPrimary() {
 				return false
 			}
 		}
@@ -106,10 +121,10 @@ func newRouter(t testing.TB, opts replica.Options, replicas int) *replica.Router
 }
 
 func TestRouteDecisions(t *testing.T) {
-	r := newRouter(t, replica.Options{ReadOnlyFunctions: []string{"my_stable_fn"}, WriteFunctions: []string{"my_writer"}}, 1)
+	r := newRouter(t, Config{ReadOnlyFunctions: []string{"my_stable_fn"}, WriteFunctions: []string{"my_writer"}}, 1)
 	ctx := context.Background()
-	rep := r.Replicas()[0]
-	require.Equal(t, replica.StateOnline, rep.State())
+	rep := r.replicas[0]
+	require.Equal(t, StateOnline, rep.State())
 
 	for _, tc := range []struct {
 		sql       string
@@ -133,34 +148,34 @@ func TestRouteDecisions(t *testing.T) {
 		{"LISTEN x", false},
 	} {
 		t.Run(tc.sql, func(t *testing.T) {
-			n := r.Route(ctx, sqlinfo.Analyze(tc.sql))
+			n := r.route(ctx, sqlinfo.Analyze(tc.sql))
 			require.Equal(t, tc.toReplica, !n.IsPrimary(), sqlinfo.Analyze(tc.sql).Reason)
 		})
 	}
 
 	read := sqlinfo.Analyze("SELECT * FROM users")
-	require.True(t, r.Route(replica.ForcePrimary(ctx), read).IsPrimary())
+	require.True(t, r.route(ForcePrimary(ctx), read).IsPrimary())
 
 	// A session position the replica has not replayed keeps reads on the primary …
-	s := replica.NewSession()
-	s.Observe(replica.LSN(^uint64(0) >> 2))
-	sctx := replica.WithSession(ctx, s)
-	require.True(t, r.Route(sctx, read).IsPrimary())
+	s := NewSession()
+	s.observe(pgLSN(^uint64(0) >> 2))
+	sctx := WithSession(ctx, s)
+	require.True(t, r.route(sctx, read).IsPrimary())
 	// … unless stale reads are allowed.
-	require.False(t, r.Route(replica.AllowStale(sctx), read).IsPrimary())
+	require.False(t, r.route(AllowStale(sctx), read).IsPrimary())
 	// A position it has replayed lets them go to the replica.
-	require.False(t, r.Route(replica.WithSession(ctx, replica.NewSession()), read).IsPrimary())
+	require.False(t, r.route(WithSession(ctx, NewSession()), read).IsPrimary())
 
 	// Transactions: primary unless read-only and allowed.
-	require.True(t, r.RouteTx(ctx, false).IsPrimary())
-	require.True(t, r.RouteTx(ctx, true).IsPrimary())
-	require.False(t, r.RouteTx(replica.PreferReplica(ctx), true).IsPrimary())
+	require.True(t, r.routeTx(ctx, false).IsPrimary())
+	require.True(t, r.routeTx(ctx, true).IsPrimary())
+	require.False(t, r.routeTx(PreferReplica(ctx), true).IsPrimary())
 
 	// A failed replica is left out until the monitor sees it again.
 	rep.MarkFailed(context.DeadlineExceeded)
-	require.True(t, r.Route(ctx, read).IsPrimary())
-	require.True(t, r.Next(ctx, nil).IsPrimary())
-	require.Eventually(t, func() bool { return rep.State() == replica.StateOnline }, 10*time.Second, 50*time.Millisecond)
+	require.True(t, r.route(ctx, read).IsPrimary())
+	require.True(t, r.next(ctx, nil).IsPrimary())
+	require.Eventually(t, func() bool { return rep.State() == StateOnline }, 10*time.Second, 50*time.Millisecond)
 }
 
 // Statements that may run user-defined code stay on the primary unless the
@@ -205,18 +220,19 @@ func TestUserCodeStaysOnPrimary(t *testing.T) {
 	repPool, err := pgxpool.New(ctx, testenv.RequireReplica(t))
 	require.NoError(t, err)
 	defer repPool.Close()
-	newR := func(o replica.Options) *replica.Router {
+	newR := func(o Config) *Router {
 		o.MaxLagBytes, o.MaxLagTime = 1<<40, time.Hour
-		o.Consistency = replica.ConsistencySession // routing decisions only
-		r, err := replica.New(ctx, replica.Config{Primary: primary, Replicas: []replica.Replica{{Pool: repPool}}, Options: o})
+		o.SessionConsistency = true // routing decisions only
+		o.Primary, o.Replicas = primary, []Replica{{Pool: repPool}}
+		r, err := New(ctx, o)
 		require.NoError(t, err)
 		t.Cleanup(r.Close)
-		require.Eventually(t, func() bool { return r.Replicas()[0].State() == replica.StateOnline }, 30*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return r.replicas[0].State() == StateOnline }, 30*time.Second, 10*time.Millisecond)
 		return r
 	}
-	strict := newR(replica.Options{})
-	trusting := newR(replica.Options{TrustVolatility: true})
-	listed := newR(replica.Options{ReadOnlyFunctions: []string{"pure_add"}})
+	strict := newR(Config{})
+	trusting := newR(Config{TrustVolatility: true})
+	listed := newR(Config{ReadOnlyFunctions: []string{"pure_add"}})
 
 	tests := []struct {
 		sql                        string
@@ -248,9 +264,9 @@ func TestUserCodeStaysOnPrimary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.sql, func(t *testing.T) {
 			info := sqlinfo.Analyze(tt.sql)
-			require.Equal(t, tt.strict, !strict.Route(ctx, info).IsPrimary(), "default")
-			require.Equal(t, tt.trusting, !trusting.Route(ctx, info).IsPrimary(), "TrustVolatility")
-			require.Equal(t, tt.isListed, !listed.Route(ctx, info).IsPrimary(), "ReadOnlyFunctions")
+			require.Equal(t, tt.strict, !strict.route(ctx, info).IsPrimary(), "default")
+			require.Equal(t, tt.trusting, !trusting.route(ctx, info).IsPrimary(), "TrustVolatility")
+			require.Equal(t, tt.isListed, !listed.route(ctx, info).IsPrimary(), "ReadOnlyFunctions")
 		})
 	}
 
@@ -261,72 +277,72 @@ func TestUserCodeStaysOnPrimary(t *testing.T) {
 		CREATE FUNCTION mood_int(mood) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1';
 		CREATE CAST (mood AS int) WITH FUNCTION mood_int(mood)`)
 	require.NoError(t, err)
-	strict.NoteSchemaChange()
-	trusting.NoteSchemaChange()
-	require.True(t, strict.Route(ctx, sqlinfo.Analyze("SELECT * FROM plain")).IsPrimary(), "a user cast exists")
-	require.False(t, trusting.Route(ctx, sqlinfo.Analyze("SELECT * FROM plain")).IsPrimary(), "an IMMUTABLE cast, trusted")
+	strict.noteSchemaChange()
+	trusting.noteSchemaChange()
+	require.True(t, strict.route(ctx, sqlinfo.Analyze("SELECT * FROM plain")).IsPrimary(), "a user cast exists")
+	require.False(t, trusting.route(ctx, sqlinfo.Analyze("SELECT * FROM plain")).IsPrimary(), "an IMMUTABLE cast, trusted")
 
 	// What the catalog said is forgotten when the schema changes: a function
 	// redefined from STABLE to VOLATILE goes back to the primary.
 	_, err = primary.Exec(ctx, "CREATE FUNCTION flips() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1'")
 	require.NoError(t, err)
-	trusting.NoteSchemaChange()
+	trusting.noteSchemaChange()
 	flips := sqlinfo.Analyze("SELECT flips()")
-	require.False(t, trusting.Route(ctx, flips).IsPrimary())
+	require.False(t, trusting.route(ctx, flips).IsPrimary())
 	_, err = primary.Exec(ctx, "CREATE OR REPLACE FUNCTION flips() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1'")
 	require.NoError(t, err)
 	// Without being told: the monitor sees the catalogs change.
 	start := time.Now()
-	require.Eventually(t, func() bool { return trusting.Route(ctx, flips).IsPrimary() }, 30*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return trusting.route(ctx, flips).IsPrimary() }, 30*time.Second, 10*time.Millisecond,
 		"a function redefined VOLATILE elsewhere stays on a replica")
 	t.Logf("redefinition noticed by the monitor after %v", time.Since(start).Round(time.Millisecond))
 }
 
 func TestBalancing(t *testing.T) {
-	r := newRouter(t, replica.Options{}, 2) // weights 1 and 2
+	r := newRouter(t, Config{}, 2) // weights 1 and 2
 	ctx := context.Background()
 	read := sqlinfo.Analyze("SELECT 1 FROM users")
 	counts := map[string]int{}
 	for i := 0; i < 300; i++ {
-		counts[r.Route(ctx, read).Name()]++
+		counts[r.route(ctx, read).Name()]++
 	}
 	require.Equal(t, 100, counts["replica-1"])
 	require.Equal(t, 200, counts["replica-2"])
 
-	lf := newRouter(t, replica.Options{Balance: replica.LeastInFlight}, 2)
-	first := lf.Route(ctx, read)
+	lf := newRouter(t, Config{LeastInFlight: true}, 2)
+	first := lf.route(ctx, read)
 	done := first.Acquired()
-	require.NotEqual(t, first.Name(), lf.Route(ctx, read).Name(), "the busy replica is avoided")
+	require.NotEqual(t, first.Name(), lf.route(ctx, read).Name(), "the busy replica is avoided")
 	done()
 }
 
 func BenchmarkRoute(b *testing.B) {
-	r := newRouter(b, replica.Options{}, 2)
-	ctx := replica.WithSession(context.Background(), replica.NewSession())
+	r := newRouter(b, Config{}, 2)
+	ctx := WithSession(context.Background(), NewSession())
 	info := sqlinfo.Analyze("SELECT id, title FROM content WHERE project_id = $1")
 	b.ReportAllocs()
 	for b.Loop() {
-		if r.Route(ctx, info).IsPrimary() {
+		if r.route(ctx, info).IsPrimary() {
 			b.Fatal("routed to the primary")
 		}
 	}
 }
 
-// The router on its own: after ObserveWrite, a session's reads avoid replicas
+// The router on its own: after observeWrite, a session's reads avoid replicas
 // that have not replayed the write, then come back to them.
 func TestStandaloneReadYourWrites(t *testing.T) {
-	r := newRouter(t, replica.Options{CheckInterval: 50 * time.Millisecond}, 1)
+	r := newRouter(t, Config{CheckInterval: 50 * time.Millisecond}, 1)
 	ctx := context.Background()
-	s := replica.NewSession()
-	sctx := replica.WithSession(ctx, s)
-	_, err := r.Primary().Pool().Exec(ctx, "SELECT pg_logical_emit_message(false, 'pgxperf', 'write')")
+	s := NewSession()
+	sctx := WithSession(ctx, s)
+	_, err := r.primary.Pool().Exec(ctx, "SELECT pg_logical_emit_message(false, 'pgxperf', 'write')")
 	require.NoError(t, err)
-	require.NoError(t, r.ObserveWrite(ctx, s))
-	require.NotZero(t, s.LSN())
+	require.NoError(t, r.observeWrite(ctx, s))
+	require.NotZero(t, s.position())
 	read := sqlinfo.Analyze("SELECT 1 FROM pg_class LIMIT 1")
 	// Until the monitor sees the replica past the write, reads go to the
 	// primary (TestRouteDecisions pins that with a position far ahead);
 	// then they come back to the replica.
-	require.Eventually(t, func() bool { return !r.Route(sctx, read).IsPrimary() }, 10*time.Second, 20*time.Millisecond)
-	require.NoError(t, r.ObserveWrite(ctx, nil))
+	require.Eventually(t, func() bool { return !r.route(sctx, read).IsPrimary() }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, r.observeWrite(ctx, nil))
 }
