@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -15,17 +13,17 @@ import (
 //	analyze  the SQL text, at most once per call (a cached lookup), for every step below
 //	cache    Query and QueryRow only: an opted-in read the query cache can serve (cache.go)
 //	timeout  Options.QueryTimeout, for a context without a deadline
-//	route    with replicas: the node; a read that fails on a replica is retried on the
-//	         next node, a write fails fast while the primary is down, a session's
-//	         writes are recorded for read-your-writes (route.go)
+//	route    with replicas, package replica runs the op: on the node it picks; a read
+//	         that fails on a replica is retried on the next node, a write fails fast
+//	         while the primary is down, a session's writes are recorded (route.go)
 //	acquire  a lease of a connection of that node's pool, bounded by
 //	         Options.AcquireTimeout, that Close can take back (lease.go)
 //	execute  on the connection, whose tracers keep the statistics, invalidate the
 //	         cache after writes and tell the router about writes (pool.go)
 //
 // The acquire and execute steps of a kind of call (a statement, a query, a
-// batch, a transaction's BEGIN, a COPY) are an op (ops.go); the route step
-// may run an op on several pools in turn.
+// batch, a transaction's BEGIN, a COPY) are an op (ops.go, a bridge.Op);
+// the route step may run an op on several pools in turn.
 
 // call is what every step knows of one Pool call.
 type call struct {
@@ -81,21 +79,4 @@ func (p *Pool) callContext(ctx context.Context) (context.Context, context.Cancel
 		return ctx, nil
 	}
 	return context.WithTimeout(ctx, p.opts.QueryTimeout)
-}
-
-// An op is the acquire and execute steps of one kind of call. The route
-// step runs it on a pool, and on another when it fails on a replica in a
-// way that makes a retry safe.
-type op interface {
-	// run acquires a connection of pool and starts the call on it. The
-	// result holds the connection until the application is done with it.
-	// onReplica is set when pool is a replica's.
-	run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) error
-	// finally arranges for f to run once the application is done with the
-	// result (rows or batch closed, transaction ended); at once when the op
-	// holds no connection.
-	finally(f func())
-	// committed arranges for f to run once what the call wrote, or may
-	// have written, is committed; never for a call the server rejected.
-	committed(f func())
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/multirows"
 )
 
@@ -23,7 +24,7 @@ type execOp struct {
 	err error
 }
 
-func (o *execOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+func (o *execOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		o.err = err
@@ -38,9 +39,9 @@ func (o *execOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	return o.err
 }
 
-func (o *execOp) finally(f func()) { f() }
+func (o *execOp) Finally(f func()) { f() }
 
-func (o *execOp) committed(f func()) {
+func (o *execOp) Committed(f func()) {
 	// A text of several statements may have committed some before one failed.
 	if mayHaveWritten(o.err) || o.multi() {
 		f()
@@ -56,7 +57,7 @@ type queryOp struct {
 	ok   bool
 }
 
-func (o *queryOp) run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) error {
+func (o *queryOp) Run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		return err
@@ -77,7 +78,7 @@ func (o *queryOp) run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) e
 	return nil
 }
 
-func (o *queryOp) finally(f func()) {
+func (o *queryOp) Finally(f func()) {
 	if !o.ok {
 		f()
 		return
@@ -85,7 +86,7 @@ func (o *queryOp) finally(f func()) {
 	o.rows.finally = f
 }
 
-func (o *queryOp) committed(f func()) {
+func (o *queryOp) Committed(f func()) {
 	if o.ok {
 		o.rows.committed = f
 	}
@@ -99,7 +100,7 @@ type batchOp struct {
 	results *leaseBatch // nil until run succeeded
 }
 
-func (o *batchOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+func (o *batchOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func (o *batchOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	return nil
 }
 
-func (o *batchOp) finally(f func()) {
+func (o *batchOp) Finally(f func()) {
 	if o.results == nil {
 		f()
 		return
@@ -116,7 +117,7 @@ func (o *batchOp) finally(f func()) {
 	o.results.onDone(f)
 }
 
-func (o *batchOp) committed(f func()) {
+func (o *batchOp) Committed(f func()) {
 	if o.results != nil {
 		o.results.onDone(f)
 	}
@@ -129,7 +130,7 @@ type txOp struct {
 	tx   *releaseTx // nil until run succeeded
 }
 
-func (o *txOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+func (o *txOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		return err
@@ -143,7 +144,7 @@ func (o *txOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	return nil
 }
 
-func (o *txOp) finally(f func()) {
+func (o *txOp) Finally(f func()) {
 	if o.tx == nil {
 		f()
 		return
@@ -151,7 +152,7 @@ func (o *txOp) finally(f func()) {
 	o.tx.ended = f
 }
 
-func (o *txOp) committed(f func()) {
+func (o *txOp) Committed(f func()) {
 	if o.tx != nil {
 		o.tx.onCommit = f
 	}
@@ -167,7 +168,7 @@ type copyOp struct {
 	err     error
 }
 
-func (o *copyOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+func (o *copyOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		o.err = err
@@ -178,20 +179,20 @@ func (o *copyOp) run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	return o.err
 }
 
-func (o *copyOp) finally(f func()) { f() }
+func (o *copyOp) Finally(f func()) { f() }
 
-func (o *copyOp) committed(f func()) {
+func (o *copyOp) Committed(f func()) {
 	if mayHaveWritten(o.err) {
 		f()
 	}
 }
 
 var (
-	_ op = (*execOp)(nil)
-	_ op = (*queryOp)(nil)
-	_ op = (*batchOp)(nil)
-	_ op = (*txOp)(nil)
-	_ op = (*copyOp)(nil)
+	_ bridge.Op = (*execOp)(nil)
+	_ bridge.Op = (*queryOp)(nil)
+	_ bridge.Op = (*batchOp)(nil)
+	_ bridge.Op = (*txOp)(nil)
+	_ bridge.Op = (*copyOp)(nil)
 )
 
 // execMulti runs a text of several statements without arguments as pgx's

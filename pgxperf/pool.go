@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
@@ -48,9 +49,11 @@ type Pool struct {
 	tracer   *tracer.Tracer         // nil when monitoring is disabled
 	cache    *querycache.QueryCache // nil when the query cache is off
 	redis    *redis.Client          // the cache's client when the Pool made it from RedisURL
-	writes   *writeWatch            // tells the router about writes; nil without replicas
-	opts     Options
-	logger   *slog.Logger
+	// attachWrites hands the router, once it exists, to the primary's
+	// write watch (replica's tracer of every write); nil without replicas.
+	attachWrites func(r any)
+	opts         Options
+	logger       *slog.Logger
 
 	busyMu sync.Mutex
 	busy   map[*pgx.Conn]struct{} // connections acquired and not yet released
@@ -123,8 +126,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	}
 	var writes pgx.QueryTracer // the router's read-your-writes: every write on the primary
 	if len(opts.ReplicaURLs) > 0 {
-		p.writes = &writeWatch{}
-		writes = p.writes
+		writes, p.attachWrites = bridge.ReplicaWriteWatch()
 	}
 	cfg.ConnConfig.Tracer = chainTracer(ours, inval, writes, userTracer)
 	p.chainHooks(cfg)
@@ -142,7 +144,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 			p.Close()
 			return nil, err
 		}
-		p.writes.router.Store(p.router)
+		p.attachWrites(p.router)
 	}
 	return p, nil
 }
@@ -302,7 +304,7 @@ func (p *Pool) Exec(ctx context.Context, sql string, arguments ...any) (pgconn.C
 	o := &execOp{call: newCall(ctx, sql, arguments), p: p}
 	p.withTimeout(&o.call)
 	defer o.endTimeout()
-	err := p.route(o.ctx, o, p.stmtDest(&o.call))
+	err := p.runStmt(&o.call, o)
 	return o.tag, err
 }
 
@@ -323,7 +325,7 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 func (p *Pool) query(c call) (pgx.Rows, error) {
 	o := &queryOp{call: c, p: p}
 	p.withTimeout(&o.call)
-	if err := p.route(o.ctx, o, p.stmtDest(&o.call)); err != nil {
+	if err := p.runStmt(&o.call, o); err != nil {
 		o.endTimeout()
 		return pgxrows.Fail(err), err
 	}
@@ -352,7 +354,7 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	o := &batchOp{p: p, b: b}
 	c := newCall(ctx, "", nil)
 	p.withTimeout(&c)
-	if err := p.route(c.ctx, o, p.batchDest(c.ctx, b)); err != nil {
+	if err := p.runBatch(c.ctx, b, o); err != nil {
 		c.endTimeout()
 		return pgx.FailedBatchResults(b, err)
 	}
@@ -374,7 +376,7 @@ func (p *Pool) BeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, er
 	p.withTimeout(&c)
 	// The deadline covers BEGIN only; the transaction's own calls carry their contexts.
 	defer c.endTimeout()
-	if err := p.route(c.ctx, o, p.txDest(c.ctx, txOptions)); err != nil {
+	if err := p.runTx(c.ctx, txOptions, o); err != nil {
 		return nil, err
 	}
 	return o.tx, nil
@@ -386,6 +388,6 @@ func (p *Pool) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNam
 	c := newCall(ctx, "", nil)
 	p.withTimeout(&c)
 	defer c.endTimeout()
-	err := p.route(c.ctx, o, p.primaryDest())
+	err := p.runPrimary(c.ctx, o)
 	return o.n, err
 }

@@ -141,7 +141,7 @@ func TestReplicaPoolConfiguredLikePrimary(t *testing.T) {
 	require.Equal(t, "12345ms", timeout, "the replica URL's own parameter")
 	require.Equal(t, "app schema", marker)
 
-	rc := bridge.ReplicaNodes(p.Router())[1].Pool().Config()
+	rc := bridge.ReplicaPools(p.Router())[1].Config()
 	require.Equal(t, pgx.QueryExecModeSimpleProtocol, rc.ConnConfig.DefaultQueryExecMode)
 	require.EqualValues(t, 3, rc.MaxConns)
 	require.NotEqual(t, p.Config().ConnConfig.Port, rc.ConnConfig.Port, "the replica's own address")

@@ -60,6 +60,5 @@ func (p *Pool) AcquireReplica(ctx context.Context) (*pgxpool.Conn, error) {
 	if p.router == nil {
 		return p.acquire(ctx)
 	}
-	n := bridge.ReplicaRouteTx(p.router, replica.PreferReplica(ctx), true)
-	return p.acquireFrom(ctx, n.Pool())
+	return p.acquireFrom(ctx, bridge.ReplicaPool(p.router, ctx))
 }

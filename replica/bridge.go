@@ -3,36 +3,40 @@ package replica
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 // What package pgxperf calls and applications do not (internal/bridge/replica.go).
 func init() {
-	bridge.ReplicaRoute = func(r any, ctx context.Context, info *sqlinfo.Info) bridge.ReplicaNode {
-		return r.(*Router).route(ctx, info)
+	bridge.ReplicaRunStmt = func(r any, ctx context.Context, info *sqlinfo.Info, o bridge.Op) error {
+		return r.(*Router).runStmt(ctx, info, o)
 	}
-	bridge.ReplicaRouteTx = func(r any, ctx context.Context, readOnly bool) bridge.ReplicaNode {
-		return r.(*Router).routeTx(ctx, readOnly)
+	bridge.ReplicaRunBatch = func(r any, ctx context.Context, infos []*sqlinfo.Info, o bridge.Op) error {
+		return r.(*Router).runBatch(ctx, infos, o)
 	}
-	bridge.ReplicaNext = func(r any, ctx context.Context, tried []bridge.ReplicaNode) bridge.ReplicaNode {
-		return r.(*Router).next(ctx, tried)
+	bridge.ReplicaRunTx = func(r any, ctx context.Context, readOnly bool, o bridge.Op) error {
+		return r.(*Router).runTx(ctx, readOnly, o)
 	}
-	bridge.ReplicaPrimary = func(r any) bridge.ReplicaNode { return r.(*Router).primary }
-	bridge.ReplicaNodes = func(r any) []bridge.ReplicaNode {
+	bridge.ReplicaRunPrimary = func(r any, ctx context.Context, o bridge.Op) error {
+		return r.(*Router).runPrimary(ctx, o)
+	}
+	bridge.ReplicaPool = func(r any, ctx context.Context) *pgxpool.Pool { return r.(*Router).replicaPool(ctx) }
+	bridge.ReplicaPools = func(r any) []*pgxpool.Pool {
 		rt := r.(*Router)
-		out := []bridge.ReplicaNode{rt.primary}
+		out := []*pgxpool.Pool{rt.primary.pool}
 		for _, n := range rt.replicas {
-			out = append(out, n)
+			out = append(out, n.pool)
 		}
 		return out
 	}
-	bridge.ReplicaIsRead = func(r any, info *sqlinfo.Info) bool { return r.(*Router).isRead(info) }
-	bridge.ReplicaPrimaryErr = func(r any) error { return r.(*Router).primaryErr() }
-	bridge.ReplicaCountPrimary = func(r any) { r.(*Router).countPrimary() }
-	bridge.ReplicaRecordWrite = func(r any, ctx context.Context, s any) { ss, _ := s.(*Session); r.(*Router).recordWrite(ctx, ss) }
-	bridge.ReplicaNoteWrite = func(r any) { r.(*Router).noteWrite() }
-	bridge.ReplicaNoteSchemaChange = func(r any) { r.(*Router).noteSchemaChange() }
+	bridge.ReplicaWriteWatch = func() (pgx.QueryTracer, func(r any)) {
+		w := &writeWatch{}
+		return w, func(r any) { w.router.Store(r.(*Router)) }
+	}
 }
 
 // recordWrite records in s the primary's WAL insert position after a write;
@@ -46,5 +50,3 @@ func (r *Router) recordWrite(ctx context.Context, s *Session) {
 		s.observe(pgLSN(^uint64(0) >> 1))
 	}
 }
-
-var _ bridge.ReplicaNode = (*node)(nil)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -298,7 +297,7 @@ func (r *Router) route(ctx context.Context, info *sqlinfo.Info) *node {
 // pickOrPrimary picks a replica that may serve a read with routing rt,
 // skipping tried, or returns the primary. When replicas are only behind
 // the write position, it wakes the catch-up poller.
-func (r *Router) pickOrPrimary(rt routing, tried []bridge.ReplicaNode) *node {
+func (r *Router) pickOrPrimary(rt routing, tried []*node) *node {
 	min, ok := r.minLSN(rt)
 	if !ok {
 		return r.primary
@@ -322,12 +321,6 @@ func (r *Router) routeTx(ctx context.Context, readOnly bool) *node {
 		return r.primary
 	}
 	return r.pickOrPrimary(rt, nil)
-}
-
-// next returns another replica for a read that failed on the nodes in tried,
-// or the primary when none is left.
-func (r *Router) next(ctx context.Context, tried []bridge.ReplicaNode) *node {
-	return r.pickOrPrimary(fromContext(ctx), tried)
 }
 
 // readOnly decides whether a statement may run on a replica: proven
@@ -358,7 +351,7 @@ func (r *Router) isRead(info *sqlinfo.Info) bool {
 func (r *Router) noteSchemaChange() { r.code.forget() }
 
 // pick chooses a healthy replica that has replayed min, skipping tried.
-func (r *Router) pick(min pgLSN, tried []bridge.ReplicaNode) *node {
+func (r *Router) pick(min pgLSN, tried []*node) *node {
 	ok := func(n *node) bool {
 		if n.State() != StateOnline || (min != 0 && pgLSN(n.replayLSN.Load()) < min) {
 			return false

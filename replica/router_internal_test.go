@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 )
@@ -111,7 +110,7 @@ func newRouter(t testing.TB, opts Config, replicas int) *Router {
 			return false
 		}
 		for _, n := range r.replicas {
-			if len(r.replicas) > 1 && r.next(ctx, []bridge.ReplicaNode{n}).IsPrimary() {
+			if len(r.replicas) > 1 && r.pickOrPrimary(fromContext(ctx), []*node{n}).IsPrimary() {
 				return false
 			}
 		}
@@ -174,7 +173,7 @@ func TestRouteDecisions(t *testing.T) {
 	// A failed replica is left out until the monitor sees it again.
 	rep.MarkFailed(context.DeadlineExceeded)
 	require.True(t, r.route(ctx, read).IsPrimary())
-	require.True(t, r.next(ctx, nil).IsPrimary())
+	require.True(t, r.pickOrPrimary(fromContext(ctx), nil).IsPrimary())
 	require.Eventually(t, func() bool { return rep.State() == StateOnline }, 10*time.Second, 50*time.Millisecond)
 }
 

@@ -3,76 +3,57 @@ package bridge
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
-// What package replica offers package pgxperf: the routing decisions and a
-// node's bookkeeping around a routed call. The variables are set by
-// replica's init. Wherever r is a parameter it is a non-nil
-// *replica.Router (any: this package cannot import replica); s is a
-// *replica.Session. All of them are safe for concurrent use.
-//
-// A routed call goes: ReplicaRoute (or ReplicaRouteTx) picks a node; on a
-// replica the call runs on node.Pool() between Begin and Released (or
-// Acquired's func); a read that fails there with a retryable error counts
-// CountRetry, a connection failure also MarkFailed, and ReplicaNext picks
-// the next node; on the primary ReplicaPrimaryErr fails a write fast,
-// ReplicaCountPrimary counts it, and after a write ReplicaRecordWrite
-// records the session's position.
+// What package replica offers package pgxperf: the route step of the
+// Pool's call chain. The variables are set by replica's init. Wherever r is
+// a parameter it is a non-nil *replica.Router (any: this package cannot
+// import replica). All of them are safe for concurrent use.
 
-// ReplicaNode is one server of a replica.Router, the primary or a replica.
-// Its methods are safe for concurrent use.
-type ReplicaNode interface {
-	// IsPrimary reports whether the node is the primary.
-	IsPrimary() bool
-	// Pool returns the node's pool.
-	Pool() *pgxpool.Pool
-	// Begin marks one more call in flight (least-in-flight balancing);
-	// Released ends it. Acquired does Begin and returns Released.
-	Begin()
-	Released()
-	Acquired() func()
-	// CountRetry records a read that failed here and is retried elsewhere.
-	CountRetry()
-	// MarkFailed records a connection-level failure; a replica is taken
-	// out of rotation until the monitor sees it answer again.
-	MarkFailed(err error)
+// Op is one call of pgxperf.Pool as the route step sees it: its acquire
+// and execute steps, which the Router runs on the pool of the node it picks
+// (and again on another node when a read fails on a replica in a way that
+// makes a retry safe).
+type Op interface {
+	// Run acquires a connection of pool and starts the call on it; the
+	// result holds the connection until the application is done with it.
+	// onReplica is set when pool is a replica's: a query reads ahead so
+	// that a failure before its first row reaches the application can
+	// still be retried elsewhere.
+	Run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) error
+	// Finally arranges for f to run once the application is done with the
+	// result (rows or batch closed, transaction ended); at once when the
+	// call holds no connection.
+	Finally(f func())
+	// Committed arranges for f to run once what the call wrote, or may
+	// have written, is committed; never for a call the server rejected.
+	Committed(f func())
 }
 
 var (
-	// ReplicaRoute returns the node for a statement analyzed as info: a
-	// replica only when it is proven read-only, vetted against the catalog
-	// (a lookup the first time), not forced to the primary by ctx, and a
-	// healthy replica has replayed what ctx's reads must see.
-	ReplicaRoute func(r any, ctx context.Context, info *sqlinfo.Info) ReplicaNode
-	// ReplicaRouteTx returns the node for a transaction (readOnly: opened
-	// with AccessMode pgx.ReadOnly), or for AcquireReplica.
-	ReplicaRouteTx func(r any, ctx context.Context, readOnly bool) ReplicaNode
-	// ReplicaNext returns another replica for a read that failed on the
-	// nodes in tried, or the primary when none is left.
-	ReplicaNext func(r any, ctx context.Context, tried []ReplicaNode) ReplicaNode
-	// ReplicaPrimary returns the primary node.
-	ReplicaPrimary func(r any) ReplicaNode
-	// ReplicaNodes returns the primary and the replicas, in Router.Nodes order.
-	ReplicaNodes func(r any) []ReplicaNode
-	// ReplicaIsRead reports whether the router already knows info to be a
-	// read a replica may serve; it never queries the catalog.
-	ReplicaIsRead func(r any, info *sqlinfo.Info) bool
-	// ReplicaPrimaryErr returns nil while the primary answers its health
-	// checks, else an error matching replica.ErrPrimaryUnavailable.
-	ReplicaPrimaryErr func(r any) error
-	// ReplicaCountPrimary records a statement routed to the primary.
-	ReplicaCountPrimary func(r any)
-	// ReplicaRecordWrite records in session s (nil: nothing) the primary's
-	// WAL insert position after a write: one round trip. When that fails,
-	// the session's reads stay on the primary from then on.
-	ReplicaRecordWrite func(r any, ctx context.Context, s any)
-	// ReplicaNoteWrite records that a write through the primary pool has
-	// completed (pool-wide read-your-writes); no round trip.
-	ReplicaNoteWrite func(r any)
-	// ReplicaNoteSchemaChange makes the router forget what it read from
-	// the catalog.
-	ReplicaNoteSchemaChange func(r any)
+	// ReplicaRunStmt runs a statement (Exec, Query, QueryRow) analyzed as
+	// info: on a replica when it is proven read-only, vetted against the
+	// catalog and no write it must see is missing there; else on the primary.
+	ReplicaRunStmt func(r any, ctx context.Context, info *sqlinfo.Info, o Op) error
+	// ReplicaRunBatch runs a batch whose statements are analyzed as infos:
+	// on a replica only when every statement may go to one.
+	ReplicaRunBatch func(r any, ctx context.Context, infos []*sqlinfo.Info, o Op) error
+	// ReplicaRunTx runs a transaction's BEGIN: on a replica only when it is
+	// read-only and read-only transactions may use replicas.
+	ReplicaRunTx func(r any, ctx context.Context, readOnly bool, o Op) error
+	// ReplicaRunPrimary runs a write only the primary takes (COPY).
+	ReplicaRunPrimary func(r any, ctx context.Context, o Op) error
+	// ReplicaPool returns the pool AcquireReplica takes a connection from:
+	// a healthy replica's, or the primary's when none is.
+	ReplicaPool func(r any, ctx context.Context) *pgxpool.Pool
+	// ReplicaPools returns the primary's pool, then each replica's.
+	ReplicaPools func(r any) []*pgxpool.Pool
+	// ReplicaWriteWatch returns the tracer to install on the primary's
+	// connections, which tells the Router about every write that completes
+	// there, and the function that attaches the Router once it exists.
+	ReplicaWriteWatch func() (t pgx.QueryTracer, attach func(r any))
 )

@@ -1,4 +1,4 @@
-package pgxperf
+package replica
 
 import (
 	"context"
@@ -7,20 +7,21 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/selfsql"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
-	"github.com/pgxperf/pgxperf/replica"
 )
 
 // writeWatch is the primary pool's tracer that tells the router about every
 // write that completes on any of its connections, whichever Pool method,
 // transaction or acquired connection ran it: reads that start afterwards
-// then see it (replica.Config.SessionConsistency false). A statement that may write (or
-// whose text is not understood) is marked when it starts and reported when
-// it ends; reads cost one cached analysis and no allocation.
+// then see it (pool-wide read-your-writes: Config.SessionConsistency
+// false). pgxperf.Pool installs it on the primary's connections before the
+// Router exists and attaches the Router once it does (see
+// internal/bridge.ReplicaWriteWatch). A statement that may write (or whose
+// text is not understood) is marked when it starts and reported when it
+// ends; reads cost one cached analysis and no allocation.
 type writeWatch struct {
-	router atomic.Pointer[replica.Router]
+	router atomic.Pointer[Router]
 }
 
 type writeMarkKey struct{}
@@ -55,7 +56,7 @@ func (w *writeWatch) done(ctx context.Context, conn *pgx.Conn) {
 		return
 	}
 	if k == schemaChange {
-		bridge.ReplicaNoteSchemaChange(r)
+		r.noteSchemaChange()
 		if conn != nil && conn.PgConn().TxStatus() != 'I' {
 			// DDL in a transaction: what the router reads from the catalog
 			// until the transaction ends is the old schema. Forget again
@@ -63,7 +64,7 @@ func (w *writeWatch) done(ctx context.Context, conn *pgx.Conn) {
 			conn.PgConn().CustomData()[ddlInTxKey] = true
 		}
 	}
-	bridge.ReplicaNoteWrite(r)
+	r.noteWrite()
 }
 
 // ddlInTxKey marks, in a connection's CustomData, a transaction that ran DDL.
@@ -82,7 +83,7 @@ func (w *writeWatch) txEnded(conn *pgx.Conn) {
 	}
 	delete(cd, ddlInTxKey)
 	if r := w.router.Load(); r != nil {
-		bridge.ReplicaNoteSchemaChange(r)
+		r.noteSchemaChange()
 	}
 }
 
@@ -98,7 +99,7 @@ func (w *writeWatch) mayWrite(sql string) writeKind {
 	}
 	info := sqlinfo.Analyze(sql)
 	if info.ReadOnly {
-		if r := w.router.Load(); r == nil || bridge.ReplicaIsRead(r, info) {
+		if r := w.router.Load(); r == nil || r.isRead(info) {
 			return noWrite
 		}
 		return dataWrite
@@ -155,9 +156,9 @@ func (w *writeWatch) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.
 	if k := w.mayWrite(data.SQL); k != noWrite {
 		if r := w.router.Load(); r != nil {
 			if k == schemaChange {
-				bridge.ReplicaNoteSchemaChange(r)
+				r.noteSchemaChange()
 			}
-			bridge.ReplicaNoteWrite(r)
+			r.noteWrite()
 		}
 	}
 }

@@ -1,0 +1,127 @@
+package replica
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgxperf/pgxperf/internal/bridge"
+	"github.com/pgxperf/pgxperf/internal/pgerr"
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+)
+
+// This file is the route step of pgxperf.Pool's call chain: the Pool hands
+// the Router each call as a bridge.Op (its acquire and execute steps) and
+// the Router runs it where it belongs. A read that fails on a replica with a
+// connection error or a recovery conflict, before any row reached the
+// caller, is run again on another replica and then on the primary
+// (re-running it is safe: only statements proven read-only go to
+// replicas); a write fails fast while the monitor finds the primary down;
+// and after a write in a Session the primary's WAL position is recorded so
+// the session's later reads see it.
+
+// runStmt runs a statement (Exec, Query, QueryRow) analyzed as info.
+func (r *Router) runStmt(ctx context.Context, info *sqlinfo.Info, o bridge.Op) error {
+	return r.run(ctx, o, r.route(ctx, info), info.ReadOnly)
+}
+
+// runBatch runs a batch whose statements are analyzed as infos: on a
+// replica only when every statement may go to one.
+func (r *Router) runBatch(ctx context.Context, infos []*sqlinfo.Info, o bridge.Op) error {
+	if len(infos) == 0 {
+		return r.run(ctx, o, r.primary, false)
+	}
+	for _, info := range infos {
+		if !info.ReadOnly {
+			return r.run(ctx, o, r.primary, false)
+		}
+	}
+	return r.run(ctx, o, r.batchNode(ctx, infos), true)
+}
+
+// batchNode returns the replica that may run every statement of a
+// read-only batch, or the primary: each statement must be one the router
+// would send to a replica (vetted against the catalog like a single read).
+func (r *Router) batchNode(ctx context.Context, infos []*sqlinfo.Info) *node {
+	n := r.route(ctx, infos[0])
+	if n.primary {
+		return n
+	}
+	for _, info := range infos[1:] {
+		if !r.isRead(info) {
+			r.route(ctx, info) // vets the statement against the catalog once
+			if !r.isRead(info) {
+				return r.primary
+			}
+		}
+	}
+	return n
+}
+
+// runTx runs BEGIN of a transaction (see routeTx).
+func (r *Router) runTx(ctx context.Context, readOnly bool, o bridge.Op) error {
+	return r.run(ctx, o, r.routeTx(ctx, readOnly), readOnly)
+}
+
+// runPrimary runs a write only the primary can take (COPY).
+func (r *Router) runPrimary(ctx context.Context, o bridge.Op) error {
+	return r.run(ctx, o, r.primary, false)
+}
+
+// run runs o on n, and on the next nodes while it fails on a replica in a
+// way that makes a retry safe, then on the primary. read says the call
+// only reads: it may still try a primary the monitor finds down, and
+// records no write.
+func (r *Router) run(ctx context.Context, o bridge.Op, n *node, read bool) error {
+	var tried []*node
+	for !n.primary {
+		n.Begin()
+		err := o.Run(ctx, n.pool, true)
+		if err == nil {
+			o.Finally(n.Released)
+			return nil
+		}
+		n.Released()
+		retry, down := retryable(ctx, err)
+		if !retry {
+			return err
+		}
+		n.CountRetry()
+		if down {
+			n.MarkFailed(err)
+		}
+		tried = append(tried, n)
+		n = r.pickOrPrimary(fromContext(ctx), tried)
+	}
+	if !read {
+		if err := r.primaryErr(); err != nil {
+			return err
+		}
+	}
+	r.countPrimary()
+	err := o.Run(ctx, r.primary.pool, false)
+	if !read {
+		if s := SessionFromContext(ctx); s != nil {
+			o.Committed(func() { r.recordWrite(context.WithoutCancel(ctx), s) })
+		}
+	}
+	return err
+}
+
+// retryable says whether a read that failed on a replica may be retried
+// elsewhere, and whether the replica itself looks down, by the one error
+// classification (internal/pgerr): a recovery conflict or a read-only
+// refusal is retried and leaves the node in rotation; only a connection
+// failure marks it down. pgx.ErrNoRows, a Scan error and the statement's
+// own SQL error are the caller's answer.
+func retryable(ctx context.Context, err error) (retry, down bool) {
+	if err == nil || ctx.Err() != nil {
+		return false, false
+	}
+	return pgerr.Retry(err)
+}
+
+// replicaPool returns the pool of the node AcquireReplica should use.
+func (r *Router) replicaPool(ctx context.Context) *pgxpool.Pool {
+	return r.routeTx(PreferReplica(ctx), true).pool
+}
