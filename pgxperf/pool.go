@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
@@ -184,7 +185,7 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 	cfg.BeforeClose = func(c *pgx.Conn) {
 		p.markIdle(c)
 		if p.tracer != nil {
-			p.tracer.ForgetConn(c)
+			bridge.TracerForgetConn(p.tracer, c)
 		}
 		if p.cache != nil {
 			p.cache.Invalidator().ForgetConn(c)

@@ -10,10 +10,10 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/pgerr"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
-	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // This file holds the call paths used when replicas are configured: each
@@ -51,7 +51,7 @@ func failed(n *replica.Node, err error, down bool) {
 func mayHaveWritten(err error) bool { return !pgerr.Rejected(err) }
 
 // noScope hides an n1detect scope from pgxperf's own statements.
-func noScope(ctx context.Context) context.Context { return tracer.WithScope(ctx, nil) }
+func noScope(ctx context.Context) context.Context { return scope.With(ctx, nil) }
 
 // recordWrite stores the primary's WAL insert position in the context's
 // session after a write: one round trip, only when a session is present.

@@ -9,7 +9,8 @@
 //	cfg.ConnConfig.Tracer = t
 //	pool, _ := pgxpool.NewWithConfig(ctx, cfg)
 //	…
-//	for _, st := range t.Snapshot().Sort(tracer.ByTotal).Top(10) {
+//	top := t.Snapshot().Statements // largest total time first
+//	for _, st := range top[:min(10, len(top))] {
 //		fmt.Println(st.Calls, st.Total, st.P95, st.Query)
 //	}
 //
@@ -42,8 +43,11 @@
 // normalized SQL, the sqlc query name, the slowest execution with its
 // application call site, and which pool role (primary or replica) served it.
 // Connection-acquire wait and prepare time are kept apart from execution time.
-// A Registry keeps at most MaxFingerprints entries (5000 by default); beyond
-// that, statements are counted together under fingerprint 0.
+// A Tracer keeps at most Config.MaxFingerprints entries (5000 by default);
+// beyond that, statements are counted together under fingerprint 0.
+// Tracer.Snapshot copies them, sorted by total time; sort the copy with
+// slices.SortFunc for another order. Config.Observers see each statement as
+// an Event when it ends.
 //
 // pgx traces the end of a query when its rows are closed, so the execution time
 // of Query includes the time the application spends iterating the rows.
