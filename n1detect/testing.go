@@ -19,7 +19,8 @@ type TB interface {
 
 // ForTest scopes a whole test: it returns a context to run the code under
 // test with, and at cleanup fails the test, with readable findings, when an
-// N+1 read or write was found. Redundant statements are logged, not failed.
+// N+1 read or write was found. Redundant statements do not fail it. Call it
+// from the test's goroutine.
 //
 //	func TestListProjects(t *testing.T) {
 //		ctx := n1detect.ForTest(t)

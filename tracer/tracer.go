@@ -60,7 +60,9 @@ type Config struct {
 // Tracer is a pgx tracer that records per-fingerprint statistics and logs slow
 // queries. It implements pgx.QueryTracer, pgx.BatchTracer, pgx.CopyFromTracer,
 // pgx.PrepareTracer, pgx.ConnectTracer, pgxpool.AcquireTracer and
-// pgxpool.ReleaseTracer. Its methods are safe for concurrent use.
+// pgxpool.ReleaseTracer. Its methods are safe for concurrent use. Create one
+// with New; a nil *Tracer must not be installed (ObserveCacheHit alone
+// accepts one, and does nothing).
 type Tracer struct {
 	*shared
 	role Role
@@ -94,9 +96,11 @@ var (
 	_ pgxpool.ReleaseTracer = (*Tracer)(nil)
 )
 
-// New returns a Tracer for a primary pool. Install it with
+// New returns a Tracer for a primary pool, configured by cfg (copied,
+// Observers included). Install it with
 // cfg.ConnConfig.Tracer = tracer.New(tracer.Config{}); combine it with other
-// tracers through pgx's multitracer package.
+// tracers through pgx's multitracer package. One Tracer may serve several
+// connections and pools; their statements share its statistics.
 func New(cfg Config) *Tracer {
 	s := &shared{
 		reg:      newRegistry(cfg.MaxFingerprints),
@@ -729,7 +733,8 @@ func (t *Tracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpo
 
 // TraceAcquireEnd implements pgxpool.AcquireTracer. The wait is recorded for
 // the pool and charged to the connection's next statement; the connection is
-// marked in use (inUse).
+// marked in use until TraceRelease (pgxperf's Close cancels the queries of
+// connections still in use at its deadline).
 func (t *Tracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
 	s, ok := ctx.(*acquireState) // what TraceAcquireStart returned, unless wrapped
 	if !ok {
