@@ -5,6 +5,8 @@ package tracer_test
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -236,4 +239,57 @@ func TestFakePGPool(t *testing.T) {
 	_, err := pool.Exec(ctx, "SELECT v FROM users WHERE id = $1", int64(1))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, stats(t, tr, "SELECT v FROM users WHERE id = $1").Calls)
+}
+
+// A scope in the context sees every statement with its callers, batches
+// included; scope.With(ctx, nil) hides it.
+func TestFakePGScope(t *testing.T) {
+	tr, _ := fakeTracer()
+	conn := (&fakePG{}).connect(t, tr)
+	rec := &scopeRecorder{}
+	ctx := scope.With(testCtx(t), rec)
+
+	for i := range 2 {
+		_, err := conn.Exec(ctx, "SELECT v FROM users WHERE id = $1", int64(i))
+		require.NoError(t, err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT v FROM items WHERE owner = $1", int64(1))
+	b.Queue("UPDATE users SET name = 'x' WHERE id = $1", int64(1))
+	require.NoError(t, conn.SendBatch(ctx, b).Close())
+	_, err := conn.Exec(scope.With(ctx, nil), "SELECT v FROM users WHERE id = $1", int64(3))
+	require.NoError(t, err)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Len(t, rec.events, 4, "the hidden statement is not seen")
+	for i, ev := range rec.events {
+		require.NotNil(t, ev.Info)
+		require.NotEmpty(t, rec.pcs[i], "callers captured")
+		require.Equal(t, "TestFakePGScope", callerName(rec.pcs[i]), "the first application frame")
+	}
+	require.Equal(t, sqlinfo.KindSelect, rec.events[0].Info.Kind)
+	require.EqualValues(t, 1, rec.events[1].Rows)
+	require.False(t, rec.events[1].Batch)
+	require.True(t, rec.events[2].Batch && rec.events[3].Batch)
+	require.Equal(t, rec.events[2].BatchID, rec.events[3].BatchID)
+	require.EqualValues(t, 3, rec.events[2].Rows)
+	require.Equal(t, sqlinfo.KindUpdate, rec.events[3].Info.Kind)
+	require.EqualValues(t, 4, stats(t, tr, "SELECT v FROM users WHERE id = $1").Calls+stats(t, tr, "SELECT v FROM items WHERE owner = $1").Calls,
+		"the hidden statement is still in the statistics")
+}
+
+// callerName returns the short name of the first function of pcs outside
+// pgx, pgxperf's packages and the runtime.
+func callerName(pcs []uintptr) string {
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if strings.Contains(f.Function, "tracer_test.") {
+			return f.Function[strings.LastIndex(f.Function, ".")+1:]
+		}
+		if !more {
+			return ""
+		}
+	}
 }
