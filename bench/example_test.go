@@ -32,7 +32,8 @@ func Example_multitracer() {
 
 	// … the application runs; spans go to the OpenTelemetry exporter …
 
-	for _, st := range stats.Snapshot().Top(5) {
+	top := stats.Snapshot().Statements // largest total time first
+	for _, st := range top[:min(5, len(top))] {
 		fmt.Printf("%6d calls %10v total  %s\n", st.Calls, st.Total, st.Query)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	iscope "github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/n1detect"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -144,7 +145,7 @@ func BenchmarkScopeLookupMiss(b *testing.B) {
 	req := benchRequestContext(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if tracer.ScopeFromContext(req) != nil {
+		if iscope.From(req) != nil {
 			b.Fatal("found a scope")
 		}
 	}

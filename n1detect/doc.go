@@ -13,7 +13,7 @@
 //	ctx, scope := n1detect.Start(ctx, "nightly export", n1detect.Config{})
 //	runExport(ctx, pool)
 //	for _, f := range scope.Finish() {
-//		log.Print(f) // readable; f.JSON() for machines
+//		log.Print(f) // readable; json.Marshal(f) for machines
 //	}
 //
 // Statements with no scope cost one context lookup. In a scope, the tracer
@@ -27,7 +27,8 @@
 // loop calling a generated method points at the loop) and by what they touch
 // (statement kind and tables, so a per-item query whose WHERE clause varies is
 // still one group). A group run at least Config.Threshold times (2 by
-// default, 5 and 50 ms in ProductionConfig) is:
+// default; 5 and together at least Config.MinTotal, 50 ms, by default in
+// Middleware) is:
 //
 //   - NPlusOne: a read with different arguments each time;
 //   - NPlusOneWrite: an INSERT, UPDATE, DELETE or MERGE per row;

@@ -1,7 +1,6 @@
 package n1detect
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -28,7 +28,8 @@ const (
 	Redundant Kind = "redundant"
 )
 
-// Finding is one pattern found in a scope.
+// Finding is one pattern found in a scope. String renders it for a person;
+// json.Marshal for a machine.
 type Finding struct {
 	// ID names the finding in Config.Allow and in the pool's report: it
 	// hashes the kind, the fingerprint and the positions of the call site and
@@ -65,19 +66,29 @@ type Finding struct {
 	Also []tracer.CallSite `json:"also,omitempty"`
 	Fix  string            `json:"fix"`
 
+	// Occurrences, FirstSeen and LastSeen are set in the findings of a
+	// pool's report (pgxperf.Report.Findings), which merges the findings of
+	// many scopes by ID: how many scopes reported it, and when first and
+	// last. The other fields are those of the occurrence with the largest
+	// Count. A scope's own findings leave them zero.
+	Occurrences int64     `json:"occurrences,omitempty"`
+	FirstSeen   time.Time `json:"first_seen,omitzero"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+
+	fp     uint64    // the statement's fingerprint (Fingerprint in hex)
 	frames []idFrame // the call site and the application frames above it, for IDs
 }
 
-// Statement identifies a statement in a finding.
+// Statement identifies a statement in a finding (Finding.Parent).
 type Statement struct {
 	Query    string          `json:"query"`
 	SQLCName string          `json:"sqlc_name,omitempty"`
 	CallSite tracer.CallSite `json:"call_site"`
 }
 
-// IsNPlusOne reports whether the finding is an N+1 read or write (what
+// isNPlusOne reports whether the finding is an N+1 read or write (what
 // ForTest fails on); redundant statements are reported but not failed.
-func (f Finding) IsNPlusOne() bool { return f.Kind == NPlusOne || f.Kind == NPlusOneWrite }
+func (f Finding) isNPlusOne() bool { return f.Kind == NPlusOne || f.Kind == NPlusOneWrite }
 
 // String renders the finding for a person: what, where, how often, and how to fix it.
 func (f Finding) String() string {
@@ -127,24 +138,20 @@ func (f Finding) String() string {
 	return b.String()
 }
 
-// JSON returns the finding as indented JSON (json.Marshal gives the same fields).
-func (f Finding) JSON() []byte {
-	b, _ := json.MarshalIndent(f, "", "  ")
-	return b
-}
-
-// Findings returns the scope's findings so far, most expensive first.
+// findingsSoFar returns the scope's findings so far, most expensive first.
 // Allowed findings (Config.Allow) are left out.
-func (s *Scope) Findings() []Finding {
+func (s *Scope) findingsSoFar() []Finding {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.classifyLocked()
 }
 
-// Finish ends the scope: it computes the findings, records them in the
-// statistics of every pgxperf tracer that saw the scope's statements (so they
-// appear in pgxperf.Pool's report), and returns them. Later calls return the
-// same findings.
+// Finish ends the scope: it computes the findings, most expensive first,
+// records them in the statistics of every pgxperf tracer that saw the
+// scope's statements (StatementStats.Findings, and pgxperf.Pool's report),
+// and returns them. Allowed findings (Config.Allow) are left out. Later calls
+// return the same findings; statements that run after the first call are
+// counted but not classified. It is safe for concurrent use.
 func (s *Scope) Finish() []Finding {
 	s.mu.Lock()
 	if s.finished {
@@ -153,31 +160,36 @@ func (s *Scope) Finish() []Finding {
 	}
 	s.finished = true
 	s.findings = s.classifyLocked()
-	tracers := make([]*tracer.Tracer, 0, len(s.tracers))
-	for t := range s.tracers {
-		tracers = append(tracers, t)
+	sinks := make([]*scope.Sink, 0, len(s.sinks))
+	for sink := range s.sinks {
+		sinks = append(sinks, sink)
 	}
 	out := s.findings
 	s.mu.Unlock()
-	registries := map[*tracer.Registry]bool{}
-	for _, t := range tracers {
-		r := t.Registry()
-		if registries[r] {
-			continue
-		}
-		registries[r] = true
+	for _, sink := range sinks { // one per statistics registry
 		for _, f := range out {
-			r.RecordFinding(f.record())
+			sink.Record(scope.Record{ID: f.ID, Fingerprint: f.fp, Count: f.Count, Total: f.Total, Finding: f})
 		}
 	}
 	return out
 }
 
-func (f Finding) record() tracer.Finding {
-	var fp uint64
-	fmt.Sscanf(f.Fingerprint, "%x", &fp)
-	return tracer.Finding{ID: f.ID, Kind: string(f.Kind), Fingerprint: fp, Query: f.Query, CallSite: f.CallSite,
-		Scope: f.Scope, Count: f.Count, Total: f.Total, Fix: f.Fix, Text: f.String()}
+// recorded returns the findings recorded in a tracer's statistics (by
+// Finish), merged by ID, largest total time first.
+func recorded(recs []scope.Record) []Finding {
+	if len(recs) == 0 {
+		return nil
+	}
+	out := make([]Finding, 0, len(recs))
+	for _, r := range recs {
+		f, ok := r.Finding.(Finding)
+		if !ok {
+			continue
+		}
+		f.Occurrences, f.FirstSeen, f.LastSeen = r.Occurrences, r.FirstSeen, r.LastSeen
+		out = append(out, f)
+	}
+	return out
 }
 
 func (s *Scope) classifyLocked() []Finding {
@@ -274,6 +286,7 @@ func (s *Scope) finding(kind Kind, g *group) Finding {
 		Example:     g.example,
 		ExampleArgs: g.args,
 		CallSite:    site,
+		fp:          g.info.Fingerprint,
 	}
 	for _, pc := range g.sites {
 		if pc == 0 {

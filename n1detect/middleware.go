@@ -1,16 +1,19 @@
 package n1detect
 
 import (
-	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 // MiddlewareConfig configures Middleware. The zero value checks every
-// request with ProductionConfig's thresholds and logs to slog.Default().
+// request with the thresholds for live traffic (five repeats from one call
+// site that took 50 ms or more in total) and logs to slog.Default().
 type MiddlewareConfig struct {
-	// Config sets the thresholds; the zero Config means ProductionConfig().
+	// Config sets the thresholds and allow-list. When both Threshold and
+	// MinTotal are zero, they are five repeats and 50 ms.
 	Config Config
 	// SampleRate is the fraction of requests checked, in (0, 1]; zero means 1.
 	SampleRate float64
@@ -28,10 +31,11 @@ type MiddlewareConfig struct {
 // finding through slog with the route and records it in the statistics of
 // the pgxperf tracers that served the request (so pgxperf.Pool's report
 // lists it). It never changes or fails a response, and a request that is
-// not sampled costs one random number.
+// not sampled costs one random number. OnFindings and the logger are called
+// on the request's goroutine, after the handler returned (or panicked).
 func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	if cfg.Config.Threshold == 0 && cfg.Config.MinTotal == 0 {
-		base := ProductionConfig()
+		base := productionConfig()
 		base.Allow, base.RedactArgs, base.MaxGroups = cfg.Config.Allow, cfg.Config.RedactArgs, cfg.Config.MaxGroups
 		cfg.Config = base
 	}

@@ -20,11 +20,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	iscope "github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/n1detect"
 	"github.com/pgxperf/pgxperf/pgxperf"
-	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // ---- helpers ----
@@ -499,7 +499,7 @@ func TestMillionStatementsBoundedMemory(t *testing.T) {
 	start := time.Now()
 	t0 := time.Now()
 	for i := range n {
-		ev := tracer.Event{Op: tracer.OpQuery, Info: info, SQL: gtUserEmailSQL, Args: []any{int64(i)}, Start: t0, Duration: time.Microsecond}
+		ev := iscope.Stmt{Info: info, SQL: gtUserEmailSQL, Args: []any{int64(i)}, Start: t0, Duration: time.Microsecond}
 		pcs := readPCs
 		if i%4 == 3 {
 			ev.Info, ev.SQL, ev.Args = writeInfo, "UPDATE content SET word_count = $2 WHERE id = $1", []any{int64(i), int32(i)}
@@ -540,7 +540,7 @@ func TestMaxGroupsBoundsGroups(t *testing.T) {
 		sql := fmt.Sprintf("SELECT name FROM table_%d WHERE id = $1", i)
 		info := sqlinfo.Analyze(sql)
 		for j := range 3 {
-			scope.ObserveStatement(context.Background(), nil, tracer.Event{Info: info, SQL: sql, Args: []any{int64(j)}, Duration: time.Microsecond}, pcs)
+			scope.ObserveStatement(context.Background(), nil, iscope.Stmt{Info: info, SQL: sql, Args: []any{int64(j)}, Duration: time.Microsecond}, pcs)
 		}
 	}
 	fs := scope.Finish()
@@ -800,8 +800,8 @@ func TestFinishRecordsInPoolReport(t *testing.T) {
 	if len(fs) != 1 {
 		t.Fatalf("want one finding, got:\n%s", gtFindingsText(fs))
 	}
-	find := func() *tracer.Finding {
-		for _, f := range pool.Tracer().Snapshot().Findings {
+	find := func() *n1detect.Finding {
+		for _, f := range pool.Report().Findings {
 			if f.ID == fs[0].ID {
 				return &f
 			}
@@ -810,10 +810,10 @@ func TestFinishRecordsInPoolReport(t *testing.T) {
 	}
 	rf := find()
 	if rf == nil {
-		t.Fatalf("the tracer's snapshot lacks finding %s: %+v", fs[0].ID, pool.Tracer().Snapshot().Findings)
+		t.Fatalf("the pool's report lacks finding %s: %+v", fs[0].ID, pool.Report().Findings)
 	}
 	if rf.Kind != "n+1" || rf.Count != gtN || rf.Scope != "job: owners" || rf.Occurrences != 1 ||
-		filepath.Base(rf.CallSite.File) != "n1detect_test.go" || !strings.Contains(rf.Text, "N+1 query") || rf.Fix == "" {
+		filepath.Base(rf.CallSite.File) != "n1detect_test.go" || !strings.Contains(rf.String(), "N+1 query") || rf.Fix == "" {
 		t.Errorf("recorded finding %+v", *rf)
 	}
 	inReport := false

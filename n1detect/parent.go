@@ -3,7 +3,7 @@ package n1detect
 import (
 	"time"
 
-	"github.com/pgxperf/pgxperf/tracer"
+	"github.com/pgxperf/pgxperf/internal/scope"
 )
 
 // A finding's parent is the statement whose rows its loop walks. The scope
@@ -101,7 +101,7 @@ func (s *Scope) followLocked(g *group, rows int64, start time.Time) {
 // statement of the groups whose first statement started while ev ran and
 // which ran, by now, at least twice and no more often than ev returned rows:
 // a loop over ev's rows as they were read (s.mu held).
-func (s *Scope) encloseLocked(g *group, ev *tracer.Event) {
+func (s *Scope) encloseLocked(g *group, ev *scope.Stmt) {
 	if ev.Rows < 2 {
 		return
 	}

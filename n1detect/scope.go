@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
-	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // Scope is one unit of work whose statements are checked for N+1 patterns:
@@ -15,6 +15,7 @@ import (
 // counts statements by (application call site, statement shape) and keeps
 // counts and a few hashes, never the statements themselves. It is safe for
 // concurrent use, so a fan-out of goroutines counts in its parent's scope.
+// Create one with Start; the zero Scope is not usable.
 type Scope struct {
 	name    string
 	cfg     Config
@@ -32,13 +33,15 @@ type Scope struct {
 	seq          uint64 // grouped statements so far
 	// recent are the groups that ran last, most recent first: a new group's
 	// candidate parents (see parent.go).
-	recent     [maxCandidates]*group
-	nrecent    int
-	tracers    map[*tracer.Tracer]struct{}
-	lastTracer *tracer.Tracer // the last one added to tracers
-	finished   bool
-	findings   []Finding
-	outer      *Scope // an enclosing scope that also counts these statements (Check)
+	recent  [maxCandidates]*group
+	nrecent int
+	// sinks are where the findings go: one per statistics registry of the
+	// tracers that traced the scope's statements.
+	sinks    map[*scope.Sink]struct{}
+	lastSink *scope.Sink // the last one added to sinks
+	finished bool
+	findings []Finding
+	outer    *Scope // an enclosing scope that also counts these statements (Check)
 }
 
 // groupKey identifies statements that repeat "the same" work: issued from
@@ -62,7 +65,7 @@ type group struct {
 	perFP    map[uint64]int // statements per fingerprint: one-off statements of a list are not a loop
 	maxPerFP int
 	total    time.Duration
-	cached   int // statements served by a result cache (tracer.Event.Cached)
+	cached   int // statements served by a result cache (scope.Stmt.Cached)
 	// chunked: some statements were batch-shaped with several values, or two
 	// or more of the group's statements went in one pgx.Batch.
 	chunked   bool
@@ -103,8 +106,9 @@ type scopeKey struct{}
 
 // Start begins a scope named name (a route, a test, a job) and returns a
 // context that carries it. Every statement traced with that context, or a
-// context derived from it, counts in the scope. Call Finish (or Findings)
-// when the unit of work is done.
+// context derived from it, counts in the scope. Call Finish when the unit of
+// work is done. A scope started in another scope's context hides the outer
+// one from the statements it sees.
 func Start(ctx context.Context, name string, cfg Config) (context.Context, *Scope) {
 	s := &Scope{
 		name:         name,
@@ -113,34 +117,27 @@ func Start(ctx context.Context, name string, cfg Config) (context.Context, *Scop
 		groups:       make(map[groupKey]*group),
 		repeats:      make(map[repeatKey]*repeat),
 		fingerprints: make(map[uint64]int),
-		tracers:      make(map[*tracer.Tracer]struct{}),
+		sinks:        make(map[*scope.Sink]struct{}),
 	}
 	ctx = context.WithValue(ctx, scopeKey{}, s)
-	return tracer.WithScope(ctx, s), s
+	return scope.With(ctx, (*observer)(s)), s
 }
 
-// FromContext returns the scope ctx carries, or nil.
-func FromContext(ctx context.Context) *Scope {
+// fromContext returns the scope ctx carries, or nil.
+func fromContext(ctx context.Context) *Scope {
 	s, _ := ctx.Value(scopeKey{}).(*Scope)
 	return s
 }
 
 // Ignore returns a context whose statements are not checked for N+1
 // patterns: mark a loop that is repetitive on purpose. They still count
-// toward the scope's statement budgets.
+// toward the scope's statement budgets. Without a scope in ctx it returns ctx.
 func Ignore(ctx context.Context) context.Context {
-	s := FromContext(ctx)
+	s := fromContext(ctx)
 	if s == nil {
 		return ctx
 	}
-	return tracer.WithScope(ctx, ignored{s})
-}
-
-// Name returns the scope's name.
-func (s *Scope) Name() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.name
+	return scope.With(ctx, ignored{s})
 }
 
 func (s *Scope) setName(name string) {
@@ -149,15 +146,26 @@ func (s *Scope) setName(name string) {
 	s.mu.Unlock()
 }
 
-// WantCallers implements tracer.Scope.
-func (s *Scope) WantCallers() bool { return true }
+// observer is the Scope as the tracers see it (internal/scope.Scope): its
+// methods are not part of the Scope's API.
+type observer Scope
 
-// ObserveStatement implements tracer.Scope.
-func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev tracer.Event, pcs []uintptr) {
+var _ scope.Scope = (*observer)(nil)
+
+// WantCallers implements scope.Scope.
+func (*observer) WantCallers() bool { return true }
+
+// ObserveStatement implements scope.Scope.
+func (o *observer) ObserveStatement(_ context.Context, sink *scope.Sink, ev scope.Stmt, pcs []uintptr) {
+	(*Scope)(o).observe(sink, ev, pcs)
+}
+
+// observe counts a statement and groups it by call site.
+func (s *Scope) observe(sink *scope.Sink, ev scope.Stmt, pcs []uintptr) {
 	if s.outer != nil {
 		// An enclosing scope counts the statement for its budgets; the
 		// verdict on it is this scope's.
-		s.outer.count(t, ev)
+		s.outer.count(sink, ev.Info)
 	}
 	info := ev.Info
 	counted := countable(info)
@@ -179,7 +187,7 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.countLocked(t, info)
+	s.countLocked(sink, info)
 	if !counted || !ok {
 		return
 	}
@@ -242,7 +250,7 @@ func (s *Scope) ObserveStatement(ctx context.Context, t *tracer.Tracer, ev trace
 
 // group returns the group of key, created for the statement ev (first seen
 // at sites) unless the scope keeps MaxGroups already: then it returns nil.
-func (s *Scope) group(key groupKey, sites [siteDepth]uintptr, ev tracer.Event) *group {
+func (s *Scope) group(key groupKey, sites [siteDepth]uintptr, ev scope.Stmt) *group {
 	if g := s.groups[key]; g != nil {
 		return g
 	}
@@ -261,23 +269,24 @@ func (s *Scope) group(key groupKey, sites [siteDepth]uintptr, ev tracer.Event) *
 	return g
 }
 
-// countLocked counts a statement for the budgets (s.mu held).
-func (s *Scope) countLocked(t *tracer.Tracer, info *sqlinfo.Info) {
+// countLocked counts a statement for the budgets (s.mu held), and
+// remembers the sink of the statistics it was traced into.
+func (s *Scope) countLocked(sink *scope.Sink, info *sqlinfo.Info) {
 	s.statements++
 	s.fingerprints[info.Fingerprint]++
-	if t != nil && t != s.lastTracer {
-		s.tracers[t] = struct{}{}
-		s.lastTracer = t
+	if sink != nil && sink != s.lastSink {
+		s.sinks[sink] = struct{}{}
+		s.lastSink = sink
 	}
 }
 
 // count records a statement for budgets only.
-func (s *Scope) count(t *tracer.Tracer, ev tracer.Event) {
+func (s *Scope) count(sink *scope.Sink, info *sqlinfo.Info) {
 	if s.outer != nil {
-		s.outer.count(t, ev)
+		s.outer.count(sink, info)
 	}
 	s.mu.Lock()
-	s.countLocked(t, ev.Info)
+	s.countLocked(sink, info)
 	s.mu.Unlock()
 }
 
@@ -304,23 +313,23 @@ type ignored struct{ s *Scope }
 
 func (ignored) WantCallers() bool { return false }
 
-func (i ignored) ObserveStatement(_ context.Context, t *tracer.Tracer, ev tracer.Event, _ []uintptr) {
-	i.s.count(t, ev)
+func (i ignored) ObserveStatement(_ context.Context, sink *scope.Sink, ev scope.Stmt, _ []uintptr) {
+	i.s.count(sink, ev.Info)
 	i.s.mu.Lock()
 	i.s.ignored++
 	i.s.mu.Unlock()
 }
 
 // Statements returns how many statements ran in the scope so far (ignored
-// regions and batches included).
+// regions, batches and cache hits included). It is safe for concurrent use.
 func (s *Scope) Statements() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.statements
 }
 
-// Calls returns how many statements with sql's fingerprint ran in the scope.
-func (s *Scope) Calls(sql string) int {
+// calls returns how many statements with sql's fingerprint ran in the scope.
+func (s *Scope) calls(sql string) int {
 	fp := sqlinfo.Analyze(sql).Fingerprint
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pgxperf/pgxperf/internal/callsite"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
@@ -52,7 +53,7 @@ func classifySlow(pc uintptr) frame {
 	fs := runtime.CallersFrames([]uintptr{pc})
 	f, _ := fs.Next()
 	fr := frame{site: tracer.CallSite{Function: f.Function, File: f.File, Line: f.Line}}
-	fr.app = f.Function != "" && !tracer.IsLibraryFrame(f.Function, f.File) && !isGenerated(f.File)
+	fr.app = f.Function != "" && !callsite.IsLibraryFrame(f.Function, f.File) && !isGenerated(f.File)
 	if fr.app {
 		fr.start = funcStart(f)
 	}

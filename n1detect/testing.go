@@ -3,8 +3,9 @@ package n1detect
 import (
 	"context"
 	"fmt"
-	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"strings"
+
+	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 // TB is the part of testing.TB the assertions need; *testing.T, *testing.B
@@ -18,7 +19,8 @@ type TB interface {
 
 // ForTest scopes a whole test: it returns a context to run the code under
 // test with, and at cleanup fails the test, with readable findings, when an
-// N+1 read or write was found. Redundant statements are logged, not failed.
+// N+1 read or write was found. Redundant statements do not fail it. Call it
+// from the test's goroutine.
 //
 //	func TestListProjects(t *testing.T) {
 //		ctx := n1detect.ForTest(t)
@@ -47,15 +49,27 @@ func Check(t TB, ctx context.Context, fn func(ctx context.Context), opts ...Opti
 	t.Helper()
 	cfg := apply(opts)
 	inner, s := Start(ctx, t.Name(), cfg.Config)
-	if outer := FromContext(ctx); outer != nil {
+	if outer := fromContext(ctx); outer != nil {
 		s.outer = outer
 	}
 	fn(inner)
 	return check(t, s, cfg)
 }
 
-// Option adds a budget or a setting to ForTest and Check.
-type Option func(*options)
+// Option adds a budget or a setting to ForTest and Check: MaxStatements,
+// MaxCalls, AllowNPlusOne, or a Config (the detector's thresholds and
+// allow-list).
+type Option interface {
+	apply(*options)
+}
+
+// optionFunc is an Option that is a function.
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// apply makes a Config an Option: it sets the detector's configuration.
+func (c Config) apply(o *options) { o.Config = c }
 
 type options struct {
 	Config
@@ -64,33 +78,30 @@ type options struct {
 	allowN1       bool
 }
 
-// WithConfig sets the detector's Config (thresholds, allow-list).
-func WithConfig(c Config) Option { return func(o *options) { o.Config = c } }
-
 // MaxStatements fails the test when the scope runs more than n statements
 // (BEGIN/COMMIT and batches included).
-func MaxStatements(n int) Option { return func(o *options) { o.maxStatements = n } }
+func MaxStatements(n int) Option { return optionFunc(func(o *options) { o.maxStatements = n }) }
 
 // MaxCalls fails the test when statements with sql's fingerprint run more
 // than n times (constants and parameters do not matter: "… WHERE id = $1"
 // counts every id).
 func MaxCalls(sql string, n int) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		if o.maxCalls == nil {
 			o.maxCalls = map[string]int{}
 		}
 		o.maxCalls[sql] = n
-	}
+	})
 }
 
 // AllowNPlusOne turns N+1 failures off (budgets still apply): for a test
 // that only pins statement counts.
-func AllowNPlusOne() Option { return func(o *options) { o.allowN1 = true } }
+func AllowNPlusOne() Option { return optionFunc(func(o *options) { o.allowN1 = true }) }
 
 func apply(opts []Option) options {
 	o := options{maxStatements: -1}
 	for _, opt := range opts {
-		opt(&o)
+		opt.apply(&o)
 	}
 	return o
 }
@@ -100,19 +111,19 @@ func check(t TB, s *Scope, o options) []Finding {
 	findings := s.Finish()
 	var failed []string
 	for _, f := range findings {
-		if f.IsNPlusOne() && !o.allowN1 {
+		if f.isNPlusOne() && !o.allowN1 {
 			failed = append(failed, f.String())
 		}
 	}
 	if len(failed) > 0 {
-		t.Errorf("n1detect: %d N+1 pattern(s) in %s:\n\n%s\nFix them, or mark an intended loop with n1detect.Ignore(ctx), or allow it by ID with n1detect.WithConfig(n1detect.Config{Allow: …}).",
+		t.Errorf("n1detect: %d N+1 pattern(s) in %s:\n\n%s\nFix them, or mark an intended loop with n1detect.Ignore(ctx), or allow it by ID with n1detect.Config{Allow: …}.",
 			len(failed), s.name, strings.Join(failed, "\n"))
 	}
 	if n := s.Statements(); o.maxStatements >= 0 && n > o.maxStatements {
 		t.Errorf("n1detect: %s ran %d statements, budget is %d:\n%s", s.name, n, o.maxStatements, s.summary())
 	}
 	for sql, max := range o.maxCalls {
-		if n := s.Calls(sql); n > max {
+		if n := s.calls(sql); n > max {
 			t.Errorf("n1detect: %s ran %q %d times, budget is %d", s.name, sqlinfo.OneLine(sqlinfo.StripLeadingComments(sql), 100), n, max)
 		}
 	}

@@ -65,7 +65,7 @@ func TestCacheHitsAreCounted(t *testing.T) {
 
 	// Budgets count hits.
 	ft := &fakeTB{TB: t}
-	n1detect.Check(ft, ctx, loop, n1detect.MaxStatements(5), n1detect.WithConfig(n1detect.Config{}))
+	n1detect.Check(ft, ctx, loop, n1detect.MaxStatements(5), n1detect.Config{})
 	require.True(t, ft.failed, "9 reads, all hits, break a budget of 5 statements")
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgend"
 )
 
@@ -139,7 +140,7 @@ func waitUntil(done <-chan struct{}, t time.Time) bool {
 
 func (p *Pool) busyConns() []*pgx.Conn {
 	if p.tracer != nil {
-		return p.tracer.InUse()
+		return bridge.TracerInUse(p.tracer)
 	}
 	p.busyMu.Lock()
 	defer p.busyMu.Unlock()

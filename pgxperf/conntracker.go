@@ -9,7 +9,7 @@ import (
 
 // connTracker keeps the bookkeeping Close needs (which connections are in
 // use) for a Pool with monitoring disabled; with monitoring on, the tracer
-// keeps it (tracer.Tracer.InUse) at no extra cost per call.
+// keeps it (bridge.TracerInUse) at no extra cost per call.
 type connTracker struct{ pool *Pool }
 
 func (*connTracker) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {

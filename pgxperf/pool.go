@@ -210,7 +210,7 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 	cfg.BeforeClose = func(c *pgx.Conn) {
 		p.markIdle(c)
 		if p.tracer != nil {
-			p.tracer.ForgetConn(c)
+			bridge.TracerForgetConn(p.tracer, c)
 		}
 		if p.cache != nil {
 			p.cache.Invalidator().ForgetConn(c)

@@ -24,7 +24,7 @@ func (p *Pool) startReplicas(ctx context.Context, primaryCfg *pgxpool.Config, us
 		}
 		var ours pgx.QueryTracer = &connTracker{pool: p}
 		if p.tracer != nil {
-			ours = p.tracer.ForRole(tracer.RoleReplica)
+			ours = bridge.TracerForRole(p.tracer, true).(*tracer.Tracer)
 		}
 		rc.ConnConfig.Tracer = chainTracer(ours, userTracer)
 		p.chainHooks(rc)

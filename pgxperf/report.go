@@ -1,8 +1,10 @@
 package pgxperf
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -10,7 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/n1detect"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -31,7 +35,7 @@ type Report struct {
 	Nodes []replica.NodeStats
 	// Findings are the N+1 and redundant-query findings of n1detect scopes
 	// (tests, requests, jobs) whose statements this Pool served.
-	Findings []tracer.Finding
+	Findings []n1detect.Finding
 	// Cache holds the query cache's figures (hits, misses, bypasses with
 	// their reasons, invalidations per statement and table); nil when the
 	// cache is off.
@@ -71,8 +75,9 @@ func (p *Pool) Report() Report {
 	}
 	if p.tracer != nil {
 		snap := p.tracer.Snapshot()
-		r.Since, r.Statements, r.Conn, r.Findings = snap.Since, snap.Statements, snap.Pool, snap.Findings
-		r.SlowThreshold = p.tracer.SlowThreshold()
+		r.Since, r.Statements, r.Conn = snap.Since, snap.Statements, snap.Pool
+		r.Findings, _ = bridge.N1detectFindings(p.tracer).([]n1detect.Finding)
+		r.SlowThreshold = bridge.TracerSlowThreshold(p.tracer)
 	}
 	return r
 }
@@ -96,7 +101,7 @@ func (r Report) SlowStatements() []tracer.StatementStats {
 			out = append(out, st)
 		}
 	}
-	tracer.Snapshot{Statements: out}.Sort(tracer.ByMean)
+	slices.SortStableFunc(out, func(a, b tracer.StatementStats) int { return cmp.Compare(b.Mean, a.Mean) })
 	return out
 }
 
@@ -158,7 +163,7 @@ func (r Report) WriteText(w io.Writer, top int) error {
 			if f.Occurrences > 1 {
 				seen = fmt.Sprintf(" (seen in %d scopes)", f.Occurrences)
 			}
-			ew.printf("%s%s\n", indent(f.Text, "  "), seen)
+			ew.printf("%s%s\n", indent(f.String(), "  "), seen)
 		}
 	}
 	var failing []tracer.StatementStats
@@ -169,7 +174,8 @@ func (r Report) WriteText(w io.Writer, top int) error {
 	}
 	if len(failing) > 0 {
 		ew.printf("\nstatements with errors:\n")
-		for _, st := range (tracer.Snapshot{Statements: failing}).Sort(tracer.ByErrors).Statements {
+		slices.SortStableFunc(failing, func(a, b tracer.StatementStats) int { return cmp.Compare(b.Errors, a.Errors) })
+		for _, st := range failing {
 			codes := make([]string, 0, len(st.ErrorsByCode))
 			for code, n := range st.ErrorsByCode {
 				codes = append(codes, fmt.Sprintf("%s×%d", code, n))

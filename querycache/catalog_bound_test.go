@@ -14,9 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/internal/testenv"
-	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // The catalog lookups a read makes before its first lookup of a statement
@@ -36,7 +36,7 @@ func (s *scopeSpy) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx
 	if strings.HasPrefix(data.SQL, "/* pgxperf:catalog */") {
 		s.mu.Lock()
 		s.catalog++
-		if tracer.ScopeFromContext(ctx) != nil {
+		if scope.From(ctx) != nil {
 			s.scoped++
 		}
 		s.mu.Unlock()
@@ -53,7 +53,7 @@ func (s *scopeSpy) counts() (catalog, scoped int) {
 type nopScope struct{}
 
 func (nopScope) WantCallers() bool { return false }
-func (nopScope) ObserveStatement(context.Context, *tracer.Tracer, tracer.Event, []uintptr) {
+func (nopScope) ObserveStatement(context.Context, *scope.Sink, scope.Stmt, []uintptr) {
 }
 
 const catalogBoundSetup = `CREATE TABLE cb_items (id int PRIMARY KEY, name text NOT NULL);
@@ -92,7 +92,7 @@ func catalogBoundLoader(pool *pgxpool.Pool, q string, args ...any) Loader {
 func TestCatalogLookupOutsideScope(t *testing.T) {
 	qc, pool, spy := catalogBoundCache(t, QueryConfig{})
 	const q = "SELECT lower(name) FROM cb_items WHERE id = $1"
-	ctx := WithTTL(tracer.WithScope(t.Context(), nopScope{}), time.Hour)
+	ctx := WithTTL(scope.With(t.Context(), nopScope{}), time.Hour)
 	rows, served, err := qc.Query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
 	require.NoError(t, err)
 	require.True(t, served)

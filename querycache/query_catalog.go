@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
-	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // The catalog tells the cache what the parse tree cannot: whether a relation
@@ -247,8 +247,8 @@ func (e *acquireError) Unwrap() error { return e.err }
 // with the caller's values but not its cancellation (see QueryCache.plan),
 // and take their connection with CatalogAcquire.
 func lookupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if tracer.ScopeFromContext(ctx) != nil {
-		ctx = tracer.WithScope(ctx, nil)
+	if scope.From(ctx) != nil {
+		ctx = scope.With(ctx, nil)
 	}
 	return context.WithTimeout(ctx, catalogLookupTimeout)
 }

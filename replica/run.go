@@ -7,6 +7,7 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgerr"
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -102,7 +103,9 @@ func (r *Router) run(ctx context.Context, o bridge.Op, n *node, read bool) error
 	err := o.Run(ctx, r.primary.pool, false)
 	if !read {
 		if s := SessionFromContext(ctx); s != nil {
-			o.Committed(func() { r.recordWrite(context.WithoutCancel(ctx), s) })
+			// The position query is pgxperf's own: hidden from the
+			// caller's n1detect scope, and not cancelled with the call.
+			o.Committed(func() { r.recordWrite(scope.With(context.WithoutCancel(ctx), nil), s) })
 		}
 	}
 	return err

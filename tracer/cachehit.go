@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/selfsql"
 )
 
@@ -90,7 +91,7 @@ const cacheCallers = 24
 // ObserveCacheHit records a read that a result cache served instead of the
 // database: in its statement's statistics (StatementStats.Cache, apart from
 // the database's Calls and latencies), for the observers (Event.Cached is
-// true) and for the scope ctx carries. n1detect counts it like any statement:
+// true) and for the n1detect scope ctx carries, which counts it like any statement:
 // a loop of reads served from a cache is still an N+1 (each costs a round trip
 // to the cache), and the hits count toward statement budgets. Hits are never
 // logged as slow. The query cache of package querycache calls it when its
@@ -111,7 +112,7 @@ func (t *Tracer) ObserveCacheHit(ctx context.Context, hit CacheHit) {
 	}
 	ev := Event{
 		Op:       OpQuery,
-		Info:     t.analyzer.Analyze(sql),
+		info:     t.analyzer.Analyze(sql),
 		SQL:      sql,
 		Args:     args,
 		Start:    hit.Start,
@@ -120,18 +121,17 @@ func (t *Tracer) ObserveCacheHit(ctx context.Context, hit CacheHit) {
 		Role:     t.role,
 		Cached:   true,
 	}
+	ev.Fingerprint = ev.info.Fingerprint
 	t.reg.record(&ev, nil)
-	if obs := *t.observers.Load(); len(obs) > 0 {
-		for _, o := range obs {
-			o.ObserveQuery(ctx, ev)
-		}
+	for _, o := range t.observers {
+		o(ctx, ev)
 	}
-	if sc := ScopeFromContext(ctx); sc != nil {
+	if sc := scope.From(ctx); sc != nil {
 		var buf [cacheCallers]uintptr
 		var pcs []uintptr
 		if sc.WantCallers() {
 			pcs = buf[:callers(2, buf[:])]
 		}
-		sc.ObserveStatement(ctx, t, ev, pcs)
+		sc.ObserveStatement(ctx, t.reg.sink, ev.stmt(), pcs)
 	}
 }

@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -43,15 +44,29 @@ func callers(skip int, pcs []uintptr) int {
 // stacksLearnt counts the stacks callers learnt from (the tests read it).
 var stacksLearnt atomic.Int64
 
-// fpUnwind is set at init when the frame-pointer walk is available and
-// agrees with runtime.Callers (fpCheck).
+// fpUnwind is set at init when the frame-pointer walk is available, not
+// turned off (stackwalkEnv), and agrees with runtime.Callers (fpCheck).
 var fpUnwind bool
 
+// stackwalkEnv names the environment variable that turns the frame-pointer
+// walk off: PGXPERF_STACKWALK=runtime makes callers use runtime.Callers
+// (see "Call stacks" in the package documentation). It is read once, when
+// the package starts.
+const stackwalkEnv = "PGXPERF_STACKWALK"
+
 func init() {
-	fpUnwind = fpAvailable
-	if fpUnwind && !(fpCheck(3) && fpCheck(3)) { // the first learns, the second walks
+	fpUnwind = fpEnabled(fpAvailable, os.Getenv(stackwalkEnv))
+	//lint:ignore SA4000 two calls on purpose: the first learns, the second walks
+	if fpUnwind && !(fpCheck(3) && fpCheck(3)) {
 		fpUnwind = false
 	}
+}
+
+// fpEnabled says whether to walk frame pointers where available, given the
+// value of PGXPERF_STACKWALK: "runtime" turns it off; anything else (empty,
+// "fp") leaves it on.
+func fpEnabled(available bool, env string) bool {
+	return available && env != "runtime"
 }
 
 // fpCheck compares callers with runtime.Callers a few frames down from here.

@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -62,7 +63,7 @@ func recurse(n int, pad [64]byte) ([]uintptr, []uintptr) {
 // stack the frame-pointer walk must expand: inlined calls, closures, method
 // and go-statement wrappers, generics, deep and freshly grown stacks.
 func TestCallersMatchesRuntime(t *testing.T) {
-	if fpAvailable && !fpUnwind {
+	if fpEnabled(fpAvailable, os.Getenv(stackwalkEnv)) && !fpUnwind {
 		t.Error("the frame-pointer walk disagreed with runtime.Callers at init")
 	}
 	t.Logf("frame-pointer walk: %v", fpUnwind)

@@ -1,13 +1,14 @@
 package tracer
 
 import (
-	"runtime"
 	"strconv"
-	"strings"
+
+	"github.com/pgxperf/pgxperf/internal/callsite"
 )
 
 // CallSite is a frame of application code: the first caller outside pgx,
-// pgxperf, database/sql and the Go runtime.
+// pgxperf, database/sql and the Go runtime. The zero value is an unknown
+// call site.
 type CallSite struct {
 	Function string `json:"function"`
 	File     string `json:"file"`
@@ -22,81 +23,6 @@ func (c CallSite) String() string {
 	return c.File + ":" + strconv.Itoa(c.Line) + " (" + c.Function + ")"
 }
 
-// IsZero reports whether the call site is unknown.
-func (c CallSite) IsZero() bool { return c.File == "" }
-
-// libraryPrefixes are function-name prefixes of code that is never the
-// application's call site.
-var libraryPrefixes = []string{
-	"github.com/jackc/pgx/",
-	"github.com/jackc/puddle/",
-	"github.com/pgxperf/pgxperf/",
-	"golang.org/x/sync/",
-	"database/sql.",
-	"runtime.",
-	"testing.",
-}
-
-// goroot is where the standard library's files are: its frames (sync's
-// WaitGroup.Go, net/http's handlers …) are never the call site.
-var goroot = func() string {
-	r := runtime.GOROOT() //nolint:staticcheck // the best hint there is; empty is fine
-	if r == "" {
-		return ""
-	}
-	return strings.TrimSuffix(r, "/") + "/src/"
-}()
-
-// IsLibraryFrame is IsLibraryFunction, also true for the standard library's
-// files (under GOROOT).
-func IsLibraryFrame(fn, file string) bool {
-	return IsLibraryFunction(fn) || (goroot != "" && strings.HasPrefix(file, goroot))
-}
-
-// IsLibraryFunction reports whether a function (as runtime.Frame.Function
-// names it) belongs to pgx, pgxperf, database/sql, the runtime or testing,
-// so it is never reported as the application's call site. Test files of
-// pgxperf itself ("_test" packages) count as application code.
-func IsLibraryFunction(fn string) bool {
-	for _, p := range libraryPrefixes {
-		if strings.HasPrefix(fn, p) {
-			if p == "github.com/pgxperf/pgxperf/" && isPgxperfTestOrExample(fn) {
-				return false
-			}
-			return true
-		}
-	}
-	return false
-}
-
-func isPgxperfTestOrExample(fn string) bool {
-	// Functions of external test packages ("…/tracer_test.TestX") and of the
-	// demo and examples are application code for pgxperf's own purposes.
-	return strings.Contains(fn, "_test.") || strings.Contains(fn, "/cmd/") || strings.Contains(fn, "/examples/")
-}
-
-// CaptureCallSite returns the first application frame above the caller, skipping
-// skip extra frames. It costs a stack walk: call it off the hot path.
-func CaptureCallSite(skip int) CallSite {
-	var pcs [32]uintptr
-	n := runtime.Callers(skip+2, pcs[:])
-	return ResolveCallSite(pcs[:n])
-}
-
-// ResolveCallSite returns the first application frame among the program counters
-// (as filled by runtime.Callers).
-func ResolveCallSite(pcs []uintptr) CallSite {
-	if len(pcs) == 0 {
-		return CallSite{}
-	}
-	frames := runtime.CallersFrames(pcs)
-	for {
-		f, more := frames.Next()
-		if f.Function != "" && !IsLibraryFrame(f.Function, f.File) {
-			return CallSite{Function: f.Function, File: f.File, Line: f.Line}
-		}
-		if !more {
-			return CallSite{}
-		}
-	}
-}
+// captureCallSite returns the first application frame above the caller,
+// skipping skip extra frames. It costs a stack walk: call it off the hot path.
+func captureCallSite(skip int) CallSite { return CallSite(callsite.Capture(skip + 1)) }

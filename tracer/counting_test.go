@@ -9,23 +9,25 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// scopeRecorder is a tracer.Scope that keeps what it observes.
+// scopeRecorder is a scope (internal/scope, what n1detect implements) that
+// keeps what it observes.
 type scopeRecorder struct {
 	mu     sync.Mutex
-	events []tracer.Event
+	events []scope.Stmt
 	pcs    [][]uintptr
 }
 
 func (s *scopeRecorder) WantCallers() bool { return true }
 
-func (s *scopeRecorder) ObserveStatement(_ context.Context, _ *tracer.Tracer, ev tracer.Event, pcs []uintptr) {
+func (s *scopeRecorder) ObserveStatement(_ context.Context, _ *scope.Sink, ev scope.Stmt, pcs []uintptr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ev.Args, ev.Conn = nil, nil
+	ev.Args = nil
 	s.events = append(s.events, ev)
 	s.pcs = append(s.pcs, append([]uintptr(nil), pcs...))
 }
@@ -35,7 +37,7 @@ func (s *scopeRecorder) ObserveStatement(_ context.Context, _ *tracer.Tracer, ev
 func TestInternalStatementsAreNotRecorded(t *testing.T) {
 	pool, tr := newPool(t, tracer.Config{SlowThreshold: -1})
 	rec := &scopeRecorder{}
-	ctx := tracer.WithScope(testCtx(t), rec)
+	ctx := scope.With(testCtx(t), rec)
 
 	internal := []string{
 		"/* pgxperf:catalog */ SELECT 1",
@@ -114,7 +116,7 @@ func TestBatchShapedFormHasItsOwnStatistics(t *testing.T) {
 func TestObserveCacheHit(t *testing.T) {
 	pool, tr := newPool(t, tracer.Config{SlowThreshold: -1})
 	rec := &scopeRecorder{}
-	ctx := tracer.WithScope(testCtx(t), rec)
+	ctx := scope.With(testCtx(t), rec)
 	sql := "SELECT relname FROM pg_class WHERE oid = $1"
 	var name string
 	require.NoError(t, pool.QueryRow(ctx, sql, 1259).Scan(&name))

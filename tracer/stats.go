@@ -8,14 +8,16 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 // Role says which kind of server a pool talks to.
 type Role uint8
 
-// Pool roles. A Tracer created with New records RolePrimary; use Tracer.ForRole
-// for the tracers of replica pools so both share one Registry.
+// Pool roles. A Tracer created with New records RolePrimary; pgxperf.Pool
+// gives the pools of its replicas Tracers that record RoleReplica into the
+// primary's statistics.
 const (
 	RolePrimary Role = iota
 	RoleReplica
@@ -29,23 +31,24 @@ func (r Role) String() string {
 	return "primary"
 }
 
-// Registry holds per-fingerprint statistics, the client-side counterpart of
+// registry holds per-fingerprint statistics, the client-side counterpart of
 // pg_stat_statements. It is safe for concurrent use; recording a statement takes
 // one read-locked map lookup on one of 64 shards and one short per-entry lock.
-// The zero value is not usable: create one with NewRegistry (New does it for you).
-type Registry struct {
-	mu       sync.RWMutex // guards since; held for writing by Reset
-	since    time.Time
-	shards   [registryShards]registryShard
-	pool     poolStats
-	findings findings
+// The zero value is not usable: create one with newRegistry (New does it).
+type registry struct {
+	mu     sync.RWMutex // guards since; held for writing by reset
+	since  time.Time
+	shards [registryShards]registryShard
+	pool   poolStats
+	// sink keeps the findings of scopes (n1detect) about these statements.
+	sink *scope.Sink
 	// perShard bounds the fingerprints kept per shard; beyond it statements are
 	// counted in overflow, like pg_stat_statements.max.
 	perShard int
 	overflow atomic.Pointer[entry]
 	// front maps an analysis (*sqlinfo.Info, one per distinct SQL text) to its
 	// entry without taking a shard lock: a direct-mapped table checked by
-	// pointer, invalidated by Reset through gen.
+	// pointer, invalidated by reset through gen.
 	front [frontSlots]atomic.Pointer[frontRef]
 	gen   atomic.Uint64
 }
@@ -57,7 +60,7 @@ type frontRef struct {
 	info *sqlinfo.Info
 	e    *entry
 	gen  uint64
-	reg  *Registry // e's
+	reg  *registry // e's
 }
 
 const frontSlots = 1024
@@ -67,9 +70,9 @@ func frontIndex(info *sqlinfo.Info) uintptr {
 	return ((p >> 4) * 0x9E3779B97F4A7C15) >> (64 - 10) & (frontSlots - 1)
 }
 
-// DefaultMaxFingerprints is the number of distinct fingerprints a Registry
+// defaultMaxFingerprints is the number of distinct fingerprints a registry
 // keeps by default (pg_stat_statements.max has the same default).
-const DefaultMaxFingerprints = 5000
+const defaultMaxFingerprints = 5000
 
 // overflowInfo stands for every statement recorded after the registry is full.
 var overflowInfo = &sqlinfo.Info{
@@ -87,14 +90,15 @@ type registryShard struct {
 	_  [40]byte // keep shards on separate cache lines
 }
 
-// NewRegistry returns an empty registry that keeps at most maxFingerprints
-// distinct fingerprints (DefaultMaxFingerprints when ≤ 0); statements beyond
+// newRegistry returns an empty registry that keeps at most maxFingerprints
+// distinct fingerprints (defaultMaxFingerprints when ≤ 0); statements beyond
 // that are counted together under fingerprint 0.
-func NewRegistry(maxFingerprints int) *Registry {
+func newRegistry(maxFingerprints int) *registry {
 	if maxFingerprints <= 0 {
-		maxFingerprints = DefaultMaxFingerprints
+		maxFingerprints = defaultMaxFingerprints
 	}
-	r := &Registry{since: time.Now(), perShard: (maxFingerprints + registryShards - 1) / registryShards}
+	r := &registry{since: time.Now(), perShard: (maxFingerprints + registryShards - 1) / registryShards}
+	r.sink = scope.NewSink(r.countFinding)
 	r.overflow.Store(&entry{info: overflowInfo})
 	for i := range r.shards {
 		r.shards[i].m = make(map[uint64]*entry)
@@ -122,12 +126,12 @@ type entry struct {
 	batched           int64
 	findings          int64
 	slowest           Sample
-	stale             bool        // dropped by Reset: record looks the fingerprint up again
+	stale             bool        // dropped by reset: record looks the fingerprint up again
 	cached            *cacheStats // reads served by a result cache; nil until the first
 }
 
 // ref returns the analysis paired with its entry.
-func (r *Registry) ref(info *sqlinfo.Info) *frontRef {
+func (r *registry) ref(info *sqlinfo.Info) *frontRef {
 	slot := &r.front[frontIndex(info)]
 	gen := r.gen.Load()
 	if ref := slot.Load(); ref != nil && ref.info == info && ref.gen == gen {
@@ -153,7 +157,7 @@ func statKey(info *sqlinfo.Info) uint64 {
 	return info.Fingerprint
 }
 
-func (r *Registry) lookup(info *sqlinfo.Info) *entry {
+func (r *registry) lookup(info *sqlinfo.Info) *entry {
 	key := statKey(info)
 	sh := &r.shards[key%registryShards]
 	sh.mu.RLock()
@@ -178,15 +182,15 @@ func (r *Registry) lookup(info *sqlinfo.Info) *entry {
 // up). It returns the entry and true when the statement is the slowest seen
 // for its fingerprint: the caller then builds the sample off the lock and
 // stores it with setSlowest.
-func (r *Registry) record(ev *Event, e *entry) (*entry, bool) {
+func (r *registry) record(ev *Event, e *entry) (*entry, bool) {
 	if e == nil {
-		e = r.ref(ev.Info).e
+		e = r.ref(ev.info).e
 	}
 	d := ev.Duration
 	e.mu.Lock()
-	for e.stale { // e was looked up before a Reset
+	for e.stale { // e was looked up before a reset
 		e.mu.Unlock()
-		e = r.ref(ev.Info).e
+		e = r.ref(ev.info).e
 		e.mu.Lock()
 	}
 	if ev.Cached {
@@ -373,66 +377,19 @@ func (e *entry) snapshot() StatementStats {
 	return s
 }
 
-// SortKey orders a Snapshot's statements.
-type SortKey uint8
-
-// Sort keys, all descending.
-const (
-	ByTotal SortKey = iota
-	ByMean
-	ByCalls
-	ByP95
-	ByErrors
-)
-
-// Snapshot is a copy of a Registry at one moment. Each StatementStats is
-// internally consistent (copied under its entry's lock).
+// Snapshot is a copy of a Tracer's statistics at one moment (see
+// Tracer.Snapshot). Each StatementStats is internally consistent (copied
+// under its entry's lock). Sort Statements with slices.SortFunc for another
+// order than total time.
 type Snapshot struct {
-	// Since is when the registry started counting (creation or last Reset).
+	// Since is when the Tracer started counting (New or the last Reset).
 	Since time.Time
 	// Taken is when the snapshot was taken.
-	Taken      time.Time
+	Taken time.Time
+	// Statements are sorted by total time, largest first, ties by
+	// fingerprint (the per-value form before the batch-shaped one).
 	Statements []StatementStats
 	Pool       PoolStats
-	// Findings are the detector findings recorded (RecordFinding), largest total time first.
-	Findings []Finding
-}
-
-// Sort orders the statements by key, descending, ties broken by fingerprint, and returns s.
-func (s Snapshot) Sort(key SortKey) Snapshot {
-	val := func(st *StatementStats) int64 {
-		switch key {
-		case ByMean:
-			return int64(st.Mean)
-		case ByCalls:
-			return st.Calls
-		case ByP95:
-			return int64(st.P95)
-		case ByErrors:
-			return st.Errors
-		default:
-			return int64(st.Total)
-		}
-	}
-	sort.SliceStable(s.Statements, func(i, j int) bool {
-		a, b := val(&s.Statements[i]), val(&s.Statements[j])
-		if a != b {
-			return a > b
-		}
-		if s.Statements[i].Fingerprint != s.Statements[j].Fingerprint {
-			return s.Statements[i].Fingerprint < s.Statements[j].Fingerprint
-		}
-		return !s.Statements[i].BatchShaped && s.Statements[j].BatchShaped
-	})
-	return s
-}
-
-// Top returns the first n statements (all when n ≤ 0 or n > len).
-func (s Snapshot) Top(n int) []StatementStats {
-	if n <= 0 || n > len(s.Statements) {
-		return s.Statements
-	}
-	return s.Statements[:n]
 }
 
 // Lookup returns the statistics of one fingerprint: those of its per-value
@@ -448,12 +405,12 @@ func (s Snapshot) Lookup(fingerprint uint64) (StatementStats, bool) {
 	return found, ok
 }
 
-// Snapshot copies the registry, sorted by total time.
-func (r *Registry) Snapshot() Snapshot {
+// snapshot copies the registry, sorted by total time.
+func (r *registry) snapshot() Snapshot {
 	r.mu.RLock()
 	since := r.since
 	r.mu.RUnlock()
-	snap := Snapshot{Since: since, Taken: time.Now(), Pool: r.pool.snapshot(), Findings: r.findings.snapshot()}
+	snap := Snapshot{Since: since, Taken: time.Now(), Pool: r.pool.snapshot()}
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.RLock()
@@ -469,11 +426,27 @@ func (r *Registry) Snapshot() Snapshot {
 	if ov := r.overflow.Load().snapshot(); ov.Calls > 0 {
 		snap.Statements = append(snap.Statements, ov)
 	}
-	return snap.Sort(ByTotal)
+	sortByTotal(snap.Statements)
+	return snap
 }
 
-// Reset discards every statistic and restarts the clock.
-func (r *Registry) Reset() {
+// sortByTotal orders statements by total time, largest first, ties broken by
+// fingerprint and then the per-value form before the batch-shaped one.
+func sortByTotal(sts []StatementStats) {
+	sort.SliceStable(sts, func(i, j int) bool {
+		a, b := &sts[i], &sts[j]
+		if a.Total != b.Total {
+			return a.Total > b.Total
+		}
+		if a.Fingerprint != b.Fingerprint {
+			return a.Fingerprint < b.Fingerprint
+		}
+		return !a.BatchShaped && b.BatchShaped
+	})
+}
+
+// reset discards every statistic and restarts the clock.
+func (r *registry) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := []*entry{r.overflow.Load()}
@@ -495,12 +468,12 @@ func (r *Registry) Reset() {
 		e.mu.Unlock()
 	}
 	r.pool.reset()
-	r.findings.reset()
+	r.sink.Reset()
 	r.since = time.Now()
 }
 
-// Len returns the number of fingerprints recorded.
-func (r *Registry) Len() int {
+// len returns the number of fingerprints recorded.
+func (r *registry) len() int {
 	n := 0
 	for i := range r.shards {
 		sh := &r.shards[i]

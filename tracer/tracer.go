@@ -19,22 +19,21 @@ import (
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
-// DefaultSlowThreshold is the slow-query threshold used when
+// defaultSlowThreshold is the slow-query threshold used when
 // Config.SlowThreshold is zero: the brief's target is 95% of queries under 100 ms.
-const DefaultSlowThreshold = 100 * time.Millisecond
+const defaultSlowThreshold = 100 * time.Millisecond
 
-// Config configures a Tracer. The zero value is ready to use: statistics in a
-// new Registry, slow queries (≥ 100 ms) logged to slog.Default(), no argument
-// values stored anywhere.
+// Config configures a Tracer. The zero value is ready to use: statistics for
+// at most 5000 fingerprints, slow queries (≥ 100 ms) logged to
+// slog.Default(), no argument values stored anywhere.
 type Config struct {
-	// Registry receives the statistics. Nil means a new registry with
-	// MaxFingerprints entries. Tracers of several pools may share one.
-	Registry *Registry
-	// MaxFingerprints bounds a new Registry (DefaultMaxFingerprints when ≤ 0).
+	// MaxFingerprints bounds the distinct fingerprints the Tracer keeps
+	// statistics for; statements beyond it are counted together under
+	// fingerprint 0. Zero or less means 5000, pg_stat_statements.max's default.
 	MaxFingerprints int
 
 	// SlowThreshold is the duration from which a statement is logged as slow.
-	// Zero means DefaultSlowThreshold; a negative value disables the slow log.
+	// Zero means 100 ms; a negative value disables the slow log.
 	SlowThreshold time.Duration
 	// Logger receives the slow-query records. Nil means slog.Default().
 	Logger *slog.Logger
@@ -53,14 +52,17 @@ type Config struct {
 	// MaxSQLLength cuts the SQL text of log records and samples (default 2048 bytes).
 	MaxSQLLength int
 
-	// Observers receive every finished statement (see Observer).
+	// Observers receive every finished statement, in order (see Observer).
+	// The slice is copied by New; nil entries are not allowed.
 	Observers []Observer
 }
 
 // Tracer is a pgx tracer that records per-fingerprint statistics and logs slow
 // queries. It implements pgx.QueryTracer, pgx.BatchTracer, pgx.CopyFromTracer,
 // pgx.PrepareTracer, pgx.ConnectTracer, pgxpool.AcquireTracer and
-// pgxpool.ReleaseTracer. Its methods are safe for concurrent use.
+// pgxpool.ReleaseTracer. Its methods are safe for concurrent use. Create one
+// with New; a nil *Tracer must not be installed (ObserveCacheHit alone
+// accepts one, and does nothing).
 type Tracer struct {
 	*shared
 	role Role
@@ -68,16 +70,15 @@ type Tracer struct {
 
 // shared is the state every role of one Tracer shares.
 type shared struct {
-	reg       *Registry
+	reg       *registry
 	analyzer  *sqlinfo.Analyzer
 	slow      time.Duration
 	logger    *slog.Logger
 	level     slog.Level
 	redact    func(string, []any) []any
 	maxSQL    int
-	observers atomic.Pointer[[]Observer]
-	obsMu     sync.Mutex
-	conns     sync.Map // uintptr(*pgx.Conn) → *connState
+	observers []Observer // set by New, never changed
+	conns     sync.Map   // uintptr(*pgx.Conn) → *connState
 	// connFront caches conns lookups by connection address (a pool has few
 	// connections): one atomic load instead of a map lookup per statement.
 	connFront [connFrontSlots]atomic.Pointer[connState]
@@ -95,12 +96,14 @@ var (
 	_ pgxpool.ReleaseTracer = (*Tracer)(nil)
 )
 
-// New returns a Tracer for a primary pool. Install it with
+// New returns a Tracer for a primary pool, configured by cfg (copied,
+// Observers included). Install it with
 // cfg.ConnConfig.Tracer = tracer.New(tracer.Config{}); combine it with other
-// tracers through pgx's multitracer package.
+// tracers through pgx's multitracer package. One Tracer may serve several
+// connections and pools; their statements share its statistics.
 func New(cfg Config) *Tracer {
 	s := &shared{
-		reg:      cfg.Registry,
+		reg:      newRegistry(cfg.MaxFingerprints),
 		analyzer: sqlinfo.Default(),
 		slow:     cfg.SlowThreshold,
 		logger:   cfg.Logger,
@@ -108,11 +111,8 @@ func New(cfg Config) *Tracer {
 		redact:   cfg.RedactArgs,
 		maxSQL:   cfg.MaxSQLLength,
 	}
-	if s.reg == nil {
-		s.reg = NewRegistry(cfg.MaxFingerprints)
-	}
 	if s.slow == 0 {
-		s.slow = DefaultSlowThreshold
+		s.slow = defaultSlowThreshold
 	}
 	if cfg.SlowLevelSet {
 		s.level = cfg.SlowLevel
@@ -120,39 +120,25 @@ func New(cfg Config) *Tracer {
 	if s.maxSQL <= 0 {
 		s.maxSQL = 2048
 	}
-	obs := append([]Observer(nil), cfg.Observers...)
-	s.observers.Store(&obs)
+	s.observers = append([]Observer(nil), cfg.Observers...)
 	return &Tracer{shared: s}
 }
 
-// ForRole returns a Tracer that shares t's registry, settings and observers but
-// records its statements under role (use it for the pools of replicas).
-func (t *Tracer) ForRole(role Role) *Tracer { return &Tracer{shared: t.shared, role: role} }
+// forRole returns a Tracer that shares t's statistics, settings and
+// observers but records its statements under role (pgxperf uses it for the
+// pools of replicas, through internal/bridge).
+func (t *Tracer) forRole(role Role) *Tracer { return &Tracer{shared: t.shared, role: role} }
 
-// Role returns the role this Tracer records.
-func (t *Tracer) Role() Role { return t.role }
+// Snapshot returns a copy of the statistics, sorted by total time, largest
+// first (ties by fingerprint). A Tracer of a replica pool that pgxperf made
+// shares its statistics with the primary's. It is safe for concurrent use
+// with the statements being recorded.
+func (t *Tracer) Snapshot() Snapshot { return t.reg.snapshot() }
 
-// Registry returns the statistics registry.
-func (t *Tracer) Registry() *Registry { return t.reg }
-
-// Snapshot is shorthand for t.Registry().Snapshot().
-func (t *Tracer) Snapshot() Snapshot { return t.reg.Snapshot() }
-
-// Reset is shorthand for t.Registry().Reset().
-func (t *Tracer) Reset() { t.reg.Reset() }
-
-// AddObserver adds an observer; it sees statements that finish after the call.
-// Observers are shared by every role of the Tracer.
-func (t *Tracer) AddObserver(o Observer) {
-	t.obsMu.Lock()
-	defer t.obsMu.Unlock()
-	cur := *t.observers.Load()
-	next := append(append(make([]Observer, 0, len(cur)+1), cur...), o)
-	t.observers.Store(&next)
-}
-
-// SlowThreshold returns the effective slow-query threshold (negative: disabled).
-func (t *Tracer) SlowThreshold() time.Duration { return t.slow }
+// Reset discards every statistic (and the findings recorded) and restarts
+// the clock (Snapshot.Since). Statements running meanwhile are counted in
+// the new period. It is safe for concurrent use.
+func (t *Tracer) Reset() { t.reg.reset() }
 
 // ---- per-connection state ----
 
@@ -208,10 +194,10 @@ func (s *shared) connStateCreate(c *pgx.Conn) *connState {
 	return st
 }
 
-// ForgetConn drops what the tracer remembers about a connection. pgxperf calls
-// it from pgxpool's BeforeClose hook; other users need not call it (the state
-// is also dropped when the connection is garbage collected).
-func (t *Tracer) ForgetConn(c *pgx.Conn) {
+// forgetConn drops what the tracer remembers about a connection. pgxperf calls
+// it from pgxpool's BeforeClose hook (through internal/bridge); other users
+// need not (the state is also dropped when the connection is garbage collected).
+func (t *Tracer) forgetConn(c *pgx.Conn) {
 	if c == nil {
 		return
 	}
@@ -362,7 +348,6 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 	}
 	ev := Event{
 		Op:          OpQuery,
-		Info:        q.stmt.info,
 		SQL:         q.sql,
 		Args:        q.args,
 		Start:       wall(q.start),
@@ -373,8 +358,9 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		Err:         data.Err,
 		Role:        t.role,
 		Conn:        conn,
+		info:        q.stmt.info,
 	}
-	if ev.Info.Kind == sqlinfo.KindMulti {
+	if ev.info.Kind == sqlinfo.KindMulti {
 		if n, ok := multirows.From(ctx); ok {
 			ev.Rows = n // every statement's rows, not only the last one's
 		}
@@ -390,7 +376,7 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		}
 	}
 	if q.scope != nil {
-		q.scope.observe(ctx, t, ev)
+		q.scope.observe(ctx, t, &ev)
 		if q.scope.done(t) {
 			q.scope = nil
 		}
@@ -400,11 +386,12 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 // finish records a statement into e, its entry (nil: look it up), logs it
 // when slow and calls the observers. It returns the entry it recorded into.
 func (t *Tracer) finish(ctx context.Context, ev *Event, e *entry) *entry {
+	ev.Fingerprint = ev.info.Fingerprint
 	e, slowest := t.reg.record(ev, e)
 	slow := t.slow >= 0 && ev.Duration >= t.slow
 	var site CallSite
 	if slow || slowest {
-		site = CaptureCallSite(2)
+		site = captureCallSite(2)
 	}
 	if slowest {
 		e.setSlowest(t.sample(ev, site))
@@ -412,10 +399,8 @@ func (t *Tracer) finish(ctx context.Context, ev *Event, e *entry) *entry {
 	if slow {
 		t.logSlow(ctx, ev, site)
 	}
-	if obs := *t.observers.Load(); len(obs) > 0 {
-		for _, o := range obs {
-			o.ObserveQuery(ctx, *ev)
-		}
+	for _, o := range t.observers {
+		o(ctx, *ev)
 	}
 	return e
 }
@@ -452,18 +437,18 @@ func (t *Tracer) logSlow(ctx context.Context, ev *Event, site CallSite) {
 	}
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs,
-		slog.String("fingerprint", ev.Info.FingerprintHex),
+		slog.String("fingerprint", ev.info.FingerprintHex),
 		slog.Duration("duration", ev.Duration),
 		slog.Int64("rows", ev.Rows),
-		slog.String("sql", truncate(ev.Info.Normalized, t.maxSQL)),
+		slog.String("sql", truncate(ev.info.Normalized, t.maxSQL)),
 		slog.String("op", ev.Op.String()),
 		slog.String("role", ev.Role.String()),
 	)
-	if !site.IsZero() {
+	if site.File != "" {
 		attrs = append(attrs, slog.String("caller", site.File+":"+strconv.Itoa(site.Line)), slog.String("function", site.Function))
 	}
-	if ev.Info.SQLCName != "" {
-		attrs = append(attrs, slog.String("sqlc_name", ev.Info.SQLCName))
+	if ev.info.SQLCName != "" {
+		attrs = append(attrs, slog.String("sqlc_name", ev.info.SQLCName))
 	}
 	if ev.PrepareTime > 0 {
 		attrs = append(attrs, slog.Duration("prepare", ev.PrepareTime))
@@ -595,7 +580,7 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 	sql, args := t.unwrapArgs(ctx, conn, sql, data.Args)
 	ev := Event{
 		Op:       OpBatchQuery,
-		Info:     t.analyzer.Analyze(sql),
+		info:     t.analyzer.Analyze(sql),
 		SQL:      sql,
 		Args:     args,
 		Start:    start,
@@ -612,7 +597,7 @@ func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.T
 	t.finish(ctx, &ev, nil)
 	if b != nil && b.scope != nil {
 		// The batch's statements share its callers: keep them until TraceBatchEnd.
-		b.scope.observe(ctx, t, ev)
+		b.scope.observe(ctx, t, &ev)
 	}
 }
 
@@ -672,7 +657,7 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 	}
 	ev := Event{
 		Op:       OpCopyFrom,
-		Info:     t.analyzer.Analyze(c.sql),
+		info:     t.analyzer.Analyze(c.sql),
 		SQL:      c.sql,
 		Start:    c.start,
 		Duration: time.Since(c.start),
@@ -683,7 +668,7 @@ func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.
 	}
 	t.finish(ctx, &ev, nil)
 	if c.scope != nil {
-		c.scope.observe(ctx, t, ev)
+		c.scope.observe(ctx, t, &ev)
 		if c.scope.done(t) {
 			c.scope = nil
 		}
@@ -748,7 +733,8 @@ func (t *Tracer) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpo
 
 // TraceAcquireEnd implements pgxpool.AcquireTracer. The wait is recorded for
 // the pool and charged to the connection's next statement; the connection is
-// marked in use (InUse).
+// marked in use until TraceRelease (pgxperf's Close cancels the queries of
+// connections still in use at its deadline).
 func (t *Tracer) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, data pgxpool.TraceAcquireEndData) {
 	s, ok := ctx.(*acquireState) // what TraceAcquireStart returned, unless wrapped
 	if !ok {
@@ -776,10 +762,10 @@ func (t *Tracer) TraceRelease(_ *pgxpool.Pool, data pgxpool.TraceReleaseData) {
 	}
 }
 
-// InUse returns the connections acquired from a pool traced by t (any role)
+// inUse returns the connections acquired from a pool traced by t (any role)
 // and not released yet. pgxperf's Close cancels their queries when they
 // outlast its deadline.
-func (t *Tracer) InUse() []*pgx.Conn {
+func (t *Tracer) inUse() []*pgx.Conn {
 	var out []*pgx.Conn
 	t.conns.Range(func(_, v any) bool {
 		st := v.(*connState)

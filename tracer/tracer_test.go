@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/tracer"
@@ -371,7 +372,7 @@ func TestTracerWithStdlib(t *testing.T) {
 func TestTracerObserverAndRoles(t *testing.T) {
 	var mu sync.Mutex
 	var seen []tracer.Event
-	obs := tracer.ObserverFunc(func(_ context.Context, ev tracer.Event) {
+	obs := tracer.Observer(func(_ context.Context, ev tracer.Event) {
 		mu.Lock()
 		ev.Args, ev.Conn = nil, nil
 		seen = append(seen, ev)
@@ -379,7 +380,7 @@ func TestTracerObserverAndRoles(t *testing.T) {
 	})
 	primary := tracer.New(tracer.Config{SlowThreshold: -1, Observers: []tracer.Observer{obs}})
 	replica := primary.ForRole(tracer.RoleReplica)
-	require.Same(t, primary.Registry(), replica.Registry())
+	require.True(t, tracer.SameStatistics(primary, replica))
 
 	dsn := testenv.RequirePrimary(t)
 	ctx := testCtx(t)
@@ -400,7 +401,7 @@ func TestTracerObserverAndRoles(t *testing.T) {
 	defer mu.Unlock()
 	require.Len(t, seen, 2)
 	require.Equal(t, tracer.RoleReplica, seen[1].Role)
-	require.Equal(t, sqlinfo.KindSelect, seen[0].Info.Kind)
+	require.Equal(t, sqlinfo.KindSelect, tracer.EventInfo(seen[0]).Kind)
 }
 
 func TestTracerConcurrent(t *testing.T) {
@@ -471,19 +472,20 @@ func TestTracerPooledEntryAcrossResetAndTwoTracers(t *testing.T) {
 	require.EqualValues(t, 5, stats(t, b, sql).Calls)
 }
 
-// countingScope counts the statements each Tracer hands it.
+// countingScope counts the statements each Tracer hands it (by the sink of
+// the Tracer's statistics).
 type countingScope struct {
 	mu   sync.Mutex
-	seen map[*tracer.Tracer]int
+	seen map[*scope.Sink]int
 	pcs  int // statements that came with callers
 }
 
 func (*countingScope) WantCallers() bool { return true }
 
-func (s *countingScope) ObserveStatement(_ context.Context, t *tracer.Tracer, _ tracer.Event, pcs []uintptr) {
+func (s *countingScope) ObserveStatement(_ context.Context, sink *scope.Sink, _ scope.Stmt, pcs []uintptr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seen[t]++
+	s.seen[sink]++
 	if len(pcs) > 0 {
 		s.pcs++
 	}
@@ -500,8 +502,8 @@ func TestTracerScopeWithTwoTracers(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	sc := &countingScope{seen: map[*tracer.Tracer]int{}}
-	ctx := tracer.WithScope(testCtx(t), sc)
+	sc := &countingScope{seen: map[*scope.Sink]int{}}
+	ctx := scope.With(testCtx(t), sc)
 	for i := range 3 {
 		var v int
 		require.NoError(t, pool.QueryRow(ctx, "SELECT $1::int", i).Scan(&v))
@@ -510,6 +512,6 @@ func TestTracerScopeWithTwoTracers(t *testing.T) {
 	batch.Queue("SELECT 1")
 	batch.Queue("SELECT 2")
 	require.NoError(t, pool.SendBatch(ctx, batch).Close())
-	require.Equal(t, map[*tracer.Tracer]int{a: 5, b: 5}, sc.seen)
+	require.Equal(t, map[*scope.Sink]int{tracer.SinkOf(a): 5, tracer.SinkOf(b): 5}, sc.seen)
 	require.Equal(t, 10, sc.pcs)
 }
