@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgxperf/pgxperf/internal/breaker"
 )
 
 // Retrying pending invalidations after Redis failed to take them.
@@ -82,20 +84,20 @@ func (i *Invalidator) flushPending(ctx context.Context) bool {
 	cancel()
 	if err != nil {
 		c.stats.redisErrors.Add(1)
-		now := monotonicNow()
+		now := breaker.Now()
 		if i.lastReport == 0 || now-i.lastReport >= int64(time.Second) {
 			// Reported once a second at most: the retry runs every few
 			// milliseconds for as long as Redis is away.
 			i.lastReport = now
 			c.reportErr(ctx, "invalidate", err)
 		}
-		if serverOutcome(err) == outcomeFail {
-			c.noteOutcome(outcomeFail)
+		if breaker.RedisOutcome(err) == breaker.Fail {
+			c.noteOutcome(breaker.Fail)
 		}
 		return false
 	}
-	c.breaker.recovered()
-	c.noteOutcome(outcomeOK)
+	c.breaker.Recovered()
+	c.noteOutcome(breaker.OK)
 	i.pendingMu.Lock()
 	for _, t := range tags {
 		// A write kept again while this push was out may have committed

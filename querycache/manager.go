@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgxperf/pgxperf/internal/breaker"
 )
 
 var (
@@ -110,7 +112,7 @@ type Manager struct {
 	maxRefresh int
 	onError    func(ctx context.Context, op string, err error)
 
-	breaker *breaker
+	breaker *breaker.Breaker
 	stats   statsTable
 	flights flightGroup
 
@@ -180,40 +182,28 @@ func (m *Manager) key(key string) string { return m.prefix + key }
 // returns errBypass, without calling fn, when the breaker is open; callers
 // count the bypass.
 func (m *Manager) call(ctx context.Context, c *prefixCounters, op string, fn func(ctx context.Context) error) error {
-	probe, ok := m.breaker.allow()
+	probe, ok := m.breaker.Allow()
 	if !ok {
 		return errBypass
 	}
 	cctx, cancel := context.WithTimeout(ctx, m.timeout)
 	err := fn(cctx)
 	cancel()
-	m.breaker.done(probe, m.classify(ctx, c, op, err))
+	m.breaker.Done(probe, m.classify(ctx, c, op, err))
 	return err
 }
 
 // classify counts and reports err and tells the breaker what it means.
-func (m *Manager) classify(ctx context.Context, c *prefixCounters, op string, err error) outcome {
+func (m *Manager) classify(ctx context.Context, c *prefixCounters, op string, err error) breaker.Outcome {
 	switch {
 	case err == nil || errors.Is(err, redis.Nil):
-		return outcomeOK
+		return breaker.OK
 	case ctx.Err() != nil:
-		return outcomeIgnore // the caller gave up; Redis may be fine
+		return breaker.Ignore // the caller gave up; Redis may be fine
 	}
 	c.redisErrors.Add(1)
 	m.report(ctx, op, err)
-	return serverOutcome(err)
-}
-
-// serverOutcome tells the breaker what a Redis error (not a miss) means: a
-// reply that says the command was wrong comes from a working server; a
-// network error, a timeout, or a server loading, failing over or down does not.
-func serverOutcome(err error) outcome {
-	var reply redis.Error
-	if errors.As(err, &reply) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
-		!redis.IsMasterDownError(err) && !redis.IsTryAgainError(err) {
-		return outcomeOK
-	}
-	return outcomeFail
+	return breaker.RedisOutcome(err)
 }
 
 func (m *Manager) report(ctx context.Context, op string, err error) {
@@ -308,14 +298,14 @@ func (m *Manager) InvalidatePattern(ctx context.Context, pattern string) (int64,
 	var err error
 	switch cl := m.client.(type) {
 	case *redis.ClusterClient:
-		if m.breaker.State() != BreakerClosed { // ForEachMaster may call Redis itself
+		if BreakerState(m.breaker.State()) != BreakerClosed { // ForEachMaster may call Redis itself
 			return 0, unavailableErr(c, errBypass)
 		}
 		err = cl.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			return scan(ctx, node, false)
 		})
 	case *redis.Ring:
-		if m.breaker.State() != BreakerClosed {
+		if BreakerState(m.breaker.State()) != BreakerClosed {
 			return 0, unavailableErr(c, errBypass)
 		}
 		err = cl.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {

@@ -134,5 +134,5 @@ type BreakerStats struct {
 
 // BreakerStats returns the circuit breaker's state. Safe for concurrent use.
 func (m *Manager) BreakerStats() BreakerStats {
-	return BreakerStats{State: m.breaker.State(), Opens: m.breaker.opens.Load()}
+	return BreakerStats{State: BreakerState(m.breaker.State()), Opens: m.breaker.Opens()}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/breaker"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -240,7 +241,7 @@ type QueryCache struct {
 	tenant        []string
 	rules         map[string]time.Duration // "fp:…" or "name:…" → TTL (0: default)
 
-	breaker *breaker
+	breaker *breaker.Breaker
 	// redisFailing is set by a call that found Redis unreachable; the first
 	// answer after it sets holdUntil (monotonicNow), before which nothing
 	// is served or stored: other instances' pending invalidations land first.
@@ -542,7 +543,7 @@ func (c *QueryCache) call(ctx context.Context, op string, timeout time.Duration,
 // given what its read's lookup left) that runs out tells the breaker
 // nothing: Redis may be slow, not unreachable.
 func callValue[T any](c *QueryCache, ctx context.Context, op string, timeout time.Duration, fn func(ctx context.Context) (T, error)) (T, error) {
-	probe, ok := c.breaker.allow()
+	probe, ok := c.breaker.Allow()
 	if !ok {
 		var zero T
 		return zero, errBypass
@@ -556,10 +557,10 @@ func callValue[T any](c *QueryCache, ctx context.Context, op string, timeout tim
 	if op == "invalidate" {
 		full = c.invalTimeout
 	}
-	if o == outcomeFail && timedOut && timeout < full {
-		o = outcomeIgnore
+	if o == breaker.Fail && timedOut && timeout < full {
+		o = breaker.Ignore
 	}
-	c.breaker.done(probe, o)
+	c.breaker.Done(probe, o)
 	c.noteOutcome(o)
 	return v, err
 }
@@ -610,15 +611,15 @@ func honoursDeadlines(client redis.UniversalClient) bool {
 
 // noteOutcome starts the recovery hold at the first answer from Redis after
 // it was unreachable.
-func (c *QueryCache) noteOutcome(o outcome) {
+func (c *QueryCache) noteOutcome(o breaker.Outcome) {
 	switch o {
-	case outcomeFail:
+	case breaker.Fail:
 		if !c.redisFailing.Load() {
 			c.redisFailing.Store(true)
 		}
-	case outcomeOK:
+	case breaker.OK:
 		if c.redisFailing.Load() && c.redisFailing.CompareAndSwap(true, false) {
-			c.holdUntil.Store(monotonicNow() + int64(c.recoverHold))
+			c.holdUntil.Store(breaker.Now() + int64(c.recoverHold))
 		}
 	}
 }
@@ -630,21 +631,21 @@ func (c *QueryCache) holding() bool {
 	if h == 0 {
 		return false
 	}
-	if monotonicNow() < h {
+	if breaker.Now() < h {
 		return true
 	}
 	c.holdUntil.CompareAndSwap(h, 0)
 	return false
 }
 
-func (c *QueryCache) classify(ctx context.Context, op string, err error) outcome {
+func (c *QueryCache) classify(ctx context.Context, op string, err error) breaker.Outcome {
 	if err == nil || errors.Is(err, redis.Nil) {
-		return outcomeOK
+		return breaker.OK
 	}
 	c.stats.redisErrors.Add(1)
 	c.reportErr(ctx, op, err)
-	return serverOutcome(err)
+	return breaker.RedisOutcome(err)
 }
 
 // BreakerState reports the state of the breaker around Redis.
-func (c *QueryCache) BreakerState() BreakerState { return c.breaker.State() }
+func (c *QueryCache) BreakerState() BreakerState { return BreakerState(c.breaker.State()) }

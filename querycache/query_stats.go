@@ -136,7 +136,7 @@ func (f *fpCounters) snapshot() StatementStats {
 // Stats returns a snapshot of the cache's figures.
 func (c *QueryCache) Stats() Stats {
 	s := &c.stats
-	out := Stats{Breaker: c.breaker.State(), RedisErrors: s.redisErrors.Load(), L1Live: c.l1Live.Load()}
+	out := Stats{Breaker: BreakerState(c.breaker.State()), RedisErrors: s.redisErrors.Load(), L1Live: c.l1Live.Load()}
 	s.mu.RLock()
 	for _, f := range s.m {
 		out.Statements = append(out.Statements, f.snapshot())
