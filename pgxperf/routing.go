@@ -10,8 +10,8 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/pgerr"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
-	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -239,11 +239,11 @@ func (r *replicaRows) start(node *replica.Node) error {
 		node.Released()
 		return err
 	}
-	res, err := querycache.Capture(rows, readAhead)
+	res, err := rowcodec.Capture(rows, readAhead)
 	switch {
 	case err == nil:
 		r.Rows = res.Replay(l.c.TypeMap())
-	case errors.Is(err, querycache.ErrTooLarge):
+	case errors.Is(err, rowcodec.ErrTooLarge):
 		r.Rows = res.ReplayThen(l.c.TypeMap(), rows)
 	default:
 		l.release() // Capture closed the rows

@@ -88,7 +88,7 @@ type QueryConfig struct {
 	MaxResultBytes int
 
 	// CompressAbove is the encoded size above which results are
-	// compressed. Zero means DefaultCompressAbove (1 KiB).
+	// compressed. Zero means 1 KiB; negative never compresses.
 	CompressAbove int
 
 	// TenantSettings names the settings that row-level security policies
@@ -223,7 +223,7 @@ type QueryCache struct {
 	channel      string
 	defaultTTL   time.Duration
 	maxBytes     int
-	encoder      ResultEncoder
+	encoder      resultEncoder
 	timeout      time.Duration
 	invalTimeout time.Duration
 	invalRetry   time.Duration
@@ -289,7 +289,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		prefix:       cfg.Prefix,
 		defaultTTL:   cfg.DefaultTTL,
 		maxBytes:     cfg.MaxResultBytes,
-		encoder:      ResultEncoder{CompressAbove: cfg.CompressAbove},
+		encoder:      resultEncoder{compressAbove: cfg.CompressAbove},
 		timeout:      cfg.Timeout,
 		invalTimeout: cfg.InvalidateTimeout,
 		invalRetry:   cfg.InvalidateRetry,

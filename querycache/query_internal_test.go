@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -235,9 +236,9 @@ func TestPolicySettings(t *testing.T) {
 }
 
 func TestQueryEntryRoundTrip(t *testing.T) {
-	res := &Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x"), nil}},
+	res := &rowcodec.Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x"), nil}},
 		FieldDescriptions: []pgconn.FieldDescription{{Name: "a", DataTypeOID: 25}, {Name: "b", DataTypeOID: 25}}}
-	body, err := Encode(res)
+	body, err := encodeResult(res)
 	require.NoError(t, err)
 	data := encodeQueryEntry([]uint64{3, 0, 1 << 40}, 123, 456, body)
 	e, err := decodeQueryEntry(data)
@@ -254,7 +255,7 @@ func TestQueryEntryRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeQueryEntry(f *testing.F) {
-	body, _ := Encode(&Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x")}},
+	body, _ := encodeResult(&rowcodec.Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x")}},
 		FieldDescriptions: []pgconn.FieldDescription{{Name: "a", DataTypeOID: 25}}})
 	f.Add(encodeQueryEntry([]uint64{1, 2}, 1, 2, body))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
