@@ -1,38 +1,7 @@
-// Package querycache caches in Redis: the results of opted-in read queries,
-// keyed by normalized SQL, and, through a Manager, any other value with a
-// typed get-or-load API.
-//
-// # Get-or-load cache
-//
-// For values that are not query results (external API responses, sessions,
-// quotas), a Manager offers a typed get-or-load cache:
-//
-//	m, err := querycache.NewManager(querycache.Config{Client: rdb, Prefix: "app:"})
-//	repo, err := querycache.GetOrLoad(ctx, m, "gh:repo:"+name, querycache.TTLGitHubAPI,
-//		func(ctx context.Context) (Repo, error) { return gh.Repo(ctx, name) })
-//
-// The loader runs only on a miss, once per key at a time in a process
-// (concurrent callers share the Redis read and the load). GetMany reads many
-// keys with one MGET, loads all the missing ones with one call and caches them
-// with one pipeline. Warm, Set, Get, Delete (UNLINK) and InvalidatePattern
-// (SCAN + UNLINK, never KEYS) complete the API. Named TTLs (TTLSession,
-// TTLGitHubAPI, TTLGeneratedContent, TTLPlatformMetadata, TTLUserQuota,
-// TTLQueryResults) are jittered by ±10%, and a hit in the last 10% of an
-// entry's TTL refreshes it in the background while callers keep the cached
-// value. Keys are the caller's, under Config.Prefix: they are neither hashed
-// nor escaped, so keep personal data out of them.
-//
-// # Failures
-//
-// Redis errors never fail GetOrLoad or GetMany: the loader answers, the error
-// goes to Config.OnError and to Stats. After 5 consecutive failures a circuit
-// breaker stops calling Redis for a cooldown (1 s, doubling to 30 s), then
-// lets one probe through; while it is open a call adds about a microsecond to
-// the loader. Set the go-redis client's ContextTimeoutEnabled so that
-// Config.Timeout also bounds socket reads. Get, Set, Warm, Delete and
-// InvalidatePattern, which have no loader, return errors wrapping
-// ErrUnavailable. Stats are kept per key prefix (the part before the first
-// ':').
+// Package querycache caches the results of opted-in read queries in Redis,
+// keyed by normalized SQL, and invalidates them after writes. (For an
+// application's other values, such as API responses, sessions and quotas,
+// see package rediscache.)
 //
 // # Query results
 //

@@ -18,6 +18,9 @@ import (
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
+// defaultTTL is the TTL of a statement opted in without one.
+const defaultTTL = 5 * time.Minute
+
 // DefaultQueryPrefix is the Redis key prefix of the query cache. The version
 // in it changes whenever the key or entry format does, so that instances of
 // different versions never read each other's entries.
@@ -76,8 +79,7 @@ type QueryConfig struct {
 	Prefix string
 
 	// DefaultTTL is the TTL of a statement opted in without one (a rule
-	// without TTL, a bare /* pgxperf:cache */ hint). Zero means
-	// TTLQueryResults (5 minutes).
+	// without TTL, a bare /* pgxperf:cache */ hint). Zero means 5 minutes.
 	DefaultTTL time.Duration
 
 	// Rules opt statements in by fingerprint or sqlc name.
@@ -311,7 +313,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 	}
 	c.channel = c.prefix + "inval"
 	if c.defaultTTL == 0 {
-		c.defaultTTL = TTLQueryResults
+		c.defaultTTL = defaultTTL
 	}
 	if c.maxBytes == 0 {
 		c.maxBytes = 1 << 20

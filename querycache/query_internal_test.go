@@ -201,10 +201,10 @@ func TestTTLFor(t *testing.T) {
 		{"context", "SELECT 1", func() *callOpts { return optsFrom(WithTTL(ctx, time.Second)) }, time.Second},
 		{"skip beats context", "SELECT 1", func() *callOpts { return optsFrom(Skip(WithTTL(ctx, time.Second))) }, 0},
 		{"hint", "SELECT /* pgxperf:cache ttl=30s */ 1", nil, 30 * time.Second},
-		{"hint default", "SELECT /* pgxperf:cache */ 1", nil, TTLQueryResults},
+		{"hint default", "SELECT /* pgxperf:cache */ 1", nil, defaultTTL},
 		{"nocache hint", "SELECT /* pgxperf:nocache */ 1", func() *callOpts { return optsFrom(WithTTL(ctx, time.Second)) }, 0},
 		{"sqlc rule", "-- name: GetUser :one\nSELECT 1", nil, time.Minute},
-		{"fingerprint rule", "SELECT id FROM t WHERE id = $1", nil, TTLQueryResults},
+		{"fingerprint rule", "SELECT id FROM t WHERE id = $1", nil, defaultTTL},
 		{"context beats rule", "-- name: GetUser :one\nSELECT 1", func() *callOpts { return optsFrom(WithTTL(ctx, time.Hour)) }, time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
