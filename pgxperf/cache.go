@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
@@ -49,7 +50,7 @@ func (p *Pool) newCache(cfg *pgxpool.Config) error {
 	if qc.CatalogAcquire == nil {
 		qc.CatalogAcquire = p.catalogAcquire
 	}
-	c, err := querycache.NewQueryCache(qc, querycache.SessionFromConfig(cfg), nil)
+	c, err := querycache.New(qc, cfg)
 	if err != nil {
 		if p.redis != nil {
 			_ = p.redis.Close()
@@ -108,7 +109,7 @@ func (p *Pool) Cache() *querycache.QueryCache { return p.cache }
 // cacheLoad runs a statement for the cache on the primary: a stored result
 // must reflect every write committed before its lookup began, which only the
 // primary guarantees.
-func (p *Pool) cacheLoad(sql string, args []any) querycache.Loader {
+func (p *Pool) cacheLoad(sql string, args []any) func(ctx context.Context) (pgx.Rows, error) {
 	return func(ctx context.Context) (pgx.Rows, error) {
 		if p.router != nil {
 			ctx = replica.ForcePrimary(ctx)
@@ -122,16 +123,16 @@ func (p *Pool) cacheLoad(sql string, args []any) querycache.Loader {
 // cacheable; served is false otherwise.
 func (p *Pool) cachedQuery(ctx context.Context, sql string, args []any) (rows pgx.Rows, served bool, err error) {
 	info := sqlinfo.Analyze(sql)
-	if !p.cache.Wants(ctx, info) {
+	if !bridge.QueryCacheWants(p.cache, ctx, info) {
 		return nil, false, nil
 	}
-	return p.cache.Query(ctx, info, args, p.cacheLoad(sql, args))
+	return bridge.QueryCacheQuery(p.cache, ctx, info, args, p.cacheLoad(sql, args))
 }
 
 func (p *Pool) cachedQueryRow(ctx context.Context, sql string, args []any) (pgx.Row, bool) {
 	info := sqlinfo.Analyze(sql)
-	if !p.cache.Wants(ctx, info) {
+	if !bridge.QueryCacheWants(p.cache, ctx, info) {
 		return nil, false
 	}
-	return p.cache.QueryRow(ctx, info, args, p.cacheLoad(sql, args))
+	return bridge.QueryCacheQueryRow(p.cache, ctx, info, args, p.cacheLoad(sql, args))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
@@ -116,7 +117,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	userTracer := cfg.ConnConfig.Tracer
 	var inval pgx.QueryTracer // the invalidator runs on the primary only: replicas take no writes
 	if p.cache != nil {
-		inval = p.cache.Invalidator()
+		inval = bridge.QueryCacheInvalidator(p.cache)
 	}
 	var writes pgx.QueryTracer // the router's read-your-writes: every write on the primary
 	if len(opts.ReplicaURLs) > 0 {
@@ -132,7 +133,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	}
 	p.primary = primary
 	if p.cache != nil {
-		p.cache.UseCatalog(primary)
+		bridge.QueryCacheUseCatalog(p.cache, primary)
 	}
 	if len(opts.ReplicaURLs) > 0 {
 		if err := p.startReplicas(ctx, config, userTracer); err != nil {
@@ -187,7 +188,7 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 			p.tracer.ForgetConn(c)
 		}
 		if p.cache != nil {
-			p.cache.Invalidator().ForgetConn(c)
+			bridge.QueryCacheForgetConn(p.cache, c)
 		}
 		if userClose != nil {
 			userClose(c)

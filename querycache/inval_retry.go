@@ -24,7 +24,7 @@ func (c *QueryCache) retryTimeout() time.Duration {
 	return min(max(c.timeout, 100*time.Millisecond), c.invalTimeout)
 }
 
-func (i *Invalidator) retry() {
+func (i *invalidator) retry() {
 	defer i.c.bg.Done()
 	t := time.NewTimer(0) // the first attempt at once
 	defer t.Stop()
@@ -60,7 +60,7 @@ func (i *Invalidator) retry() {
 // own, so that neither the breaker's cooldown nor the client's pool, which
 // may have stopped dialing for a second after repeated failures, delays the
 // delivery once Redis answers.
-func (i *Invalidator) flushPending(ctx context.Context) bool {
+func (i *invalidator) flushPending(ctx context.Context) bool {
 	if !i.dirty.Load() {
 		return true
 	}

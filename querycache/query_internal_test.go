@@ -18,8 +18,8 @@ import (
 
 func testCache(t *testing.T) *QueryCache {
 	t.Helper()
-	c, err := NewQueryCache(QueryConfig{Client: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})},
-		Session{Host: "h", Port: 5432, Database: "db", User: "u", RuntimeParams: map[string]string{"search_path": "app"}}, nil)
+	c, err := newQueryCache(Config{Client: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})},
+		sessionInfo{Host: "h", Port: 5432, Database: "db", User: "u", RuntimeParams: map[string]string{"search_path": "app"}}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -105,7 +105,7 @@ func TestKeysNeverCollide(t *testing.T) {
 	require.NotEqual(t, s1, s2)
 	require.NotEqual(t, s1, seen["int 1"])
 	other := testCache(t)
-	other.sessionKey = sessionKey(Session{Host: "h", Port: 5432, Database: "db", User: "other"})
+	other.sessionKey = sessionKey(sessionInfo{Host: "h", Port: 5432, Database: "db", User: "other"})
 	o1, _ := other.buildKey(info, nil, nil, []any{1})
 	require.NotEqual(t, o1, k1)
 	// Unkeyable arguments are refused.
@@ -184,10 +184,10 @@ func TestStaticVerdict(t *testing.T) {
 }
 
 func TestTTLFor(t *testing.T) {
-	c, err := NewQueryCache(QueryConfig{
+	c, err := newQueryCache(Config{
 		Client: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
 		Rules:  []Rule{{Name: "GetUser", TTL: time.Minute}, {Fingerprint: sqlinfo.Analyze("SELECT id FROM t WHERE id = 2").FingerprintHex}},
-	}, Session{}, nil)
+	}, sessionInfo{}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := t.Context()
@@ -215,9 +215,9 @@ func TestTTLFor(t *testing.T) {
 			require.Equal(t, tc.want, c.ttlFor(o, sqlinfo.Analyze(tc.sql)))
 		})
 	}
-	_, err = NewQueryCache(QueryConfig{Client: c.client, Rules: []Rule{{TTL: time.Second}}}, Session{}, nil)
+	_, err = newQueryCache(Config{Client: c.client, Rules: []Rule{{TTL: time.Second}}}, sessionInfo{}, nil)
 	require.Error(t, err)
-	_, err = NewQueryCache(QueryConfig{}, Session{}, nil)
+	_, err = newQueryCache(Config{}, sessionInfo{}, nil)
 	require.ErrorIs(t, err, ErrNoClient)
 }
 

@@ -19,13 +19,13 @@ import (
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// Query serves a read through the cache. served is false when the call is
+// query serves a read through the cache. served is false when the call is
 // not opted in, or opted in but not cacheable now (the reason is counted as
 // a bypass): the caller then runs the statement as usual. Otherwise rows
 // and err are the call's result: a replay of a cached result, or the rows
 // of load (run once per key at a time in this process) as they were stored.
 // Errors of Redis never reach the caller; the database's do, unchanged.
-func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (rows pgx.Rows, served bool, err error) {
+func (c *QueryCache) query(ctx context.Context, info *sqlinfo.Info, args []any, load loader) (rows pgx.Rows, served bool, err error) {
 	start := time.Now()
 	s := c.get(ctx, info, args, load)
 	c.observeHit(ctx, info, args, start, s)
@@ -40,9 +40,9 @@ func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, 
 	return c.replay(s.res, s.tail), true, nil
 }
 
-// QueryRow is Query for pgx's QueryRow: served is false when the caller must
+// queryRow is query for pgx's QueryRow: served is false when the caller must
 // run the statement itself.
-func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (row pgx.Row, served bool) {
+func (c *QueryCache) queryRow(ctx context.Context, info *sqlinfo.Info, args []any, load loader) (row pgx.Row, served bool) {
 	start := time.Now()
 	s := c.get(ctx, info, args, load)
 	c.observeHit(ctx, info, args, start, s)
@@ -91,7 +91,7 @@ type served struct {
 	err  error            // or fail with this
 }
 
-func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) served {
+func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, load loader) served {
 	o := optsFrom(ctx)
 	ttl := c.ttlFor(o, info)
 	if ttl <= 0 {
@@ -108,7 +108,7 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 	}
 	// Session state before the plan: the plan reads the catalog on a pooled
 	// connection, which must not resolve names under a diverged search_path
-	// or role (see Invalidator.clearSessLocked). Custom settings do not
+	// or role (see invalidator.clearSessLocked). Custom settings do not
 	// change name resolution: the plan's own refusal is reported first.
 	sess := c.inval.sessEpoch.Load()
 	if why := c.inval.sessionBypass(true); why != "" {
@@ -136,7 +136,7 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		return served{}
 	}
 	if c.inval.dirty.Load() {
-		// Retried off this goroutine (see Invalidator.retry): a read never
+		// Retried off this goroutine (see invalidator.retry): a read never
 		// waits for them.
 		st.bypass("invalidations pending: redis unavailable")
 		return served{}
@@ -305,7 +305,7 @@ func genValue(v any) (uint64, error) {
 // process, on the database, and stores it under the generations read before,
 // within left (what the lookup left of the read's time for Redis).
 func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all, sess uint64,
-	ttl, left time.Duration, load Loader) served {
+	ttl, left time.Duration, load loader) served {
 	st.misses.Add(1)
 	// Flights are per key and generations: a read that saw a write's new
 	// generations must not be handed the rows of a load that began before
