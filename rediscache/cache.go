@@ -140,7 +140,9 @@ type Cache struct {
 	refreshWG  sync.WaitGroup
 }
 
-// New returns a Cache for cfg. It does not contact Redis.
+// New returns a Cache for cfg. It does not contact Redis. It returns an
+// error for a nil cfg.Client, or a JitterFraction or EarlyRefresh of 1 or
+// more.
 func New(cfg Config) (*Cache, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("rediscache: Config.Client is nil")
@@ -185,7 +187,8 @@ func New(cfg Config) (*Cache, error) {
 
 // Close stops the Cache from starting background refreshes and waits for
 // the running ones to finish. It does not close Config.Client. Every other
-// method keeps working after Close, without early refresh.
+// method keeps working after Close, without early refresh. Calling Close
+// again waits for nothing more; it always returns nil.
 func (m *Cache) Close() error {
 	m.refreshMu.Lock()
 	m.closed = true

@@ -28,7 +28,8 @@ import (
 //
 // load's error is returned unchanged and nothing is cached. load receives
 // the leader's ctx (for a background refresh, see Config.RefreshTimeout).
-// ttl must be positive; see the TTL constants.
+// ttl must be positive (ErrInvalidTTL otherwise); the package example
+// shows an application naming its TTLs.
 func GetOrLoad[T any](ctx context.Context, m *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, error) {
 	if ttl <= 0 {
 		var zero T
