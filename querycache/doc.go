@@ -29,7 +29,7 @@
 // A QueryCache serves reads only through the Pool, which installs what it
 // needs on the pool's connections (the invalidator, the catalog lookups).
 //
-// # The query cache
+// # What is cached
 //
 // The cache is opt-in: a statement is cached only when the call asks for it,
 //
@@ -139,9 +139,9 @@
 // bound is too loose: Redis hits always check the generations.
 //
 // Redis failures never fail a query: the call runs on the database, the
-// error goes to OnError and Stats, and after repeated failures the breaker
-// skips Redis altogether (a call then costs a microsecond or two over the
-// uncached path).
+// error goes to Config.OnError and Stats, and after repeated failures the
+// breaker skips Redis altogether (a call then costs a microsecond or two
+// over the uncached path).
 //
 // # Redis faults
 //
