@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/querycache"
 	"github.com/pgxperf/pgxperf/replica"
 )
@@ -48,7 +49,7 @@ func (p *Pool) newCache(cfg *pgxpool.Config) error {
 	if qc.CatalogAcquire == nil {
 		qc.CatalogAcquire = p.catalogAcquire
 	}
-	c, err := querycache.NewQueryCache(qc, querycache.SessionFromConfig(cfg), nil)
+	c, err := querycache.New(qc, cfg)
 	if err != nil {
 		if p.redis != nil {
 			_ = p.redis.Close()
@@ -108,7 +109,7 @@ func (p *Pool) Cache() *querycache.QueryCache { return p.cache }
 // (timeout, route, acquire, execute) on the primary: a stored result must
 // reflect every write committed before its lookup began, which only the
 // primary guarantees.
-func (p *Pool) cacheLoad(c *call) querycache.Loader {
+func (p *Pool) cacheLoad(c *call) func(ctx context.Context) (pgx.Rows, error) {
 	return func(ctx context.Context) (pgx.Rows, error) {
 		lc := *c
 		lc.ctx = ctx
@@ -122,16 +123,16 @@ func (p *Pool) cacheLoad(c *call) querycache.Loader {
 // cachedQuery is the cache step of Query: it serves the call from the cache
 // when it is opted in and cacheable; served is false otherwise.
 func (p *Pool) cachedQuery(c *call) (rows pgx.Rows, served bool, err error) {
-	if !p.cache.Wants(c.ctx, c.analysis()) {
+	if !bridge.QueryCacheWants(p.cache, c.ctx, c.analysis()) {
 		return nil, false, nil
 	}
-	return p.cache.Query(c.ctx, c.info, c.args, p.cacheLoad(c))
+	return bridge.QueryCacheQuery(p.cache, c.ctx, c.info, c.args, p.cacheLoad(c))
 }
 
 // cachedQueryRow is the cache step of QueryRow.
 func (p *Pool) cachedQueryRow(c *call) (pgx.Row, bool) {
-	if !p.cache.Wants(c.ctx, c.analysis()) {
+	if !bridge.QueryCacheWants(p.cache, c.ctx, c.analysis()) {
 		return nil, false
 	}
-	return p.cache.QueryRow(c.ctx, c.info, c.args, p.cacheLoad(c))
+	return bridge.QueryCacheQueryRow(p.cache, c.ctx, c.info, c.args, p.cacheLoad(c))
 }

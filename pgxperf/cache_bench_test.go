@@ -37,7 +37,7 @@ ANALYZE bench_events`
 	benchAggQuery = `SELECT count(*), max(amount), avg(score), count(DISTINCT kind) FROM bench_events WHERE amount >= $1`
 )
 
-func benchCachePool(b *testing.B, dsn string, rdb *redis.Client, qc querycache.QueryConfig) (*pgxperf.Pool, string) {
+func benchCachePool(b *testing.B, dsn string, rdb *redis.Client, qc querycache.Config) (*pgxperf.Pool, string) {
 	b.Helper()
 	qc.Client = rdb
 	qc.Prefix = fmt.Sprintf("pgxperf-bench:%s:%d:", b.Name(), time.Now().UnixNano())
@@ -84,8 +84,8 @@ func BenchmarkCachedQuery(b *testing.B) {
 	ctx := context.Background()
 	cctx := querycache.WithTTL(ctx, time.Hour)
 
-	viaRedis, prefix := benchCachePool(b, dsn, rdb, querycache.QueryConfig{})
-	viaL1, _ := benchCachePool(b, dsn, rdb, querycache.QueryConfig{L1: querycache.L1Config{Enabled: true, MaxAge: time.Hour}})
+	viaRedis, prefix := benchCachePool(b, dsn, rdb, querycache.Config{})
+	viaL1, _ := benchCachePool(b, dsn, rdb, querycache.Config{L1: querycache.L1Config{Enabled: true, MaxAge: time.Hour}})
 	deadline := time.Now().Add(5 * time.Second)
 	for !viaL1.Cache().Stats().L1Live {
 		if time.Now().After(deadline) {

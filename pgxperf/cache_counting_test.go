@@ -17,7 +17,7 @@ import (
 // (an N+1 whose reads are all hits is still reported, marked as cached) and
 // in statement budgets. The cache's own catalog lookups are counted nowhere.
 func TestCacheHitsAreCounted(t *testing.T) {
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		"INSERT INTO users (id, email, display_name) SELECT g, 'u' || g || '@x', 'U' || g FROM generate_series(1, 8) g",
 		"INSERT INTO projects (owner_id, name, slug) SELECT g, 'p' || g, 'p' || g FROM generate_series(1, 8) g")
 	ctx := querycache.WithTTL(context.Background(), time.Minute)

@@ -62,7 +62,7 @@ func evPrefix(t *testing.T, rdb *redis.Client) string {
 
 // evPool opens a pgxperf Pool on dsn with the cache configured by qc (Client
 // and Prefix must be set), after applying edit to the pool config.
-func evPool(t *testing.T, dsn string, qc querycache.QueryConfig, edit ...func(*pgxpool.Config)) *pgxperf.Pool {
+func evPool(t *testing.T, dsn string, qc querycache.Config, edit ...func(*pgxpool.Config)) *pgxperf.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
@@ -262,7 +262,7 @@ func TestEvidenceRLS(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				prefix := evPrefix(t, rdb)
-				qc := querycache.QueryConfig{Client: rdb, Prefix: prefix, TenantSettings: tc.tenantSettings}
+				qc := querycache.Config{Client: rdb, Prefix: prefix, TenantSettings: tc.tenantSettings}
 				pa := evPool(t, dsn, qc, asRole(roleA, tc.paramsA))
 				pb := evPool(t, dsn, qc, asRole(roleB, tc.paramsB))
 				cctx := querycache.WithTTL(ctx, time.Minute)
@@ -299,7 +299,7 @@ func TestEvidenceRLS(t *testing.T) {
 	// interleaved, concurrent reads, each checked against its tenant's rows.
 	t.Run("b_prepareconn_tenant_per_request", func(t *testing.T) {
 		prefix := evPrefix(t, rdb)
-		p := evPool(t, dsn, querycache.QueryConfig{Client: rdb, Prefix: prefix, TenantSettings: []string{"app.tenant_id"}},
+		p := evPool(t, dsn, querycache.Config{Client: rdb, Prefix: prefix, TenantSettings: []string{"app.tenant_id"}},
 			asRole(app, nil), func(cfg *pgxpool.Config) { cfg.PrepareConn = tenantHook })
 		want := map[string][]rlsDoc{"1": rlsExpected(1), "2": rlsExpected(2), "3": rlsExpected(3), "4": rlsExpected(4)}
 		tenants := []string{"1", "2", "3", "4"}
@@ -377,7 +377,7 @@ func TestEvidenceRLS(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				prefix := evPrefix(t, rdb)
-				p := evPool(t, dsn, querycache.QueryConfig{Client: rdb, Prefix: prefix, TenantSettings: tc.tenantSettings},
+				p := evPool(t, dsn, querycache.Config{Client: rdb, Prefix: prefix, TenantSettings: tc.tenantSettings},
 					asRole(app, nil), func(cfg *pgxpool.Config) { cfg.PrepareConn = tenantHook })
 				for i, id := range []string{"1", "2", "1", "2"} {
 					rctx := querycache.WithTTL(context.WithValue(ctx, tenantKey{}, id), time.Minute)
@@ -404,7 +404,7 @@ func TestEvidenceRLS(t *testing.T) {
 	// membership must not leave the member served the rows it no longer sees.
 	t.Run("c_policy_subquery_table_invalidates", func(t *testing.T) {
 		prefix := evPrefix(t, rdb)
-		p := evPool(t, dsn, querycache.QueryConfig{Client: rdb, Prefix: prefix}, asRole(roleA, nil))
+		p := evPool(t, dsn, querycache.Config{Client: rdb, Prefix: prefix}, asRole(roleA, nil))
 		cctx := querycache.WithTTL(ctx, time.Minute)
 		all := append(rlsExpected(1), rlsExpected(2)...)
 		sortDocs(all)
@@ -455,7 +455,7 @@ func TestEvidenceTypedArgsNeverCollide(t *testing.T) {
 		{"[]string(nil) vs []string{}", "SELECT $1::text[] AS v", false, []string(nil), []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := evPool(t, dsn, querycache.QueryConfig{Client: rdb, Prefix: evPrefix(t, rdb)})
+			p := evPool(t, dsn, querycache.Config{Client: rdb, Prefix: evPrefix(t, rdb)})
 			cctx := querycache.WithTTL(ctx, time.Minute)
 			values := func(q interface {
 				Query(context.Context, string, ...any) (pgx.Rows, error)
@@ -545,7 +545,7 @@ INSERT INTO counters VALUES (1, 0)`))
 			// A generous Redis timeout: on a loaded machine a timed-out INCR leaves
 			// other instances reading the old generation until it is retried,
 			// which is not what this test is about (the evidence line counts them).
-			qc := querycache.QueryConfig{Client: rdb, Prefix: evPrefix(t, rdb), L1: querycache.L1Config{Enabled: tc.l1}, Timeout: 2 * time.Second}
+			qc := querycache.Config{Client: rdb, Prefix: evPrefix(t, rdb), L1: querycache.L1Config{Enabled: tc.l1}, Timeout: 2 * time.Second}
 			writer := evPool(t, dsn, qc, func(c *pgxpool.Config) { c.MaxConns = 8 })
 			reader := writer
 			if tc.twoPools {
@@ -982,7 +982,7 @@ func TestEvidenceRowFidelity(t *testing.T) {
 			}
 			ref := plainPool(t, dsn, edit...)
 			prefix := evPrefix(t, rdb)
-			qc := querycache.QueryConfig{Client: rdb, Prefix: prefix}
+			qc := querycache.Config{Client: rdb, Prefix: prefix}
 			first := evPool(t, dsn, qc, edit...)
 			second := evPool(t, dsn, qc, edit...) // another instance: nothing learned yet
 			for _, q := range queries(tc.registered) {
@@ -1006,7 +1006,7 @@ func TestEvidenceRowFidelity(t *testing.T) {
 	// name = '', blob = '\x').
 	t.Run("empty values first in a result", func(t *testing.T) {
 		ref := plainPool(t, dsn)
-		p := evPool(t, dsn, querycache.QueryConfig{Client: rdb, Prefix: evPrefix(t, rdb)})
+		p := evPool(t, dsn, querycache.Config{Client: rdb, Prefix: evPrefix(t, rdb)})
 		q := fidelityQuery{"fidelity empty", "SELECT note, name, blob, id FROM fidelity WHERE id = $1", 3, collectMap}
 		types := scanTypesOf(t, ctx, ref, q)
 		cctx := querycache.WithTTL(ctx, time.Hour)
@@ -1023,7 +1023,7 @@ func TestEvidenceRowFidelity(t *testing.T) {
 	// must read what its own connections would give it.
 	t.Run("mixed registrations share a prefix", func(t *testing.T) {
 		refPlain, refEnums := plainPool(t, dsn), plainPool(t, dsn, withEnums)
-		qc := querycache.QueryConfig{Client: rdb, Prefix: evPrefix(t, rdb)}
+		qc := querycache.Config{Client: rdb, Prefix: evPrefix(t, rdb)}
 		plain := evPool(t, dsn, qc)
 		enums := evPool(t, dsn, qc, withEnums)
 		qPlain, qEnums := queries(false)[0], queries(true)[0] // fidelity

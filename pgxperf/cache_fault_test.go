@@ -42,7 +42,7 @@ func (s *faultRedis) admin(t testing.TB) *redis.Client {
 // query cache uses srv, through a client an application would pass in
 // (go-redis defaults but ContextTimeoutEnabled; a Pool built from RedisURL
 // also fails fast on refused connections, see cache_sick_test.go).
-func faultPool(t *testing.T, srv *faultRedis, qc querycache.QueryConfig, setup ...string) (*pgxperf.Pool, string) {
+func faultPool(t *testing.T, srv *faultRedis, qc querycache.Config, setup ...string) (*pgxperf.Pool, string) {
 	t.Helper()
 	var opts []testenv.Option
 	for _, s := range setup {
@@ -108,8 +108,8 @@ func TestCacheFaultRedisKilled(t *testing.T) {
 	srv := startFaultRedis(t)
 	admin := srv.admin(t)
 	var hookErrs atomic.Int64
-	p, prefix := faultPool(t, srv, querycache.QueryConfig{
-		Breaker: querycache.BreakerConfig{Cooldown: 100 * time.Millisecond, MaxCooldown: 400 * time.Millisecond},
+	p, prefix := faultPool(t, srv, querycache.Config{
+		BreakerCooldown: 100 * time.Millisecond, BreakerMaxCooldown: 400 * time.Millisecond,
 		OnError: func(context.Context, string, error) { hookErrs.Add(1) },
 	}, faultSetup)
 	cctx := querycache.WithTTL(ctx, time.Hour)
@@ -308,7 +308,7 @@ func pgxpoolClosedErr(t *testing.T, dsn string) (rowErr, queryErr error) {
 // fail with the error pgxpool gives, and never panic.
 func TestCacheFaultClosedPool(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, dsn := cachePool(t, querycache.QueryConfig{}, faultSetup)
+	p, _, dsn := cachePool(t, querycache.Config{}, faultSetup)
 	cctx := querycache.WithTTL(ctx, time.Hour)
 	var v string
 	for range 2 { // the second read is a hit
@@ -353,7 +353,7 @@ func TestCacheFaultClosedPool(t *testing.T) {
 // result is cached.
 func TestCacheFaultCancelledContext(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{}, faultSetup)
+	p, _, _ := cachePool(t, querycache.Config{}, faultSetup)
 	var v string
 	require.NoError(t, p.QueryRow(querycache.WithTTL(ctx, time.Hour), faultQuery, 1).Scan(&v)) // id 1 is cached
 

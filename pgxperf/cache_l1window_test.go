@@ -30,7 +30,7 @@ func TestEvidenceCrossInstanceL1Window(t *testing.T) {
 	dsn := testenv.NewDatabase(t, testenv.WithSQL(`CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL);
 INSERT INTO counters VALUES (1, 0)`))
 	rdb := evRedis(t)
-	qc := querycache.QueryConfig{Client: rdb, Prefix: evPrefix(t, rdb), L1: querycache.L1Config{Enabled: true}, Timeout: 2 * time.Second}
+	qc := querycache.Config{Client: rdb, Prefix: evPrefix(t, rdb), L1: querycache.L1Config{Enabled: true}, Timeout: 2 * time.Second}
 	writer := evPool(t, dsn, qc, func(c *pgxpool.Config) { c.MaxConns = 4 })
 	reader := evPool(t, dsn, qc, func(c *pgxpool.Config) { c.MaxConns = 4 })
 	require.Eventually(t, func() bool { return reader.Cache().Stats().L1Live }, 5*time.Second, 10*time.Millisecond)

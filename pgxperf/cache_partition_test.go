@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/testenv"
 	"github.com/pgxperf/pgxperf/pgxperf"
 	"github.com/pgxperf/pgxperf/querycache"
@@ -42,10 +43,10 @@ INSERT INTO part_kv VALUES (1, 0)`
 func partPool(t *testing.T, dsn, addr, prefix string, eager bool) *pgxperf.Pool {
 	t.Helper()
 	opt := &redis.Options{Addr: addr, ContextTimeoutEnabled: true}
-	qc := querycache.QueryConfig{Prefix: prefix}
+	qc := querycache.Config{Prefix: prefix}
 	if eager {
 		opt.PoolSize = 100000
-		qc.Breaker = querycache.BreakerConfig{Cooldown: 20 * time.Millisecond, MaxCooldown: 20 * time.Millisecond}
+		qc.BreakerCooldown, qc.BreakerMaxCooldown = 20*time.Millisecond, 20*time.Millisecond
 	}
 	client := redis.NewClient(opt)
 	t.Cleanup(func() { _ = client.Close() }) // after the pool's Close
@@ -448,7 +449,7 @@ func TestCachePartitionCutOneInstance(t *testing.T) {
 func sessPool(t *testing.T, dsn string, edit ...func(*pgxpool.Config)) *pgxperf.Pool {
 	t.Helper()
 	rdb := evRedis(t)
-	return evPool(t, dsn, querycache.QueryConfig{Client: rdb, Prefix: evPrefix(t, rdb)},
+	return evPool(t, dsn, querycache.Config{Client: rdb, Prefix: evPrefix(t, rdb)},
 		append([]func(*pgxpool.Config){func(c *pgxpool.Config) { c.MaxConns = 1 }}, edit...)...)
 }
 
@@ -563,7 +564,7 @@ INSERT INTO sp_secret VALUES (1, 'secret')`, pgx.Identifier{limited}.Sanitize())
 			require.Equal(t, st0.Hits, st1.Hits, "no hit while the connection carries session state: %+v", st1)
 			require.Equal(t, st0.Stores, st1.Stores, "nothing stored: %+v", st1)
 			require.Contains(t, st1.LastBypass, "session state")
-			require.Equal(t, 1, p.Cache().SessionConns())
+			require.Equal(t, 1, bridge.QueryCacheSessionConns(p.Cache()))
 			for _, s := range tc.still {
 				_, err := p.Exec(ctx, s)
 				require.NoError(t, err, s)
@@ -572,13 +573,13 @@ INSERT INTO sp_secret VALUES (1, 'secret')`, pgx.Identifier{limited}.Sanitize())
 
 			if tc.close {
 				p.Reset() // closes the pool's connections
-				require.Eventually(t, func() bool { return p.Cache().SessionConns() == 0 }, 5*time.Second, time.Millisecond)
+				require.Eventually(t, func() bool { return bridge.QueryCacheSessionConns(p.Cache()) == 0 }, 5*time.Second, time.Millisecond)
 			}
 			for _, s := range tc.reset {
 				_, err := p.Exec(ctx, s)
 				require.NoError(t, err, s)
 			}
-			require.Equal(t, 0, p.Cache().SessionConns())
+			require.Equal(t, 0, bridge.QueryCacheSessionConns(p.Cache()))
 			for range 2 {
 				got, err := read()
 				require.NoError(t, err)
@@ -616,6 +617,6 @@ INSERT INTO sp_items VALUES (1, 'public')`))
 		require.NoError(t, p.QueryRow(cctx, q, 1).Scan(&s))
 		require.Equal(t, "public", s)
 		require.Equal(t, before+1, cacheStats(t, p, "FROM sp_items").Hits, "still a hit after %s", stmt)
-		require.Zero(t, p.Cache().SessionConns(), stmt)
+		require.Zero(t, bridge.QueryCacheSessionConns(p.Cache()), stmt)
 	}
 }

@@ -53,7 +53,7 @@ func safetyStats(p *pgxperf.Pool, sql string) querycache.StatementStats {
 // strings, negative numbers, floats) never serve each other's rows.
 func TestCacheSafetyLiteralsNeverShareEntries(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		`CREATE TABLE tenant_rows (id int PRIMARY KEY, tenant text NOT NULL, n int NOT NULL, f float8 NOT NULL, tags text[] NOT NULL);
 INSERT INTO tenant_rows SELECT g, CASE WHEN g % 2 = 0 THEN 'acme' ELSE 'globex' END, g - 20, g / 4.0,
 	CASE WHEN g % 3 = 0 THEN ARRAY['red'] ELSE ARRAY['blue'] END FROM generate_series(1, 40) g`)
@@ -105,7 +105,7 @@ INSERT INTO tenant_rows SELECT g, CASE WHEN g % 2 = 0 THEN 'acme' ELSE 'globex' 
 // to call, directly or through a view (also nested), are never cached.
 func TestCacheSafetyRefusesVolatile(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		`INSERT INTO users (email, display_name) VALUES ('a@example.com', 'A'), ('b@example.com', 'B')`,
 		`CREATE VIEW v_svf AS SELECT id FROM users WHERE created_at < CURRENT_TIMESTAMP + interval '1 day'`,
 		`CREATE VIEW v_nested AS SELECT id FROM v_svf`,
@@ -178,7 +178,7 @@ func TestCacheSafetyRefusesVolatile(t *testing.T) {
 // number of arguments can resolve to, not by every function of its name.
 func TestCacheSafetyOverloadByArity(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		`INSERT INTO users (email, display_name) VALUES ('a@example.com', 'Anna')`)
 	cctx := querycache.WithTTL(ctx, time.Minute)
 	// length(text) and every other one-argument length is IMMUTABLE;
@@ -208,7 +208,7 @@ func TestCacheSafetyOverloadByArity(t *testing.T) {
 // invalidate the database's other entries.
 func TestCacheSafetyAllowListedFunction(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{ImmutableFunctions: []string{"slugify", "App.Shout"}},
+	p, _, _ := cachePool(t, querycache.Config{ImmutableFunctions: []string{"slugify", "App.Shout"}},
 		`INSERT INTO users (email, display_name) VALUES ('a@example.com', 'Anna Lee')`,
 		`CREATE FUNCTION slugify(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(replace($1, ' ', '-')) $$`,
 		`CREATE SCHEMA app; CREATE FUNCTION app.shout(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper($1) $$`)
@@ -242,7 +242,7 @@ func TestCacheSafetyAllowListedFunction(t *testing.T) {
 // invalidates cached reads of the base table and of other views over it.
 func TestCacheSafetyWritesThroughViews(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		`INSERT INTO users (id, email, display_name) VALUES (1, 'a@example.com', 'v0')`,
 		`CREATE VIEW active_users AS SELECT id, display_name FROM users WHERE is_active`,
 		`CREATE VIEW active_users2 AS SELECT id, display_name FROM active_users`,
@@ -292,7 +292,7 @@ BEGIN UPDATE users SET display_name = NEW.display_name WHERE id = OLD.id; RETURN
 // error does not mean nothing changed.
 func TestCacheSafetyFailedMultiStatementInvalidates(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{}, `CREATE TABLE counters (id int PRIMARY KEY, n int); INSERT INTO counters VALUES (1, 0)`)
+	p, _, _ := cachePool(t, querycache.Config{}, `CREATE TABLE counters (id int PRIMARY KEY, n int); INSERT INTO counters VALUES (1, 0)`)
 	cctx := querycache.WithTTL(ctx, time.Minute)
 	read := func() int {
 		var n int
@@ -311,7 +311,7 @@ func TestCacheSafetyFailedMultiStatementInvalidates(t *testing.T) {
 // are unknown, so a cached read of what it wrote is fresh.
 func TestCacheSafetyHiddenWriteInvalidates(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{}, `CREATE TABLE applog (m text)`,
+	p, _, _ := cachePool(t, querycache.Config{}, `CREATE TABLE applog (m text)`,
 		`CREATE FUNCTION log(m text) RETURNS int LANGUAGE sql AS 'INSERT INTO applog VALUES (m) RETURNING 1'`)
 	cctx := querycache.WithTTL(ctx, time.Minute)
 	count := func() int {

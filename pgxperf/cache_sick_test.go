@@ -50,7 +50,7 @@ func sickPool(t *testing.T, srv *testenv.RedisServer, own bool) *pgxperf.Pool {
 	require.NoError(t, err)
 	cfg.MaxConns = 16
 	opts := pgxperf.Options{
-		Cache:  querycache.QueryConfig{Prefix: fmt.Sprintf("pgxperf-sick:%s:%d:", t.Name(), time.Now().UnixNano())},
+		Cache:  querycache.Config{Prefix: fmt.Sprintf("pgxperf-sick:%s:%d:", t.Name(), time.Now().UnixNano())},
 		Tracer: noSlowLog,
 	}
 	if own {
@@ -317,7 +317,7 @@ func TestCacheCatalogAcquireTimeout(t *testing.T) {
 	cfg.MaxConns = 1
 	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{
 		RedisURL:       "redis://" + testenv.RequireRedis(t),
-		Cache:          querycache.QueryConfig{Prefix: fmt.Sprintf("pgxperf-sick:%s:%d:", t.Name(), time.Now().UnixNano())},
+		Cache:          querycache.Config{Prefix: fmt.Sprintf("pgxperf-sick:%s:%d:", t.Name(), time.Now().UnixNano())},
 		AcquireTimeout: acquireTimeout,
 		Tracer:         noSlowLog,
 	})

@@ -21,7 +21,7 @@ import (
 
 // cachePool returns a Pool on a new scratch database (schema loaded, plus
 // setup) with the query cache on, under a key prefix of the test's own.
-func cachePool(t *testing.T, qc querycache.QueryConfig, setup ...string) (*pgxperf.Pool, *redis.Client, string) {
+func cachePool(t *testing.T, qc querycache.Config, setup ...string) (*pgxperf.Pool, *redis.Client, string) {
 	t.Helper()
 	var opts []testenv.Option
 	for _, s := range setup {
@@ -63,7 +63,7 @@ func cacheStats(t *testing.T, p *pgxperf.Pool, sql string) querycache.StatementS
 
 func TestCacheHitsAndInvalidatesAfterCommit(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		`INSERT INTO users (email, display_name) VALUES ('a@example.com', 'Ann'), ('b@example.com', 'Bob')`)
 	cctx := querycache.WithTTL(ctx, time.Minute)
 	const q = "SELECT display_name FROM users WHERE email = $1"
@@ -133,7 +133,7 @@ func TestCacheHitsAndInvalidatesAfterCommit(t *testing.T) {
 
 func TestCacheRefusesWhatItCannotProveSafe(t *testing.T) {
 	ctx := testCtx(t)
-	p, _, _ := cachePool(t, querycache.QueryConfig{},
+	p, _, _ := cachePool(t, querycache.Config{},
 		`CREATE VIEW recent_users AS SELECT id, email FROM users WHERE created_at > now() - interval '1 day'`,
 		`CREATE FUNCTION vol() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1'`)
 	cctx := querycache.WithTTL(ctx, time.Minute)
@@ -182,7 +182,7 @@ func TestCacheOnARingOfRedisServers(t *testing.T) {
 			a, b := testenv.StartRedis(t), testenv.StartRedis(t)
 			ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
 			t.Cleanup(func() { _ = ring.Close() })
-			p, _, _ := cachePool(t, querycache.QueryConfig{Client: ring, L1: querycache.L1Config{Enabled: l1}},
+			p, _, _ := cachePool(t, querycache.Config{Client: ring, L1: querycache.L1Config{Enabled: l1}},
 				`INSERT INTO users (email, display_name) SELECT 'u' || i || '@example.com', 'U' || i FROM generate_series(1, 20) i`)
 			if l1 {
 				require.Eventually(t, func() bool { return p.Cache().Stats().L1Live }, 10*time.Second, 10*time.Millisecond)
@@ -237,7 +237,7 @@ func TestCacheFillsFromThePrimaryWithReplicas(t *testing.T) {
 	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
 		ReplicaURLs: []string{rep},
 		Routing:     replica.Config{MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
-		Cache:       querycache.QueryConfig{Client: rdb, Prefix: fmt.Sprintf("pgxperf-test:%s:%d:", t.Name(), time.Now().UnixNano())},
+		Cache:       querycache.Config{Client: rdb, Prefix: fmt.Sprintf("pgxperf-test:%s:%d:", t.Name(), time.Now().UnixNano())},
 		Tracer:      noSlowLog,
 	})
 	require.NoError(t, err)

@@ -71,7 +71,7 @@ type Options struct {
 	// /* pgxperf:cache ttl=30s */ comment) and proven safe to cache. Every
 	// write through the Pool then costs one Redis round trip after it
 	// commits, to invalidate what it changed.
-	Cache querycache.QueryConfig
+	Cache querycache.Config
 }
 
 // Config is a complete pgxperf configuration: the primary's pool config and

@@ -62,7 +62,7 @@ func ExampleOptions_cache() {
 	}
 	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
 		RedisURL: os.Getenv("REDIS_URL"),
-		Cache: querycache.QueryConfig{
+		Cache: querycache.Config{
 			L1:    querycache.L1Config{Enabled: true},                          // hits in process memory too
 			Rules: []querycache.Rule{{Name: "ProjectMetrics", TTL: time.Hour}}, // an sqlc query
 		},

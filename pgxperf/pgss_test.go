@@ -103,7 +103,7 @@ CREATE TABLE pgss_copy (id int PRIMARY KEY, note text);`)
 		Tracer:   tracer.Config{SlowThreshold: -1},
 		RedisURL: "redis://" + redisAddr,
 		// A prefix of this run's own: no entry of an earlier run can answer.
-		Cache: querycache.QueryConfig{Prefix: fmt.Sprintf("pgxperf-test-pgss-%d-%s:", os.Getpid(), hex.EncodeToString(nonce[:]))},
+		Cache: querycache.Config{Prefix: fmt.Sprintf("pgxperf-test-pgss-%d-%s:", os.Getpid(), hex.EncodeToString(nonce[:]))},
 	})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

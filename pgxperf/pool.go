@@ -122,7 +122,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	userTracer := cfg.ConnConfig.Tracer
 	var inval pgx.QueryTracer // the invalidator runs on the primary only: replicas take no writes
 	if p.cache != nil {
-		inval = p.cache.Invalidator()
+		inval = bridge.QueryCacheInvalidator(p.cache)
 	}
 	var writes pgx.QueryTracer // the router's read-your-writes: every write on the primary
 	if len(opts.ReplicaURLs) > 0 {
@@ -137,7 +137,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 	}
 	p.primary = primary
 	if p.cache != nil {
-		p.cache.UseCatalog(primary)
+		bridge.QueryCacheUseCatalog(p.cache, primary)
 	}
 	if len(opts.ReplicaURLs) > 0 {
 		if err := p.startReplicas(ctx, config, userTracer); err != nil {
@@ -213,7 +213,7 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 			bridge.TracerForgetConn(p.tracer, c)
 		}
 		if p.cache != nil {
-			p.cache.Invalidator().ForgetConn(c)
+			bridge.QueryCacheForgetConn(p.cache, c)
 		}
 		if userClose != nil {
 			userClose(c)

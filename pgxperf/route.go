@@ -9,8 +9,8 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgerr"
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
-	"github.com/pgxperf/pgxperf/querycache"
 )
 
 // This file is the route step of the call chain (call.go). Without
@@ -73,11 +73,11 @@ const readAheadBytes = 64 << 10
 // returns rows that replay it, then stream the rest. On error the rows are
 // closed.
 func readAhead(rows pgx.Rows, m *pgtype.Map) (pgx.Rows, error) {
-	res, err := querycache.Capture(rows, readAheadBytes)
+	res, err := rowcodec.Capture(rows, readAheadBytes)
 	switch {
 	case err == nil:
 		return res.Replay(m), nil
-	case errors.Is(err, querycache.ErrTooLarge):
+	case errors.Is(err, rowcodec.ErrTooLarge):
 		return res.ReplayThen(m, rows), nil
 	default:
 		return nil, err

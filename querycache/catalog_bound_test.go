@@ -24,10 +24,10 @@ import (
 // acquire timeout (CatalogAcquire), and they are the cache's statements,
 // not the application's (no tracer scope sees them).
 
-// scopeSpy is the pool's tracer: the cache's Invalidator, noting the
+// scopeSpy is the pool's tracer: the cache's invalidator, noting the
 // catalog statements that ran with a tracer scope in their context.
 type scopeSpy struct {
-	*Invalidator
+	*invalidator
 	mu              sync.Mutex
 	catalog, scoped int
 }
@@ -41,7 +41,7 @@ func (s *scopeSpy) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx
 		}
 		s.mu.Unlock()
 	}
-	return s.Invalidator.TraceQueryStart(ctx, conn, data)
+	return s.invalidator.TraceQueryStart(ctx, conn, data)
 }
 
 func (s *scopeSpy) counts() (catalog, scoped int) {
@@ -60,7 +60,7 @@ const catalogBoundSetup = `CREATE TABLE cb_items (id int PRIMARY KEY, name text 
 INSERT INTO cb_items SELECT g, 'Item-' || g FROM generate_series(1, 10) g`
 
 // catalogBoundCache returns a cache whose catalog pool has one connection.
-func catalogBoundCache(t *testing.T, qcfg QueryConfig) (*QueryCache, *pgxpool.Pool, *scopeSpy) {
+func catalogBoundCache(t *testing.T, qcfg Config) (*QueryCache, *pgxpool.Pool, *scopeSpy) {
 	t.Helper()
 	dsn := testenv.NewDatabase(t, testenv.WithSQL(catalogBoundSetup))
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.RequireRedis(t), ContextTimeoutEnabled: true})
@@ -70,30 +70,30 @@ func catalogBoundCache(t *testing.T, qcfg QueryConfig) (*QueryCache, *pgxpool.Po
 	cfg.MaxConns = 1
 	qcfg.Client = rdb
 	qcfg.Prefix = fmt.Sprintf("pgxperf-cb:%s:%d:", t.Name(), time.Now().UnixNano())
-	qc, err := NewQueryCache(qcfg, SessionFromConfig(cfg), nil)
+	qc, err := newQueryCache(qcfg, sessionFromConfig(cfg), nil)
 	require.NoError(t, err)
-	spy := &scopeSpy{Invalidator: qc.Invalidator()}
+	spy := &scopeSpy{invalidator: qc.inval}
 	cfg.ConnConfig.Tracer = spy
-	cfg.BeforeClose = qc.Invalidator().ForgetConn
+	cfg.BeforeClose = qc.inval.ForgetConn
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	t.Cleanup(func() { _ = qc.Close() })
-	qc.UseCatalog(pool)
+	qc.useCatalog(pool)
 	return qc, pool, spy
 }
 
-func catalogBoundLoader(pool *pgxpool.Pool, q string, args ...any) Loader {
+func catalogBoundLoader(pool *pgxpool.Pool, q string, args ...any) loader {
 	return func(ctx context.Context) (pgx.Rows, error) { return pool.Query(ctx, q, args...) }
 }
 
 // TestCatalogLookupOutsideScope: a read made in a tracer scope (an n1detect
 // unit of work) runs its catalog lookups outside it.
 func TestCatalogLookupOutsideScope(t *testing.T) {
-	qc, pool, spy := catalogBoundCache(t, QueryConfig{})
+	qc, pool, spy := catalogBoundCache(t, Config{})
 	const q = "SELECT lower(name) FROM cb_items WHERE id = $1"
 	ctx := WithTTL(scope.With(t.Context(), nopScope{}), time.Hour)
-	rows, served, err := qc.Query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
+	rows, served, err := qc.query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
 	require.NoError(t, err)
 	require.True(t, served)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -109,7 +109,7 @@ func TestCatalogLookupOutsideScope(t *testing.T) {
 // read whose plan needs the catalog ends with its context's deadline, with
 // its error, as pgx would; it does not wait for the lookup's own 2 s.
 func TestCatalogLookupCallerDeadline(t *testing.T) {
-	qc, pool, _ := catalogBoundCache(t, QueryConfig{})
+	qc, pool, _ := catalogBoundCache(t, Config{})
 	const q = "SELECT name FROM cb_items WHERE id = $1"
 	held, err := pool.Acquire(t.Context())
 	require.NoError(t, err)
@@ -117,7 +117,7 @@ func TestCatalogLookupCallerDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(WithTTL(t.Context(), time.Hour), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	rows, served, err := qc.Query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
+	rows, served, err := qc.query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
 	took := time.Since(start)
 	if rows != nil {
 		rows.Close()
@@ -131,7 +131,7 @@ func TestCatalogLookupCallerDeadline(t *testing.T) {
 	// The failed lookup was not memoized: the next read plans and is cached.
 	ctx = WithTTL(t.Context(), time.Hour)
 	for range 2 {
-		rows, served, err := qc.Query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
+		rows, served, err := qc.query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
 		require.NoError(t, err)
 		require.True(t, served)
 		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -156,7 +156,7 @@ func TestCatalogLookupAcquireTimeout(t *testing.T) {
 	const acquireTimeout = 100 * time.Millisecond
 	var acquires, timeouts int
 	var mu sync.Mutex
-	qc, pool, _ := catalogBoundCache(t, QueryConfig{
+	qc, pool, _ := catalogBoundCache(t, Config{
 		CatalogAcquire: func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 			actx, cancel := context.WithTimeout(ctx, acquireTimeout)
 			defer cancel()
@@ -177,7 +177,7 @@ func TestCatalogLookupAcquireTimeout(t *testing.T) {
 	t.Cleanup(held.Release) // before the pool's Close, should the test fail
 	ctx := WithTTL(t.Context(), time.Hour)
 	start := time.Now()
-	rows, served, err := qc.Query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
+	rows, served, err := qc.query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
 	took := time.Since(start)
 	if rows != nil {
 		rows.Close()
@@ -191,7 +191,7 @@ func TestCatalogLookupAcquireTimeout(t *testing.T) {
 	mu.Unlock()
 	held.Release()
 
-	rows, served, err = qc.Query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
+	rows, served, err = qc.query(ctx, sqlinfo.Analyze(q), []any{1}, catalogBoundLoader(pool, q, 1))
 	require.NoError(t, err)
 	require.True(t, served)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])

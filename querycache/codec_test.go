@@ -1,4 +1,4 @@
-package querycache_test
+package querycache
 
 import (
 	"bytes"
@@ -16,13 +16,13 @@ import (
 	"github.com/klauspost/compress/s2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgxperf/pgxperf/querycache"
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 )
 
 // requireSameResult fails unless a and b hold the same field descriptions,
 // values (NULL and empty told apart) and command tag. A nil and an empty Rows
 // are the same.
-func requireSameResult(t testing.TB, want, got *querycache.Result) {
+func requireSameResult(t testing.TB, want, got *rowcodec.Result) {
 	t.Helper()
 	require.Equal(t, len(want.FieldDescriptions), len(got.FieldDescriptions), "column count")
 	for i := range want.FieldDescriptions {
@@ -42,7 +42,7 @@ func requireSameResult(t testing.TB, want, got *querycache.Result) {
 
 // codecSample builds a deterministic result of n rows in the binary format
 // with columns of the common types, encoded by pgtype as a server would.
-func codecSample(tb testing.TB, n int) *querycache.Result {
+func codecSample(tb testing.TB, n int) *rowcodec.Result {
 	tb.Helper()
 	m := pgtype.NewMap()
 	fds := []pgconn.FieldDescription{
@@ -62,7 +62,7 @@ func codecSample(tb testing.TB, n int) *querycache.Result {
 		return b
 	}
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	res := &querycache.Result{FieldDescriptions: fds, CommandTag: fmt.Sprintf("SELECT %d", n)}
+	res := &rowcodec.Result{FieldDescriptions: fds, CommandTag: fmt.Sprintf("SELECT %d", n)}
 	for i := range n {
 		var u [16]byte
 		for k := range u {
@@ -89,13 +89,13 @@ func codecSample(tb testing.TB, n int) *querycache.Result {
 	return res
 }
 
-func codecCases(t testing.TB) map[string]*querycache.Result {
+func codecCases(t testing.TB) map[string]*rowcodec.Result {
 	big := make([]byte, 5000)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range big {
 		big[i] = byte(r.Uint32())
 	}
-	return map[string]*querycache.Result{
+	return map[string]*rowcodec.Result{
 		"empty":    {},
 		"tag only": {CommandTag: "SELECT 0"},
 		"no rows": {
@@ -129,28 +129,28 @@ func codecCases(t testing.TB) map[string]*querycache.Result {
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	t.Parallel()
-	encoders := map[string]querycache.ResultEncoder{
+	encoders := map[string]resultEncoder{
 		"default":        {},
-		"never compress": {CompressAbove: -1},
-		"always":         {CompressAbove: 1},
+		"never compress": {compressAbove: -1},
+		"always":         {compressAbove: 1},
 	}
 	for name, res := range codecCases(t) {
 		for ename, e := range encoders {
 			t.Run(name+"/"+ename, func(t *testing.T) {
 				t.Parallel()
-				data, err := e.Encode(res)
+				data, err := e.encode(res)
 				require.NoError(t, err)
-				got, err := querycache.Decode(data)
+				got, err := decodeResult(data)
 				require.NoError(t, err)
 				requireSameResult(t, res, got)
 
 				// The flag says compressed only when asked for and smaller.
 				compressed := data[0]&1 != 0
-				if e.CompressAbove < 0 {
+				if e.compressAbove < 0 {
 					require.False(t, compressed)
 				}
 				if compressed {
-					plain, err := querycache.ResultEncoder{CompressAbove: -1}.Encode(res)
+					plain, err := resultEncoder{compressAbove: -1}.encode(res)
 					require.NoError(t, err)
 					require.Less(t, len(data), len(plain))
 				}
@@ -161,15 +161,15 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 
 func TestEncodeCompressesAboveThreshold(t *testing.T) {
 	t.Parallel()
-	small, err := querycache.Encode(codecSample(t, 1))
+	small, err := encodeResult(codecSample(t, 1))
 	require.NoError(t, err)
-	require.Less(t, len(small), querycache.DefaultCompressAbove)
+	require.Less(t, len(small), defaultCompressAbove)
 	require.Equal(t, byte(0x10), small[0], "version 1, not compressed")
 
 	res := codecSample(t, 50)
-	plain, err := querycache.ResultEncoder{CompressAbove: -1}.Encode(res)
+	plain, err := resultEncoder{compressAbove: -1}.encode(res)
 	require.NoError(t, err)
-	packed, err := querycache.Encode(res)
+	packed, err := encodeResult(res)
 	require.NoError(t, err)
 	require.Equal(t, byte(0x11), packed[0], "version 1, compressed")
 	require.Less(t, len(packed), len(plain)/2)
@@ -177,24 +177,24 @@ func TestEncodeCompressesAboveThreshold(t *testing.T) {
 
 	// Exactly at the threshold stays plain; one byte above compresses.
 	bodyLen := len(plain) - 1
-	at, err := querycache.ResultEncoder{CompressAbove: bodyLen}.Encode(res)
+	at, err := resultEncoder{compressAbove: bodyLen}.encode(res)
 	require.NoError(t, err)
 	require.Equal(t, plain, at)
-	above, err := querycache.ResultEncoder{CompressAbove: bodyLen - 1}.Encode(res)
+	above, err := resultEncoder{compressAbove: bodyLen - 1}.encode(res)
 	require.NoError(t, err)
 	require.Equal(t, byte(0x11), above[0])
 }
 
 func TestEncodeStoresTooCompressibleBodiesPlain(t *testing.T) {
 	t.Parallel()
-	res := &querycache.Result{
+	res := &rowcodec.Result{
 		FieldDescriptions: []pgconn.FieldDescription{{Name: "z", DataTypeOID: pgtype.ByteaOID, Format: 1}},
 		Rows:              [][][]byte{{make([]byte, 1<<20)}},
 	}
-	data, err := querycache.Encode(res)
+	data, err := encodeResult(res)
 	require.NoError(t, err)
 	require.Equal(t, byte(0x10), data[0], "a 1 MiB run of zeros would compress past Decode's bound")
-	got, err := querycache.Decode(data)
+	got, err := decodeResult(data)
 	require.NoError(t, err)
 	requireSameResult(t, res, got)
 }
@@ -202,7 +202,7 @@ func TestEncodeStoresTooCompressibleBodiesPlain(t *testing.T) {
 func TestEncodeRejects(t *testing.T) {
 	t.Parallel()
 	fd := pgconn.FieldDescription{Name: "a", DataTypeOID: pgtype.TextOID}
-	cases := map[string]*querycache.Result{
+	cases := map[string]*rowcodec.Result{
 		"nil":          nil,
 		"short row":    {FieldDescriptions: []pgconn.FieldDescription{fd, fd}, Rows: [][][]byte{{nil}}},
 		"long row":     {FieldDescriptions: []pgconn.FieldDescription{fd}, Rows: [][][]byte{{nil, nil}}},
@@ -213,18 +213,18 @@ func TestEncodeRejects(t *testing.T) {
 	}
 	for name, res := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := querycache.Encode(res)
-			require.ErrorIs(t, err, querycache.ErrUnencodable)
+			_, err := encodeResult(res)
+			require.ErrorIs(t, err, rowcodec.ErrUnencodable)
 		})
 	}
 }
 
 func requireCorrupt(t testing.TB, data []byte) {
 	t.Helper()
-	res, err := querycache.Decode(data)
+	res, err := decodeResult(data)
 	require.Nil(t, res)
-	require.ErrorIs(t, err, querycache.ErrCorrupt)
-	var de *querycache.DecodeError
+	require.ErrorIs(t, err, ErrCorrupt)
+	var de *rowcodec.DecodeError
 	require.ErrorAs(t, err, &de)
 	require.NotEmpty(t, de.Error())
 }
@@ -234,8 +234,8 @@ func TestDecodeRejectsCorruptInput(t *testing.T) {
 	for name, res := range codecCases(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			for _, e := range []querycache.ResultEncoder{{CompressAbove: -1}, {CompressAbove: 1}} {
-				data, err := e.Encode(res)
+			for _, e := range []resultEncoder{{compressAbove: -1}, {compressAbove: 1}} {
+				data, err := e.encode(res)
 				require.NoError(t, err)
 				// Every proper prefix is corrupt (for long encodings: the
 				// first and last KiB, and a sample in between), and so is
@@ -260,9 +260,9 @@ func TestDecodeRejectsCorruptInput(t *testing.T) {
 					}
 					bad := bytes.Clone(data)
 					bad[i] ^= 0xff
-					got, err := querycache.Decode(bad)
+					got, err := decodeResult(bad)
 					if err != nil {
-						require.ErrorIs(t, err, querycache.ErrCorrupt)
+						require.ErrorIs(t, err, ErrCorrupt)
 						require.Nil(t, got)
 					}
 				}
@@ -295,25 +295,25 @@ func TestDecodeRejectsCorruptInput(t *testing.T) {
 			t.Run(name, func(t *testing.T) { requireCorrupt(t, data) })
 		}
 		// The smallest valid encodings.
-		res, err := querycache.Decode([]byte{0x10, 0, 0, 0})
+		res, err := decodeResult([]byte{0x10, 0, 0, 0})
 		require.NoError(t, err)
-		requireSameResult(t, &querycache.Result{}, res)
-		res, err = querycache.Decode(append([]byte{0x11}, s2.Encode(nil, []byte{0, 0, 0})...))
+		requireSameResult(t, &rowcodec.Result{}, res)
+		res, err = decodeResult(append([]byte{0x11}, s2.Encode(nil, []byte{0, 0, 0})...))
 		require.NoError(t, err)
-		requireSameResult(t, &querycache.Result{}, res)
+		requireSameResult(t, &rowcodec.Result{}, res)
 	})
 }
 
 func TestDecodedValuesDoNotOverlap(t *testing.T) {
 	t.Parallel()
-	res := &querycache.Result{
+	res := &rowcodec.Result{
 		FieldDescriptions: []pgconn.FieldDescription{{Name: "a"}, {Name: "b"}},
 		Rows:              [][][]byte{{[]byte("aa"), []byte("bb")}},
 	}
-	for _, e := range []querycache.ResultEncoder{{CompressAbove: -1}, {CompressAbove: 1}} {
-		data, err := e.Encode(res)
+	for _, e := range []resultEncoder{{compressAbove: -1}, {compressAbove: 1}} {
+		data, err := e.encode(res)
 		require.NoError(t, err)
-		got, err := querycache.Decode(data)
+		got, err := decodeResult(data)
 		require.NoError(t, err)
 		_ = append(got.Rows[0][0], 'X', 'X', 'X') // must not write over "bb"
 		require.Equal(t, "bb", string(got.Rows[0][1]))
@@ -323,10 +323,10 @@ func TestDecodedValuesDoNotOverlap(t *testing.T) {
 
 func TestSizeAccounting(t *testing.T) {
 	t.Parallel()
-	var nilRes *querycache.Result
+	var nilRes *rowcodec.Result
 	require.Zero(t, nilRes.Size())
 	for name, res := range codecCases(t) {
-		plain, err := querycache.ResultEncoder{CompressAbove: -1}.Encode(res)
+		plain, err := resultEncoder{compressAbove: -1}.encode(res)
 		require.NoError(t, err)
 		// Size tracks the uncompressed encoding from above, roughly.
 		require.GreaterOrEqual(t, res.Size()+len(res.CommandTag)+64, len(plain), name)
@@ -338,8 +338,8 @@ func FuzzDecode(f *testing.F) {
 		if name == "sample 500" {
 			continue // large seeds slow every execution down
 		}
-		for _, e := range []querycache.ResultEncoder{{CompressAbove: -1}, {CompressAbove: 1}} {
-			data, err := e.Encode(res)
+		for _, e := range []resultEncoder{{compressAbove: -1}, {compressAbove: 1}} {
+			data, err := e.encode(res)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -350,23 +350,23 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0x10, 0, 0, 0})
 	f.Add([]byte{0x11, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := querycache.Decode(data)
+		res, err := decodeResult(data)
 		if err != nil {
 			if res != nil {
 				t.Fatalf("Decode returned a Result with error %v", err)
 			}
-			if !errors.Is(err, querycache.ErrCorrupt) {
+			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v does not match ErrCorrupt", err)
 			}
 			return
 		}
 		// Whatever decodes re-encodes to the same Result, both ways.
-		for _, e := range []querycache.ResultEncoder{{CompressAbove: -1}, {CompressAbove: 1}} {
-			again, err := e.Encode(res)
+		for _, e := range []resultEncoder{{compressAbove: -1}, {compressAbove: 1}} {
+			again, err := e.encode(res)
 			if err != nil {
 				t.Fatalf("re-encoding a decoded result: %v", err)
 			}
-			res2, err := querycache.Decode(again)
+			res2, err := decodeResult(again)
 			if err != nil {
 				t.Fatalf("decoding a re-encoded result: %v", err)
 			}
@@ -399,16 +399,16 @@ func BenchmarkDecodeReplay(b *testing.B) {
 		res := codecSample(b, n)
 		for _, e := range []struct {
 			name string
-			enc  querycache.ResultEncoder
-		}{{"plain", querycache.ResultEncoder{CompressAbove: -1}}, {"compressed", querycache.ResultEncoder{CompressAbove: 1}}} {
-			data, err := e.enc.Encode(res)
+			enc  resultEncoder
+		}{{"plain", resultEncoder{compressAbove: -1}}, {"compressed", resultEncoder{compressAbove: 1}}} {
+			data, err := e.enc.encode(res)
 			require.NoError(b, err)
 			m := pgtype.NewMap()
 			b.Run(fmt.Sprintf("rows=%d/%s/decode", n, e.name), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {
-					if _, err := querycache.Decode(data); err != nil {
+					if _, err := decodeResult(data); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -419,7 +419,7 @@ func BenchmarkDecodeReplay(b *testing.B) {
 				var email string
 				var created time.Time
 				for b.Loop() {
-					got, err := querycache.Decode(data)
+					got, err := decodeResult(data)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -437,7 +437,7 @@ func BenchmarkDecodeReplay(b *testing.B) {
 			b.Run(fmt.Sprintf("rows=%d/%s/decode+RowToStructByName", n, e.name), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					got, err := querycache.Decode(data)
+					got, err := decodeResult(data)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,56 +1,37 @@
-// Package querycache caches in Redis: the results of opted-in read queries,
-// keyed by normalized SQL, and, through a Manager, any other value with a
-// typed get-or-load API.
+// Package querycache is the transparent query-result cache that pgxperf.Pool
+// puts in front of Query and QueryRow: opted-in reads, proven safe to cache,
+// kept in Redis (and optionally in process memory), and invalidated after
+// every committed write seen on the pool's connections. (For an
+// application's other values, such as API responses, sessions and quotas,
+// see package rediscache.)
 //
-// # Get-or-load cache
+// # Using it
 //
-// For values that are not query results (external API responses, sessions,
-// quotas), a Manager offers a typed get-or-load cache:
+// Turn it on through the Pool: Options.RedisURL (the Pool makes and closes
+// the client) or Options.Cache.Client, with Options.Cache for the rest of the
+// Config. Then opt calls in, and read the figures from Pool.Cache:
 //
-//	m, err := querycache.NewManager(querycache.Config{Client: rdb, Prefix: "app:"})
-//	repo, err := querycache.GetOrLoad(ctx, m, "gh:repo:"+name, querycache.TTLGitHubAPI,
-//		func(ctx context.Context) (Repo, error) { return gh.Repo(ctx, name) })
+//	pool, err := pgxperf.NewWithOptions(ctx, poolConfig, pgxperf.Options{
+//		RedisURL: os.Getenv("REDIS_URL"),
+//		Cache: querycache.Config{
+//			Rules:          []querycache.Rule{{Name: "ProjectMetrics", TTL: time.Hour}}, // an sqlc query
+//			TenantSettings: []string{"app.tenant_id"},                                  // read by RLS policies
+//		},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer pool.Close()
+//	err = pool.QueryRow(querycache.WithTTL(ctx, time.Minute),
+//		"SELECT count(*) FROM content WHERE project_id = $1", projectID).Scan(&n)
+//	st := pool.Cache().Stats() // hits, misses, and why a statement was not cached
 //
-// The loader runs only on a miss, once per key at a time in a process
-// (concurrent callers share the Redis read and the load). GetMany reads many
-// keys with one MGET, loads all the missing ones with one call and caches them
-// with one pipeline. Warm, Set, Get, Delete (UNLINK) and InvalidatePattern
-// (SCAN + UNLINK, never KEYS) complete the API. Named TTLs (TTLSession,
-// TTLGitHubAPI, TTLGeneratedContent, TTLPlatformMetadata, TTLUserQuota,
-// TTLQueryResults) are jittered by ±10%, and a hit in the last 10% of an
-// entry's TTL refreshes it in the background while callers keep the cached
-// value. Keys are the caller's, under Config.Prefix: they are neither hashed
-// nor escaped, so keep personal data out of them.
+// A QueryCache serves reads only through the Pool, which installs what it
+// needs on the pool's connections (the invalidator, the catalog lookups).
 //
-// # Failures
+// # What is cached
 //
-// Redis errors never fail GetOrLoad or GetMany: the loader answers, the error
-// goes to Config.OnError and to Stats. After 5 consecutive failures a circuit
-// breaker stops calling Redis for a cooldown (1 s, doubling to 30 s), then
-// lets one probe through; while it is open a call adds about a microsecond to
-// the loader. Set the go-redis client's ContextTimeoutEnabled so that
-// Config.Timeout also bounds socket reads. Get, Set, Warm, Delete and
-// InvalidatePattern, which have no loader, return errors wrapping
-// ErrUnavailable. Stats are kept per key prefix (the part before the first
-// ':').
-//
-// # Query results
-//
-// A query result is stored row-faithfully: Capture reads a pgx.Rows into a
-// Result (field descriptions, raw values, command tag; ErrTooLarge above a
-// size limit), Encode and Decode give it a compact, versioned binary form (S2
-// compression above 1 KiB: klauspost/compress, chosen because it decodes 5–10×
-// faster than compress/flate for a 15–20% larger output, and a cache hit is
-// all decoding), and Replay and ReplayRow give back a pgx.Rows and a pgx.Row
-// that scan exactly as the database's own, so sqlc code, pgx.CollectRows and
-// RowToStructByName work unchanged on a hit.
-//
-// # The query cache
-//
-// A QueryCache is the transparent result cache that pgxperf.Pool puts in
-// front of Query and QueryRow (turn it on with pgxperf.Options.RedisURL or
-// Options.Cache.Client). It is opt-in: a statement is cached only when the
-// call asks for it,
+// The cache is opt-in: a statement is cached only when the call asks for it,
 //
 //	ctx = querycache.WithTTL(ctx, 30*time.Second)         // per call
 //	querycache.Rule{Name: "ListPublishedContent"}         // per sqlc name or fingerprint
@@ -67,7 +48,7 @@
 //   - a function that is not proven pure: every overload the call can
 //     resolve to by its argument count must be an IMMUTABLE built-in in
 //     pg_catalog, or the function must be listed in
-//     QueryConfig.ImmutableFunctions as the statement calls it; user
+//     Config.ImmutableFunctions as the statement calls it; user
 //     functions are never trusted for what they declare (now(), random(),
 //     current_setting, to_char, concat and unlisted user functions are
 //     refused);
@@ -86,7 +67,7 @@
 //     recursively through nested views) or depends on a user function or
 //     operator that is not listed;
 //   - a table under row-level security whose policies read a setting not
-//     in QueryConfig.TenantSettings, call a function the key cannot cover,
+//     in Config.TenantSettings, call a function the key cannot cover,
 //     or fail the checks above;
 //   - session state the key does not hold (see Session state below), and
 //     arguments the key cannot encode (channels, functions, nesting deeper
@@ -100,15 +81,20 @@
 // fingerprint and the normalized SQL leave constants out: "id = 1" and
 // "id = 2" share them), every argument, the pool's host, port,
 // database, user and RuntimeParams (search_path, role, …), and the settings
-// of QueryConfig.TenantSettings: no SQL or argument value is ever part of a
+// of Config.TenantSettings: no SQL or argument value is ever part of a
 // key name. A table under row-level security is cached only when every
 // setting its policies read (current_setting('…')) is in TenantSettings and
 // has a value for the call (WithSettings, or RuntimeParams), and its
 // policies call nothing else the key cannot cover.
 //
-// Results are stored row-faithfully (see Capture and Replay below) and hits
-// are replayed as pgx.Rows without a connection. Results above
-// QueryConfig.MaxResultBytes (1 MiB) are passed through uncached.
+// Results are stored row-faithfully: the field descriptions, every value's
+// wire bytes and the command tag, in a compact versioned encoding (S2
+// compression above Config.CompressAbove, 1 KiB: klauspost/compress, chosen
+// because it decodes 5–10× faster than compress/flate for a 15–20% larger
+// output, and a hit is all decoding). Hits are replayed as pgx.Rows without a
+// connection, decoded with the same pgtype calls a live pgx.Rows makes, so
+// sqlc code, pgx.CollectRows and RowToStructByName work unchanged on a hit.
+// Results above Config.MaxResultBytes (1 MiB) are passed through uncached.
 //
 // # Invalidation and staleness
 //
@@ -116,10 +102,10 @@
 // the tables it depends on (a view's base tables, partitions and ancestors,
 // tables whose deletes cascade into it, tables its policies read, and every
 // view or table with a rule over them, so that a write through a view
-// invalidates reads of its base tables), as they
-// were before its statement ran, and is served only while they are
-// unchanged. The Invalidator, installed on the pool's connections, increments
-// the generations of the tables a write names after it commits, before the
+// invalidates reads of its base tables), as they were before its statement
+// ran, and is served only while they are unchanged. The invalidator, which
+// the Pool installs on its connections, increments the generations of the
+// tables a write names after it commits, before the
 // call returns (immediately for autocommit; at COMMIT for transactions,
 // batches and CopyFrom; nothing on ROLLBACK), so a read that starts after a
 // committed write never sees an older entry, and a read that started before
@@ -138,7 +124,7 @@
 // other functions — is the entry's TTL: choose TTLs for what such writes can
 // tolerate, or invalidate explicitly by writing through the Pool.
 //
-// The optional in-process cache (QueryConfig.L1, bounded by weight with
+// The optional in-process cache (Config.L1, bounded by weight with
 // otter's W-TinyLFU) answers hits in about a microsecond. Each instance
 // publishes its invalidations on a Redis pub/sub channel; the others drop
 // their in-process entries for those tables on receipt, and use no
@@ -153,9 +139,9 @@
 // bound is too loose: Redis hits always check the generations.
 //
 // Redis failures never fail a query: the call runs on the database, the
-// error goes to OnError and Stats, and after repeated failures the breaker
-// skips Redis altogether (a call then costs a microsecond or two over the
-// uncached path).
+// error goes to Config.OnError and Stats, and after repeated failures the
+// breaker skips Redis altogether (a call then costs a microsecond or two
+// over the uncached path).
 //
 // # Redis faults
 //
@@ -169,7 +155,7 @@
 // InvalidateTimeout, 1 s); while the breaker is open, or earlier
 // invalidations are pending, it does not wait at all. These bounds hold
 // with any client (one that ignores context deadlines is given up on at
-// the deadline), but set the client as QueryConfig.Client recommends
+// the deadline), but set the client as Config.Client recommends
 // (pgxperf.Pool does on the client it makes from RedisURL): with go-redis's
 // default dial retries a refused connection (Redis down, the breaker not
 // open yet) costs a write the whole InvalidateTimeout instead of

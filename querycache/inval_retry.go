@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgxperf/pgxperf/internal/breaker"
 )
 
 // Retrying pending invalidations after Redis failed to take them.
@@ -22,7 +24,7 @@ func (c *QueryCache) retryTimeout() time.Duration {
 	return min(max(c.timeout, 100*time.Millisecond), c.invalTimeout)
 }
 
-func (i *Invalidator) retry() {
+func (i *invalidator) retry() {
 	defer i.c.bg.Done()
 	t := time.NewTimer(0) // the first attempt at once
 	defer t.Stop()
@@ -58,7 +60,7 @@ func (i *Invalidator) retry() {
 // own, so that neither the breaker's cooldown nor the client's pool, which
 // may have stopped dialing for a second after repeated failures, delays the
 // delivery once Redis answers.
-func (i *Invalidator) flushPending(ctx context.Context) bool {
+func (i *invalidator) flushPending(ctx context.Context) bool {
 	if !i.dirty.Load() {
 		return true
 	}
@@ -82,20 +84,20 @@ func (i *Invalidator) flushPending(ctx context.Context) bool {
 	cancel()
 	if err != nil {
 		c.stats.redisErrors.Add(1)
-		now := monotonicNow()
+		now := breaker.Now()
 		if i.lastReport == 0 || now-i.lastReport >= int64(time.Second) {
 			// Reported once a second at most: the retry runs every few
 			// milliseconds for as long as Redis is away.
 			i.lastReport = now
 			c.reportErr(ctx, "invalidate", err)
 		}
-		if serverOutcome(err) == outcomeFail {
-			c.noteOutcome(outcomeFail)
+		if breaker.RedisOutcome(err) == breaker.Fail {
+			c.noteOutcome(breaker.Fail)
 		}
 		return false
 	}
-	c.breaker.recovered()
-	c.noteOutcome(outcomeOK)
+	c.breaker.Recovered()
+	c.noteOutcome(breaker.OK)
 	i.pendingMu.Lock()
 	for _, t := range tags {
 		// A write kept again while this push was out may have committed

@@ -32,24 +32,24 @@ INSERT INTO other.sf_items VALUES (1, 'other')`))
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.MaxConns = 1
-	qc, err := NewQueryCache(QueryConfig{Client: rdb, Prefix: fmt.Sprintf("pgxperf-sf:%d:", time.Now().UnixNano())},
-		SessionFromConfig(cfg), nil)
+	qc, err := newQueryCache(Config{Client: rdb, Prefix: fmt.Sprintf("pgxperf-sf:%d:", time.Now().UnixNano())},
+		sessionFromConfig(cfg), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = qc.Close() })
-	cfg.ConnConfig.Tracer = qc.Invalidator()
-	cfg.BeforeClose = qc.Invalidator().ForgetConn
+	cfg.ConnConfig.Tracer = qc.inval
+	cfg.BeforeClose = qc.inval.ForgetConn
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	t.Cleanup(func() { _ = qc.Close() }) // before the pool closes: cleanups run last in, first out
-	qc.UseCatalog(pool)
+	qc.useCatalog(pool)
 
 	const q = "SELECT name FROM sf_items WHERE id = $1"
 	info := sqlinfo.Analyze(q)
 	cctx := WithTTL(ctx, time.Hour)
-	get := func(load Loader) string {
+	get := func(load loader) string {
 		t.Helper()
-		rows, served, err := qc.Query(cctx, info, []any{1}, load)
+		rows, served, err := qc.query(cctx, info, []any{1}, load)
 		require.NoError(t, err)
 		require.True(t, served)
 		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -78,7 +78,7 @@ INSERT INTO other.sf_items VALUES (1, 'other')`))
 
 	require.Equal(t, "other", get(diverging), "the caller gets what its connection returned")
 	st := qc.Stats()
-	require.Equal(t, 1, qc.SessionConns())
+	require.Equal(t, 1, qc.sessionConns())
 	var stores int64
 	for _, s := range st.Statements {
 		stores += s.Stores
@@ -87,7 +87,7 @@ INSERT INTO other.sf_items VALUES (1, 'other')`))
 
 	_, err = pool.Exec(ctx, "RESET ALL")
 	require.NoError(t, err)
-	require.Zero(t, qc.SessionConns())
+	require.Zero(t, qc.sessionConns())
 	require.Equal(t, "public", get(plain), "a miss: nothing of the other schema was stored")
 	require.Equal(t, "public", get(plain))
 	var hits int64

@@ -87,7 +87,7 @@ func maySetSession(info *sqlinfo.Info) bool {
 	return false
 }
 
-func (i *Invalidator) beforeStatement(conn *pgx.Conn, st *connState, info *sqlinfo.Info) {
+func (i *invalidator) beforeStatement(conn *pgx.Conn, st *connState, info *sqlinfo.Info) {
 	st.psSaved = false
 	if info == nil || !mayRunUserCode(info) {
 		return
@@ -101,7 +101,7 @@ func (i *Invalidator) beforeStatement(conn *pgx.Conn, st *connState, info *sqlin
 
 // afterStatement applies what a statement (that ended with err) did to the
 // connection's session state.
-func (i *Invalidator) afterStatement(conn *pgx.Conn, st *connState, info *sqlinfo.Info, sql string, err error) {
+func (i *invalidator) afterStatement(conn *pgx.Conn, st *connState, info *sqlinfo.Info, sql string, err error) {
 	var changed []string
 	if st.psSaved {
 		st.psSaved = false
@@ -167,7 +167,7 @@ func (i *Invalidator) afterStatement(conn *pgx.Conn, st *connState, info *sqlinf
 }
 
 // divergeLocked records that the connection carries session state name.
-func (i *Invalidator) divergeLocked(conn *pgx.Conn, st *connState, name string) {
+func (i *invalidator) divergeLocked(conn *pgx.Conn, st *connState, name string) {
 	if st.sess == nil {
 		st.sess = map[string]struct{}{}
 	}
@@ -192,13 +192,13 @@ func (i *Invalidator) divergeLocked(conn *pgx.Conn, st *connState, name string) 
 // more. What the catalog and the plans learned meanwhile is forgotten: a
 // catalog lookup may have run on that connection and resolved names under
 // its search_path or role.
-func (i *Invalidator) clearSessLocked(st *connState) {
+func (i *invalidator) clearSessLocked(st *connState) {
 	clear(st.sess)
 	i.syncLocked(st)
 }
 
 // syncLocked brings sessConns and the counts in line with st.sess.
-func (i *Invalidator) syncLocked(st *connState) {
+func (i *invalidator) syncLocked(st *connState) {
 	was, in := i.sessConns[st]
 	if len(st.sess) == 0 {
 		if in {
@@ -238,7 +238,7 @@ func (i *Invalidator) syncLocked(st *connState) {
 // settings that change how names resolve or values print (anything but a
 // custom setting, whose name has a dot): the catalog must not be read on
 // such a connection, so they are checked before the plan is made.
-func (i *Invalidator) sessionBypass(hardOnly bool) string {
+func (i *invalidator) sessionBypass(hardOnly bool) string {
 	if (hardOnly && i.sessHard.Load() == 0) || i.sessCount.Load() == 0 {
 		return ""
 	}
@@ -252,7 +252,7 @@ func (i *Invalidator) sessionBypass(hardOnly bool) string {
 	return "session state not in the key (" + name + ") set by a statement on a pooled connection; cached again after RESET ALL, DISCARD ALL or the connection's close"
 }
 
-// SessionConns returns how many connections carry session state set by a
+// sessionConns returns how many connections carry session state set by a
 // statement (SET, set_config, a temporary table…), during which the cache
 // is bypassed.
-func (c *QueryCache) SessionConns() int { return int(c.inval.sessCount.Load()) }
+func (c *QueryCache) sessionConns() int { return int(c.inval.sessCount.Load()) }

@@ -13,14 +13,19 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pgxperf/pgxperf/internal/breaker"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// DefaultQueryPrefix is the Redis key prefix of the query cache. The version
+// defaultTTL is the TTL of a statement opted in without one.
+const defaultTTL = 5 * time.Minute
+
+// defaultPrefix is the Redis key prefix of the query cache. The version
 // in it changes whenever the key or entry format does, so that instances of
-// different versions never read each other's entries.
-const DefaultQueryPrefix = "pgxperf:qc:v1:"
+// different versions never read each other's entries (Config.Prefix's
+// comment repeats it).
+const defaultPrefix = "pgxperf:qc:v1:"
 
 // Rule opts statements into the query cache by fingerprint or by sqlc query
 // name. A statement matches when its fingerprint (16 hex digits, as reports
@@ -29,7 +34,7 @@ const DefaultQueryPrefix = "pgxperf:qc:v1:"
 type Rule struct {
 	Fingerprint string
 	Name        string
-	// TTL is how long a result stays cached. Zero means QueryConfig.DefaultTTL.
+	// TTL is how long a result stays cached. Zero means Config.DefaultTTL.
 	TTL time.Duration
 }
 
@@ -46,9 +51,9 @@ type L1Config struct {
 	MaxAge time.Duration
 }
 
-// QueryConfig configures a QueryCache. Only Client is required; every other
+// Config configures a QueryCache. Only Client is required; every other
 // zero field means its default.
-type QueryConfig struct {
+type Config struct {
 	// Client is the Redis client shared by every instance of the
 	// application. The QueryCache never closes it.
 	//
@@ -71,12 +76,13 @@ type QueryConfig struct {
 	Client redis.UniversalClient
 
 	// Prefix is prepended to every key and to the invalidation channel.
-	// Zero means DefaultQueryPrefix.
+	// Zero means "pgxperf:qc:v1:" (the version changes whenever the key or
+	// entry format does). Give every instance of an application the same
+	// Prefix, and applications that must not share results different ones.
 	Prefix string
 
 	// DefaultTTL is the TTL of a statement opted in without one (a rule
-	// without TTL, a bare /* pgxperf:cache */ hint). Zero means
-	// TTLQueryResults (5 minutes).
+	// without TTL, a bare /* pgxperf:cache */ hint). Zero means 5 minutes.
 	DefaultTTL time.Duration
 
 	// Rules opt statements in by fingerprint or sqlc name.
@@ -87,7 +93,7 @@ type QueryConfig struct {
 	MaxResultBytes int
 
 	// CompressAbove is the encoded size above which results are
-	// compressed. Zero means DefaultCompressAbove (1 KiB).
+	// compressed. Zero means 1 KiB; negative never compresses.
 	CompressAbove int
 
 	// TenantSettings names the settings that row-level security policies
@@ -144,11 +150,29 @@ type QueryConfig struct {
 	// negative disables early refresh. Must be below 1.
 	EarlyRefresh float64
 
-	// Breaker configures the circuit breaker around Redis.
-	Breaker BreakerConfig
+	// BreakerFailures is how many consecutive Redis failures within
+	// BreakerWindow open the circuit breaker around Redis, which then keeps
+	// every call from Redis for a cooldown (reads go to the database,
+	// invalidations wait for Redis to answer again). Zero means 5. A
+	// negative value disables the breaker: Redis is always called.
+	BreakerFailures int
+
+	// BreakerWindow bounds a run of consecutive failures: a failure more
+	// than BreakerWindow after the first failure of the run starts a new
+	// run. Zero means 10 s.
+	BreakerWindow time.Duration
+
+	// BreakerCooldown is how long the breaker stays open the first time it
+	// opens; then one probe call goes to Redis. Each failed probe doubles
+	// the cooldown, up to BreakerMaxCooldown; a successful probe closes the
+	// breaker and resets it. Zero means 1 s.
+	BreakerCooldown time.Duration
+
+	// BreakerMaxCooldown caps the cooldown's doubling. Zero means 30 s.
+	BreakerMaxCooldown time.Duration
 
 	// CatalogAcquire, if set, takes a connection of the catalog pool (the
-	// one given to NewQueryCache or UseCatalog) for the cache's catalog
+	// primary, which pgxperf.Pool gives the cache) for the cache's catalog
 	// lookups, which the first reads of a statement wait for: make it bound
 	// the wait as the application's own statements are bounded.
 	// pgxperf.Pool sets it to its acquire with Options.AcquireTimeout. When
@@ -180,10 +204,10 @@ type QueryConfig struct {
 	Logger *slog.Logger
 }
 
-// Session describes where a pool's statements run, for cache keys: a result
+// sessionInfo describes where a pool's statements run, for cache keys: a result
 // is only ever served to callers of the same server, database, user and
 // session settings.
-type Session struct {
+type sessionInfo struct {
 	// Host, Port, Database and User are those of the pool's connections.
 	Host     string
 	Port     uint16
@@ -194,15 +218,15 @@ type Session struct {
 	RuntimeParams map[string]string
 }
 
-// SessionFromConfig returns the Session of a pgxpool config.
-func SessionFromConfig(cfg *pgxpool.Config) Session {
+// sessionFromConfig returns the sessionInfo of a pgxpool config.
+func sessionFromConfig(cfg *pgxpool.Config) sessionInfo {
 	cc := cfg.ConnConfig
-	return Session{Host: cc.Host, Port: cc.Port, Database: cc.Database, User: cc.User, RuntimeParams: cc.RuntimeParams}
+	return sessionInfo{Host: cc.Host, Port: cc.Port, Database: cc.Database, User: cc.User, RuntimeParams: cc.RuntimeParams}
 }
 
-// Loader runs a statement on the database for the cache: on the primary, so
+// loader runs a statement on the database for the cache: on the primary, so
 // that a stored result reflects every write committed before it started.
-type Loader func(ctx context.Context) (pgx.Rows, error)
+type loader func(ctx context.Context) (pgx.Rows, error)
 
 // QueryCache is the transparent query-result cache that pgxperf.Pool puts in
 // front of its reads. Statements are cached only when opted in (WithTTL, a
@@ -210,10 +234,11 @@ type Loader func(ctx context.Context) (pgx.Rows, error)
 // are kept in Redis (and, optionally, in process memory), keyed by a SHA-256
 // over the statement, its typed arguments and the session, and invalidated
 // by per-table generations after every committed write seen on the pool's
-// connections (see Invalidator). A QueryCache is safe for concurrent use.
+// connections (see the package documentation). A QueryCache is safe for
+// concurrent use.
 //
-// Most applications use it through pgxperf.Options.Cache rather than
-// directly.
+// Applications get it from pgxperf.Pool.Cache (nil when the cache is off)
+// and use it for its figures; the Pool serves reads through it.
 type QueryCache struct {
 	client       redis.UniversalClient
 	standalone   bool
@@ -222,7 +247,7 @@ type QueryCache struct {
 	channel      string
 	defaultTTL   time.Duration
 	maxBytes     int
-	encoder      ResultEncoder
+	encoder      resultEncoder
 	timeout      time.Duration
 	invalTimeout time.Duration
 	invalRetry   time.Duration
@@ -234,13 +259,13 @@ type QueryCache struct {
 	tracer       *tracer.Tracer // nil: hits are not reported
 	origin       string         // this instance, in invalidation messages
 
-	session       Session
+	session       sessionInfo
 	sessionKey    []byte
 	runtimeParams map[string]struct{} // session.RuntimeParams' names, lower-case
 	tenant        []string
 	rules         map[string]time.Duration // "fp:…" or "name:…" → TTL (0: default)
 
-	breaker *breaker
+	breaker *breaker.Breaker
 	// redisFailing is set by a call that found Redis unreachable; the first
 	// answer after it sets holdUntil (monotonicNow), before which nothing
 	// is served or stored: other instances' pending invalidations land first.
@@ -254,7 +279,7 @@ type QueryCache struct {
 	l1           *l1Cache
 	l1Live       atomic.Bool // subscribed to the invalidation channel: L1 may serve
 	types        typeRegistry
-	inval        *Invalidator
+	inval        *invalidator
 
 	refreshMu  sync.Mutex
 	refreshing map[string]struct{}
@@ -265,30 +290,52 @@ type QueryCache struct {
 	bg        sync.WaitGroup
 }
 
-// ErrNoClient is returned by NewQueryCache without a Redis client.
-var ErrNoClient = errors.New("querycache: QueryConfig.Client is nil")
+// ErrNoClient is returned by New for a Config without a Client.
+var ErrNoClient = errors.New("querycache: Config.Client is nil")
 
-// NewQueryCache returns a query cache for the statements of one pool.
+// New returns the query cache for the statements of the pool that
+// poolConfig configures: its host, port, database, user and RuntimeParams
+// become part of every key, so that a result is only served to callers of
+// the same server, database, user and session settings. New does not
+// contact Redis or the database; with cfg.L1.Enabled it starts the pub/sub
+// subscriber. It returns ErrNoClient without cfg.Client, and an error for a
+// nil poolConfig or an invalid cfg.
+//
+// A QueryCache serves reads only through a pgxperf.Pool, which calls New
+// itself when its Options.Cache.Client or Options.RedisURL is set, and then
+// installs the cache on the pool it makes: the invalidator on the primary's
+// connections and the catalog lookups on the primary. Get it from
+// Pool.Cache. Close it before closing the Redis client.
+func New(cfg Config, poolConfig *pgxpool.Config) (*QueryCache, error) {
+	if cfg.Client == nil {
+		return nil, ErrNoClient
+	}
+	if poolConfig == nil || poolConfig.ConnConfig == nil {
+		return nil, errors.New("querycache: New needs the pool's config")
+	}
+	return newQueryCache(cfg, sessionFromConfig(poolConfig), nil)
+}
+
+// newQueryCache returns a query cache for the statements of one pool.
 // session describes the pool's connections; catalogPool is where the cache
-// reads pg_class, pg_proc and pg_policy (the primary). It does not contact
-// Redis or the database; with L1 enabled it starts the pub/sub subscriber.
-// Close it before closing the client and the pool.
-func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) (*QueryCache, error) {
+// reads pg_class, pg_proc and pg_policy (the primary), nil until useCatalog
+// sets it.
+func newQueryCache(cfg Config, session sessionInfo, catalogPool *pgxpool.Pool) (*QueryCache, error) {
 	if cfg.Client == nil {
 		return nil, ErrNoClient
 	}
 	if cfg.JitterFraction >= 1 || cfg.EarlyRefresh >= 1 {
-		return nil, errors.New("querycache: QueryConfig.JitterFraction and EarlyRefresh must be below 1")
+		return nil, errors.New("querycache: Config.JitterFraction and EarlyRefresh must be below 1")
 	}
 	if cfg.MaxResultBytes < 0 || cfg.DefaultTTL < 0 || cfg.Timeout < 0 || cfg.InvalidateTimeout < 0 || cfg.InvalidateRetry < 0 {
-		return nil, errors.New("querycache: QueryConfig.MaxResultBytes, DefaultTTL, Timeout, InvalidateTimeout and InvalidateRetry must not be negative")
+		return nil, errors.New("querycache: Config.MaxResultBytes, DefaultTTL, Timeout, InvalidateTimeout and InvalidateRetry must not be negative")
 	}
 	c := &QueryCache{
 		client:       cfg.Client,
 		prefix:       cfg.Prefix,
 		defaultTTL:   cfg.DefaultTTL,
 		maxBytes:     cfg.MaxResultBytes,
-		encoder:      ResultEncoder{CompressAbove: cfg.CompressAbove},
+		encoder:      resultEncoder{compressAbove: cfg.CompressAbove},
 		timeout:      cfg.Timeout,
 		invalTimeout: cfg.InvalidateTimeout,
 		invalRetry:   cfg.InvalidateRetry,
@@ -298,7 +345,7 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 		logger:       cfg.Logger,
 		tracer:       cfg.Tracer,
 		session:      session,
-		breaker:      newBreaker(cfg.Breaker),
+		breaker:      newBreaker(cfg),
 		rules:        make(map[string]time.Duration, len(cfg.Rules)),
 		refreshing:   make(map[string]struct{}),
 		stop:         make(chan struct{}),
@@ -306,11 +353,11 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 	_, c.standalone = cfg.Client.(*redis.Client)
 	c.ownDeadlines = honoursDeadlines(cfg.Client)
 	if c.prefix == "" {
-		c.prefix = DefaultQueryPrefix
+		c.prefix = defaultPrefix
 	}
 	c.channel = c.prefix + "inval"
 	if c.defaultTTL == 0 {
-		c.defaultTTL = TTLQueryResults
+		c.defaultTTL = defaultTTL
 	}
 	if c.maxBytes == 0 {
 		c.maxBytes = 1 << 20
@@ -373,7 +420,8 @@ func NewQueryCache(cfg QueryConfig, session Session, catalogPool *pgxpool.Pool) 
 // Close stops the pub/sub subscriber and the retries of failed
 // invalidations, and waits for them. It does not close the Redis client.
 // After Close every call bypasses the cache; invalidations still pending
-// are tried once more.
+// are tried once more. pgxperf.Pool.Close calls it; later calls do nothing
+// and return nil. Safe for concurrent use.
 func (c *QueryCache) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
@@ -384,27 +432,22 @@ func (c *QueryCache) Close() error {
 	return nil
 }
 
-// UseCatalog sets the pool the cache reads the catalog from (pg_class,
+// useCatalog sets the pool the cache reads the catalog from (pg_class,
 // pg_proc, pg_policy): the primary. A cache made with a nil pool (because the
-// pool is created after the cache, with the cache's Invalidator installed)
+// pool is created after the cache, with the cache's invalidator installed)
 // caches nothing until it has one. Connections are taken with
-// QueryConfig.CatalogAcquire when it is set.
-func (c *QueryCache) UseCatalog(pool *pgxpool.Pool) {
+// Config.CatalogAcquire when it is set.
+func (c *QueryCache) useCatalog(pool *pgxpool.Pool) {
 	c.catalog.pool.Store(pool)
 	c.catalog.loadUserFuncs(true)
 }
 
-// Wants reports, cheaply, whether a statement run with ctx is opted into
+// wants reports, cheaply, whether a statement run with ctx is opted into
 // the cache (it may still be refused as not cacheable). Callers use it to
-// skip building a Loader for calls the cache will not handle.
-func (c *QueryCache) Wants(ctx context.Context, info *sqlinfo.Info) bool {
+// skip building a loader for calls the cache will not handle.
+func (c *QueryCache) wants(ctx context.Context, info *sqlinfo.Info) bool {
 	return c.ttlFor(optsFrom(ctx), info) > 0
 }
-
-// Invalidator returns the pgx tracer that invalidates cached results after
-// writes. pgxperf.Pool installs it on its connections; install it yourself
-// (chained with multitracer) when you use a QueryCache with your own pool.
-func (c *QueryCache) Invalidator() *Invalidator { return c.inval }
 
 // ---- per-call options on the context ----
 
@@ -542,7 +585,7 @@ func (c *QueryCache) call(ctx context.Context, op string, timeout time.Duration,
 // given what its read's lookup left) that runs out tells the breaker
 // nothing: Redis may be slow, not unreachable.
 func callValue[T any](c *QueryCache, ctx context.Context, op string, timeout time.Duration, fn func(ctx context.Context) (T, error)) (T, error) {
-	probe, ok := c.breaker.allow()
+	probe, ok := c.breaker.Allow()
 	if !ok {
 		var zero T
 		return zero, errBypass
@@ -556,10 +599,10 @@ func callValue[T any](c *QueryCache, ctx context.Context, op string, timeout tim
 	if op == "invalidate" {
 		full = c.invalTimeout
 	}
-	if o == outcomeFail && timedOut && timeout < full {
-		o = outcomeIgnore
+	if o == breaker.Fail && timedOut && timeout < full {
+		o = breaker.Ignore
 	}
-	c.breaker.done(probe, o)
+	c.breaker.Done(probe, o)
 	c.noteOutcome(o)
 	return v, err
 }
@@ -610,15 +653,15 @@ func honoursDeadlines(client redis.UniversalClient) bool {
 
 // noteOutcome starts the recovery hold at the first answer from Redis after
 // it was unreachable.
-func (c *QueryCache) noteOutcome(o outcome) {
+func (c *QueryCache) noteOutcome(o breaker.Outcome) {
 	switch o {
-	case outcomeFail:
+	case breaker.Fail:
 		if !c.redisFailing.Load() {
 			c.redisFailing.Store(true)
 		}
-	case outcomeOK:
+	case breaker.OK:
 		if c.redisFailing.Load() && c.redisFailing.CompareAndSwap(true, false) {
-			c.holdUntil.Store(monotonicNow() + int64(c.recoverHold))
+			c.holdUntil.Store(breaker.Now() + int64(c.recoverHold))
 		}
 	}
 }
@@ -630,21 +673,22 @@ func (c *QueryCache) holding() bool {
 	if h == 0 {
 		return false
 	}
-	if monotonicNow() < h {
+	if breaker.Now() < h {
 		return true
 	}
 	c.holdUntil.CompareAndSwap(h, 0)
 	return false
 }
 
-func (c *QueryCache) classify(ctx context.Context, op string, err error) outcome {
+func (c *QueryCache) classify(ctx context.Context, op string, err error) breaker.Outcome {
 	if err == nil || errors.Is(err, redis.Nil) {
-		return outcomeOK
+		return breaker.OK
 	}
 	c.stats.redisErrors.Add(1)
 	c.reportErr(ctx, op, err)
-	return serverOutcome(err)
+	return breaker.RedisOutcome(err)
 }
 
-// BreakerState reports the state of the breaker around Redis.
-func (c *QueryCache) BreakerState() BreakerState { return c.breaker.State() }
+// BreakerState reports the state of the circuit breaker around Redis, as
+// Stats().Breaker does, without taking a snapshot. Safe for concurrent use.
+func (c *QueryCache) BreakerState() BreakerState { return BreakerState(c.breaker.State()) }

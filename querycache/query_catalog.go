@@ -126,7 +126,7 @@ type funcVerdict struct {
 
 type catalog struct {
 	pool      atomic.Pointer[pgxpool.Pool]
-	acquire   func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) // QueryConfig.CatalogAcquire
+	acquire   func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) // Config.CatalogAcquire
 	report    func(ctx context.Context, op string, err error)
 	immutable map[string]bool // from the config, names folded as SQL folds them (see foldName)
 
@@ -194,7 +194,7 @@ func foldName(name string) string {
 }
 
 // listed reports whether the application listed a function, named as
-// sqlinfo lists calls, in QueryConfig.ImmutableFunctions.
+// sqlinfo lists calls, in Config.ImmutableFunctions.
 func (c *catalog) listed(name string) bool { return c.immutable[name] }
 
 // allListed reports whether every named function is in ImmutableFunctions.
@@ -475,7 +475,7 @@ func policySettings(expr string) []string {
 }
 
 // function reports whether a call may be cached: the application listed
-// the function as called in QueryConfig.ImmutableFunctions, or every
+// the function as called in Config.ImmutableFunctions, or every
 // overload the call can resolve to (by its number of arguments) is an
 // IMMUTABLE built-in of pg_catalog. Other user functions are refused
 // whatever pg_proc says: Postgres does not enforce declared volatility (an

@@ -12,13 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
 func testCache(t *testing.T) *QueryCache {
 	t.Helper()
-	c, err := NewQueryCache(QueryConfig{Client: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})},
-		Session{Host: "h", Port: 5432, Database: "db", User: "u", RuntimeParams: map[string]string{"search_path": "app"}}, nil)
+	c, err := newQueryCache(Config{Client: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})},
+		sessionInfo{Host: "h", Port: 5432, Database: "db", User: "u", RuntimeParams: map[string]string{"search_path": "app"}}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -104,7 +105,7 @@ func TestKeysNeverCollide(t *testing.T) {
 	require.NotEqual(t, s1, s2)
 	require.NotEqual(t, s1, seen["int 1"])
 	other := testCache(t)
-	other.sessionKey = sessionKey(Session{Host: "h", Port: 5432, Database: "db", User: "other"})
+	other.sessionKey = sessionKey(sessionInfo{Host: "h", Port: 5432, Database: "db", User: "other"})
 	o1, _ := other.buildKey(info, nil, nil, []any{1})
 	require.NotEqual(t, o1, k1)
 	// Unkeyable arguments are refused.
@@ -183,10 +184,10 @@ func TestStaticVerdict(t *testing.T) {
 }
 
 func TestTTLFor(t *testing.T) {
-	c, err := NewQueryCache(QueryConfig{
+	c, err := newQueryCache(Config{
 		Client: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
 		Rules:  []Rule{{Name: "GetUser", TTL: time.Minute}, {Fingerprint: sqlinfo.Analyze("SELECT id FROM t WHERE id = 2").FingerprintHex}},
-	}, Session{}, nil)
+	}, sessionInfo{}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := t.Context()
@@ -200,10 +201,10 @@ func TestTTLFor(t *testing.T) {
 		{"context", "SELECT 1", func() *callOpts { return optsFrom(WithTTL(ctx, time.Second)) }, time.Second},
 		{"skip beats context", "SELECT 1", func() *callOpts { return optsFrom(Skip(WithTTL(ctx, time.Second))) }, 0},
 		{"hint", "SELECT /* pgxperf:cache ttl=30s */ 1", nil, 30 * time.Second},
-		{"hint default", "SELECT /* pgxperf:cache */ 1", nil, TTLQueryResults},
+		{"hint default", "SELECT /* pgxperf:cache */ 1", nil, defaultTTL},
 		{"nocache hint", "SELECT /* pgxperf:nocache */ 1", func() *callOpts { return optsFrom(WithTTL(ctx, time.Second)) }, 0},
 		{"sqlc rule", "-- name: GetUser :one\nSELECT 1", nil, time.Minute},
-		{"fingerprint rule", "SELECT id FROM t WHERE id = $1", nil, TTLQueryResults},
+		{"fingerprint rule", "SELECT id FROM t WHERE id = $1", nil, defaultTTL},
 		{"context beats rule", "-- name: GetUser :one\nSELECT 1", func() *callOpts { return optsFrom(WithTTL(ctx, time.Hour)) }, time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,9 +215,9 @@ func TestTTLFor(t *testing.T) {
 			require.Equal(t, tc.want, c.ttlFor(o, sqlinfo.Analyze(tc.sql)))
 		})
 	}
-	_, err = NewQueryCache(QueryConfig{Client: c.client, Rules: []Rule{{TTL: time.Second}}}, Session{}, nil)
+	_, err = newQueryCache(Config{Client: c.client, Rules: []Rule{{TTL: time.Second}}}, sessionInfo{}, nil)
 	require.Error(t, err)
-	_, err = NewQueryCache(QueryConfig{}, Session{}, nil)
+	_, err = newQueryCache(Config{}, sessionInfo{}, nil)
 	require.ErrorIs(t, err, ErrNoClient)
 }
 
@@ -235,9 +236,9 @@ func TestPolicySettings(t *testing.T) {
 }
 
 func TestQueryEntryRoundTrip(t *testing.T) {
-	res := &Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x"), nil}},
+	res := &rowcodec.Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x"), nil}},
 		FieldDescriptions: []pgconn.FieldDescription{{Name: "a", DataTypeOID: 25}, {Name: "b", DataTypeOID: 25}}}
-	body, err := Encode(res)
+	body, err := encodeResult(res)
 	require.NoError(t, err)
 	data := encodeQueryEntry([]uint64{3, 0, 1 << 40}, 123, 456, body)
 	e, err := decodeQueryEntry(data)
@@ -254,7 +255,7 @@ func TestQueryEntryRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeQueryEntry(f *testing.F) {
-	body, _ := Encode(&Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x")}},
+	body, _ := encodeResult(&rowcodec.Result{CommandTag: "SELECT 1", Rows: [][][]byte{{[]byte("x")}},
 		FieldDescriptions: []pgconn.FieldDescription{{Name: "a", DataTypeOID: 25}}})
 	f.Add(encodeQueryEntry([]uint64{1, 2}, 1, 2, body))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})

@@ -72,14 +72,14 @@ func (e *epochs) same(slots []uint32, snap []uint64, all uint64) bool {
 	return true
 }
 
-// Invalidator is the pgx tracer (QueryTracer, BatchTracer, CopyFromTracer,
+// invalidator is the pgx tracer (QueryTracer, BatchTracer, CopyFromTracer,
 // PrepareTracer) that invalidates a QueryCache's entries after writes
-// commit. Get it from QueryCache.Invalidator.
+// commit. The Pool installs it through bridge.QueryCacheInvalidator.
 //
 // It also watches every statement for session state that the cache key does
 // not hold (see sessionOps): while any connection carries such state, the
 // cache neither serves nor stores anything.
-type Invalidator struct {
+type invalidator struct {
 	c *QueryCache
 	// key names this invalidator's state in a connection's CustomData, so
 	// that the state lives and dies with the connection and nothing here
@@ -107,10 +107,10 @@ type Invalidator struct {
 }
 
 var (
-	_ pgx.QueryTracer    = (*Invalidator)(nil)
-	_ pgx.BatchTracer    = (*Invalidator)(nil)
-	_ pgx.CopyFromTracer = (*Invalidator)(nil)
-	_ pgx.PrepareTracer  = (*Invalidator)(nil)
+	_ pgx.QueryTracer    = (*invalidator)(nil)
+	_ pgx.BatchTracer    = (*invalidator)(nil)
+	_ pgx.CopyFromTracer = (*invalidator)(nil)
+	_ pgx.PrepareTracer  = (*invalidator)(nil)
 )
 
 // connState is what one connection has written in its open transaction,
@@ -128,7 +128,7 @@ type connState struct {
 	// sess names the settings (and "pg_temp" for temporary objects) that
 	// statements changed on this connection and that the cache key does
 	// not hold; non-empty means the connection is in sessConns. Guarded by
-	// Invalidator.sessMu (the connection's own goroutine writes it, and
+	// invalidator.sessMu (the connection's own goroutine writes it, and
 	// ForgetConn or the connection's cleanup may clear it).
 	sess      map[string]struct{}
 	cleanup   bool // a cleanup is registered on the connection
@@ -137,8 +137,8 @@ type connState struct {
 	forgotten bool // ForgetConn ran: the connection is closed
 }
 
-func newInvalidator(c *QueryCache) *Invalidator {
-	return &Invalidator{
+func newInvalidator(c *QueryCache) *invalidator {
+	return &invalidator{
 		c:         c,
 		key:       "pgxperf/querycache.Invalidator." + c.origin,
 		pending:   map[string]uint64{},
@@ -148,7 +148,7 @@ func newInvalidator(c *QueryCache) *Invalidator {
 }
 
 // lookup returns the connection's state, nil if it has none.
-func (i *Invalidator) lookup(conn *pgx.Conn) *connState {
+func (i *invalidator) lookup(conn *pgx.Conn) *connState {
 	if m := conn.PgConn().CustomData(); m != nil {
 		st, _ := m[i.key].(*connState)
 		return st
@@ -161,7 +161,7 @@ func (i *Invalidator) lookup(conn *pgx.Conn) *connState {
 
 // state returns the connection's state, made on first use. Only the
 // goroutine that uses the connection calls it.
-func (i *Invalidator) state(conn *pgx.Conn) *connState {
+func (i *invalidator) state(conn *pgx.Conn) *connState {
 	if m := conn.PgConn().CustomData(); m != nil {
 		if st, ok := m[i.key].(*connState); ok {
 			return st
@@ -182,7 +182,7 @@ func (i *Invalidator) state(conn *pgx.Conn) *connState {
 // it from the pool's BeforeClose hook. A connection closed without it (one
 // taken with Hijack, or of a pool of your own) is forgotten when it is
 // garbage collected.
-func (i *Invalidator) ForgetConn(conn *pgx.Conn) {
+func (i *invalidator) ForgetConn(conn *pgx.Conn) {
 	st := i.lookup(conn)
 	if m := conn.PgConn().CustomData(); m != nil {
 		delete(m, i.key)
@@ -196,7 +196,7 @@ func (i *Invalidator) ForgetConn(conn *pgx.Conn) {
 	}
 }
 
-func (i *Invalidator) analyze(st *connState, sql string) (*sqlinfo.Info, string) {
+func (i *invalidator) analyze(st *connState, sql string) (*sqlinfo.Info, string) {
 	if q, ok := st.names[sql]; ok {
 		sql = q
 	}
@@ -229,7 +229,7 @@ func (st *connState) pending() bool { return len(st.rels) > 0 || st.global || st
 // settle flushes or drops what the connection wrote once it is outside a
 // transaction: committed (or maybe committed) writes invalidate, rolled-back
 // ones do not.
-func (i *Invalidator) settle(ctx context.Context, conn *pgx.Conn, st *connState, rolledBack bool) {
+func (i *invalidator) settle(ctx context.Context, conn *pgx.Conn, st *connState, rolledBack bool) {
 	if !st.pending() {
 		return
 	}
@@ -244,7 +244,7 @@ func (i *Invalidator) settle(ctx context.Context, conn *pgx.Conn, st *connState,
 }
 
 // TraceQueryStart implements pgx.QueryTracer.
-func (i *Invalidator) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+func (i *invalidator) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	st := i.state(conn)
 	st.cur, st.curSQL = i.analyze(st, data.SQL)
 	i.beforeStatement(conn, st, st.cur)
@@ -252,7 +252,7 @@ func (i *Invalidator) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data 
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
-func (i *Invalidator) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+func (i *invalidator) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
 	st := i.state(conn)
 	info, sql := st.cur, st.curSQL
 	st.cur, st.curSQL = nil, ""
@@ -273,12 +273,12 @@ func (i *Invalidator) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pg
 }
 
 // TraceBatchStart implements pgx.BatchTracer.
-func (i *Invalidator) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+func (i *invalidator) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	return ctx
 }
 
 // TraceBatchQuery implements pgx.BatchTracer.
-func (i *Invalidator) TraceBatchQuery(_ context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
+func (i *invalidator) TraceBatchQuery(_ context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
 	st := i.state(conn)
 	info, sql := i.analyze(st, data.SQL)
 	i.afterStatement(conn, st, info, sql, data.Err)
@@ -290,19 +290,19 @@ func (i *Invalidator) TraceBatchQuery(_ context.Context, conn *pgx.Conn, data pg
 // TraceBatchEnd implements pgx.BatchTracer. A batch whose implicit
 // transaction failed rolled back, but one with its own COMMIT may have
 // committed part of it: it invalidates all it wrote.
-func (i *Invalidator) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchEndData) {
+func (i *invalidator) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchEndData) {
 	i.settle(ctx, conn, i.state(conn), false)
 }
 
 // TraceCopyFromStart implements pgx.CopyFromTracer.
-func (i *Invalidator) TraceCopyFromStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+func (i *invalidator) TraceCopyFromStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
 	st := i.state(conn)
 	st.copied = append(st.copied[:0], strings.Join(data.TableName, "."))
 	return ctx
 }
 
 // TraceCopyFromEnd implements pgx.CopyFromTracer.
-func (i *Invalidator) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
+func (i *invalidator) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
 	st := i.state(conn)
 	if !failedOnServer(data.Err) && len(st.copied) > 0 {
 		st.rels = append(st.rels, relNames(st.copied)...)
@@ -313,7 +313,7 @@ func (i *Invalidator) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data
 
 // TracePrepareStart implements pgx.PrepareTracer: it remembers prepared
 // statements' SQL, since pgx traces their executions by name.
-func (i *Invalidator) TracePrepareStart(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareStartData) context.Context {
+func (i *invalidator) TracePrepareStart(ctx context.Context, conn *pgx.Conn, data pgx.TracePrepareStartData) context.Context {
 	if data.Name != "" && data.Name != data.SQL {
 		st := i.state(conn)
 		if st.names == nil {
@@ -327,14 +327,14 @@ func (i *Invalidator) TracePrepareStart(ctx context.Context, conn *pgx.Conn, dat
 }
 
 // TracePrepareEnd implements pgx.PrepareTracer.
-func (i *Invalidator) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareEndData) {}
+func (i *invalidator) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareEndData) {}
 
 // invalidate increments the generations of rels (and the global one) in
 // Redis and tells the other instances. It runs before the write's call
 // returns. When Redis cannot be reached, or invalidations are already
 // waiting for it, the tags are kept and retried off the caller's goroutine,
 // and this instance reads and stores no entries until they are through.
-func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl bool, infos []*sqlinfo.Info) {
+func (i *invalidator) invalidate(ctx context.Context, rels []string, global, ddl bool, infos []*sqlinfo.Info) {
 	c := i.c
 	tags := make([]string, 0, len(rels)+1)
 	for _, r := range rels {
@@ -372,7 +372,7 @@ func (i *Invalidator) invalidate(ctx context.Context, rels []string, global, ddl
 
 // pipeline increments the tags' generations and publishes them, in one
 // round trip on client.
-func (i *Invalidator) pipeline(ctx context.Context, client redis.UniversalClient, tags []string, ddl bool) error {
+func (i *invalidator) pipeline(ctx context.Context, client redis.UniversalClient, tags []string, ddl bool) error {
 	c := i.c
 	msg := c.origin + "\n"
 	if ddl {
@@ -391,7 +391,7 @@ func (i *Invalidator) pipeline(ctx context.Context, client redis.UniversalClient
 
 // push delivers an invalidation on the writer's goroutine, under the
 // breaker (while it is open nothing waits) and InvalidateTimeout.
-func (i *Invalidator) push(ctx context.Context, tags []string, ddl bool) error {
+func (i *invalidator) push(ctx context.Context, tags []string, ddl bool) error {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -402,7 +402,7 @@ func (i *Invalidator) push(ctx context.Context, tags []string, ddl bool) error {
 
 // keep records tags whose invalidation has not reached Redis and makes sure
 // the retry loop runs.
-func (i *Invalidator) keep(tags []string, ddl bool) {
+func (i *invalidator) keep(tags []string, ddl bool) {
 	if len(tags) == 0 && !ddl {
 		return
 	}

@@ -42,8 +42,8 @@ var errUnkeyable = errors.New("querycache: argument cannot be part of a cache ke
 // same key would stand for results of different times. The call is not cached.
 var errClockArg = errors.New("querycache: an argument holds a clock-relative date/time input (now, today, tomorrow, yesterday)")
 
-// sessionKey is the framed encoding of a Session, computed once per pool.
-func sessionKey(s Session) []byte {
+// sessionKey is the framed encoding of a sessionInfo, computed once per pool.
+func sessionKey(s sessionInfo) []byte {
 	var b keyBuf
 	b.str(s.Host)
 	b.uint(uint64(s.Port))

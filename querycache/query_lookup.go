@@ -10,23 +10,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgxperf/pgxperf/internal/pgxrows"
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// Query serves a read through the cache. served is false when the call is
+// query serves a read through the cache. served is false when the call is
 // not opted in, or opted in but not cacheable now (the reason is counted as
 // a bypass): the caller then runs the statement as usual. Otherwise rows
 // and err are the call's result: a replay of a cached result, or the rows
 // of load (run once per key at a time in this process) as they were stored.
 // Errors of Redis never reach the caller; the database's do, unchanged.
-func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (rows pgx.Rows, served bool, err error) {
+func (c *QueryCache) query(ctx context.Context, info *sqlinfo.Info, args []any, load loader) (rows pgx.Rows, served bool, err error) {
 	start := time.Now()
 	s := c.get(ctx, info, args, load)
 	c.observeHit(ctx, info, args, start, s)
@@ -41,9 +40,9 @@ func (c *QueryCache) Query(ctx context.Context, info *sqlinfo.Info, args []any, 
 	return c.replay(s.res, s.tail), true, nil
 }
 
-// QueryRow is Query for pgx's QueryRow: served is false when the caller must
+// queryRow is query for pgx's QueryRow: served is false when the caller must
 // run the statement itself.
-func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) (row pgx.Row, served bool) {
+func (c *QueryCache) queryRow(ctx context.Context, info *sqlinfo.Info, args []any, load loader) (row pgx.Row, served bool) {
 	start := time.Now()
 	s := c.get(ctx, info, args, load)
 	c.observeHit(ctx, info, args, start, s)
@@ -57,16 +56,17 @@ func (c *QueryCache) QueryRow(ctx context.Context, info *sqlinfo.Info, args []an
 	case s.tail != nil:
 		return pgxrows.Row{Rows: c.replay(s.res, s.tail)}, true
 	}
-	return (*replayRow)(c.replay(s.res, nil).(*replayRows)), true
+	pm := c.types.get()
+	return s.res.ReplayRowPooled(pm.m, pm), true
 }
 
 // replay replays res with a pooled type map, then reads on from tail (the
 // live rest of a result too large to store), if any.
-func (c *QueryCache) replay(res *Result, tail pgx.Rows) pgx.Rows {
+func (c *QueryCache) replay(res *rowcodec.Result, tail pgx.Rows) pgx.Rows {
 	pm := c.types.get()
-	rr := &replayRows{res: res, typeMap: pm.m, types: &c.types, pooled: pm}
+	rr := res.ReplayPooled(pm.m, pm)
 	if tail != nil {
-		return &chainRows{head: rr, tail: tail}
+		return rowcodec.Then(rr, tail)
 	}
 	return rr
 }
@@ -83,15 +83,15 @@ func (c *QueryCache) observeHit(ctx context.Context, info *sqlinfo.Info, args []
 
 // served is the outcome of get.
 type served struct {
-	hit  bool     // res came from the cache (or another caller's load): no database round trip
-	ok   bool     // the cache handled the call
-	res  *Result  // replay this…
-	tail pgx.Rows // …then read on from this (a result too large to store)
-	rows pgx.Rows // or pass these through
-	err  error    // or fail with this
+	hit  bool             // res came from the cache (or another caller's load): no database round trip
+	ok   bool             // the cache handled the call
+	res  *rowcodec.Result // replay this…
+	tail pgx.Rows         // …then read on from this (a result too large to store)
+	rows pgx.Rows         // or pass these through
+	err  error            // or fail with this
 }
 
-func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, load Loader) served {
+func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, load loader) served {
 	o := optsFrom(ctx)
 	ttl := c.ttlFor(o, info)
 	if ttl <= 0 {
@@ -108,7 +108,7 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 	}
 	// Session state before the plan: the plan reads the catalog on a pooled
 	// connection, which must not resolve names under a diverged search_path
-	// or role (see Invalidator.clearSessLocked). Custom settings do not
+	// or role (see invalidator.clearSessLocked). Custom settings do not
 	// change name resolution: the plan's own refusal is reported first.
 	sess := c.inval.sessEpoch.Load()
 	if why := c.inval.sessionBypass(true); why != "" {
@@ -136,7 +136,7 @@ func (c *QueryCache) get(ctx context.Context, info *sqlinfo.Info, args []any, lo
 		return served{}
 	}
 	if c.inval.dirty.Load() {
-		// Retried off this goroutine (see Invalidator.retry): a read never
+		// Retried off this goroutine (see invalidator.retry): a read never
 		// waits for them.
 		st.bypass("invalidations pending: redis unavailable")
 		return served{}
@@ -305,7 +305,7 @@ func genValue(v any) (uint64, error) {
 // process, on the database, and stores it under the generations read before,
 // within left (what the lookup left of the read's time for Redis).
 func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *plan, gens, snap []uint64, all, sess uint64,
-	ttl, left time.Duration, load Loader) served {
+	ttl, left time.Duration, load loader) served {
 	st.misses.Add(1)
 	// Flights are per key and generations: a read that saw a write's new
 	// generations must not be handed the rows of a load that began before
@@ -319,7 +319,7 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		if err := f.wait(ctx); err != nil {
 			return served{ok: true, err: err}
 		}
-		if res, ok := f.val.(*Result); ok && f.ok && f.err == nil {
+		if res, ok := f.val.(*rowcodec.Result); ok && f.ok && f.err == nil {
 			st.coalesced.Add(1)
 			return served{ok: true, hit: true, res: res}
 		}
@@ -342,9 +342,9 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		return served{ok: true, rows: rows, err: err}
 	}
 	c.types.learn(rows.FieldDescriptions(), rows.TypeMap())
-	res, err := Capture(rows, c.maxBytes)
+	res, err := rowcodec.Capture(rows, c.maxBytes)
 	switch {
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, rowcodec.ErrTooLarge):
 		st.tooLarge.Add(1)
 		f.err, finished = err, true
 		return served{ok: true, res: res, tail: rows}
@@ -368,13 +368,13 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 // load may have run on it). It waits for Redis at most left, and not at all
 // when the lookup used more than half of the read's time: a Redis that slow
 // gets no more work from readers.
-func (c *QueryCache) store(ctx context.Context, st *fpCounters, key string, res *Result, pl *plan, gens, snap []uint64,
+func (c *QueryCache) store(ctx context.Context, st *fpCounters, key string, res *rowcodec.Result, pl *plan, gens, snap []uint64,
 	all, sess uint64, ttl, left time.Duration) {
 	if left < c.timeout/2 || !c.epochs.same(pl.slots, snap, all) || c.inval.dirty.Load() || c.holding() ||
 		c.inval.sessCount.Load() != 0 || c.inval.sessEpoch.Load() != sess {
 		return
 	}
-	body, err := c.encoder.Encode(res)
+	body, err := c.encoder.encode(res)
 	if err != nil {
 		return
 	}
@@ -405,7 +405,7 @@ type queryEntry struct {
 	gens      []uint64
 	refreshAt int64
 	expiresAt int64
-	res       *Result
+	res       *rowcodec.Result
 }
 
 func encodeQueryEntry(gens []uint64, refreshAt, expiresAt int64, body []byte) []byte {
@@ -449,7 +449,7 @@ func decodeQueryEntry(data []byte) (*queryEntry, error) {
 		return nil, errBadEntryHeader
 	}
 	off += k2
-	res, err := Decode(data[off:])
+	res, err := decodeResult(data[off:])
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +465,7 @@ type l1Cache struct {
 }
 
 type l1Entry struct {
-	res     *Result
+	res     *rowcodec.Result
 	slots   []uint32
 	snap    []uint64
 	all     uint64
@@ -496,61 +496,10 @@ func (e *l1Entry) valid(c *QueryCache) bool {
 	return time.Now().UnixNano() < e.expires && c.epochs.same(e.slots, e.snap, e.all)
 }
 
-func (c *QueryCache) l1Put(key string, res *Result, pl *plan, snap []uint64, all uint64, expiresAtMs int64) {
+func (c *QueryCache) l1Put(key string, res *rowcodec.Result, pl *plan, snap []uint64, all uint64, expiresAtMs int64) {
 	if c.l1 == nil || !c.l1Live.Load() || !c.epochs.same(pl.slots, snap, all) {
 		return
 	}
 	exp := min(time.UnixMilli(expiresAtMs).UnixNano(), time.Now().Add(c.l1.maxAge).UnixNano())
 	c.l1.c.Set(key, &l1Entry{res: res, slots: pl.slots, snap: snap, all: all, expires: exp})
 }
-
-// ---- rows helpers ----
-
-// chainRows reads a replayed head, then the live rest of the same result.
-type chainRows struct {
-	head, tail pgx.Rows
-	onTail     bool
-}
-
-// ReplayThen returns a pgx.Rows that replays r (decoded with typeMap, as in
-// Replay) and then reads on from tail, the live rows r was captured from when
-// Capture stopped with ErrTooLarge. Closing it closes tail.
-func (r *Result) ReplayThen(typeMap *pgtype.Map, tail pgx.Rows) pgx.Rows {
-	return &chainRows{head: r.Replay(typeMap), tail: tail}
-}
-
-func (c *chainRows) cur() pgx.Rows {
-	if c.onTail {
-		return c.tail
-	}
-	return c.head
-}
-
-func (c *chainRows) Next() bool {
-	if !c.onTail {
-		if c.head.Next() {
-			return true
-		}
-		if c.head.Err() != nil {
-			c.tail.Close()
-			return false
-		}
-		c.head.Close()
-		c.onTail = true
-	}
-	return c.tail.Next()
-}
-
-func (c *chainRows) Close()                                       { c.head.Close(); c.tail.Close() }
-func (c *chainRows) Err() error                                   { return c.cur().Err() }
-func (c *chainRows) CommandTag() pgconn.CommandTag                { return c.tail.CommandTag() }
-func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription { return c.tail.FieldDescriptions() }
-func (c *chainRows) Scan(dest ...any) error                       { return c.cur().Scan(dest...) }
-func (c *chainRows) Values() ([]any, error)                       { return c.cur().Values() }
-func (c *chainRows) RawValues() [][]byte                          { return c.cur().RawValues() }
-func (c *chainRows) Conn() *pgx.Conn                              { return c.tail.Conn() }
-func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
-
-var (
-	_ pgx.Rows = (*chainRows)(nil)
-)

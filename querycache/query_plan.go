@@ -270,7 +270,7 @@ func writeTags(info *sqlinfo.Info) (rels []string, global, ddl bool) {
 }
 
 // writeTags is writeTags for this cache: a statement whose only user
-// functions are in QueryConfig.ImmutableFunctions (declared by the
+// functions are in Config.ImmutableFunctions (declared by the
 // application to neither write nor read anything but their arguments)
 // does not bump the database-wide tag on their account. Without it every
 // read calling such a function, the cache's own fills included, would

@@ -133,10 +133,12 @@ func (f *fpCounters) snapshot() StatementStats {
 	return st
 }
 
-// Stats returns a snapshot of the cache's figures.
+// Stats returns a snapshot of the cache's figures. Safe for concurrent use;
+// each counter is read atomically, but the snapshot as a whole is not taken
+// at one instant.
 func (c *QueryCache) Stats() Stats {
 	s := &c.stats
-	out := Stats{Breaker: c.breaker.State(), RedisErrors: s.redisErrors.Load(), L1Live: c.l1Live.Load()}
+	out := Stats{Breaker: BreakerState(c.breaker.State()), RedisErrors: s.redisErrors.Load(), L1Live: c.l1Live.Load()}
 	s.mu.RLock()
 	for _, f := range s.m {
 		out.Statements = append(out.Statements, f.snapshot())
@@ -174,7 +176,9 @@ func (c *QueryCache) Stats() Stats {
 	return out
 }
 
-// ResetStats zeroes the per-statement and per-table counts.
+// ResetStats zeroes the per-statement and per-table counts (RedisErrors and
+// the breaker's state are kept). Safe for concurrent use with every other
+// method; counts of calls in flight while it runs may be lost.
 func (c *QueryCache) ResetStats() {
 	s := &c.stats
 	s.mu.Lock()

@@ -28,7 +28,11 @@ type typeRegistry struct {
 type pooledMap struct {
 	m       *pgtype.Map
 	version uint64
+	reg     *typeRegistry
 }
+
+// Release returns pm to its registry's pool: a replay calls it at Close.
+func (pm *pooledMap) Release() { pm.reg.put(pm) }
 
 // builtin is only read: TypeForOID looks types up without memoizing.
 var builtin = pgtype.NewMap()
@@ -98,7 +102,7 @@ func (r *typeRegistry) learn(fds []pgconn.FieldDescription, connMap *pgtype.Map)
 func (r *typeRegistry) get() *pooledMap {
 	pm, _ := r.maps.Get().(*pooledMap)
 	if pm == nil {
-		pm = &pooledMap{m: pgtype.NewMap()}
+		pm = &pooledMap{m: pgtype.NewMap(), reg: r}
 	}
 	if v := r.version.Load(); pm.version != v {
 		if p := r.learned.Load(); p != nil {

@@ -49,7 +49,7 @@ func (c *catalog) loadUserFuncs(wait bool) {
 	epoch := c.user.epoch.Load()
 	load := func() {
 		defer c.user.loading.Store(false)
-		// No read waits for it (see hiddenWrite; UseCatalog does): a context
+		// No read waits for it (see hiddenWrite; useCatalog does): a context
 		// of its own, and a connection within CatalogAcquire's bounds.
 		ctx, cancel := context.WithTimeout(context.Background(), catalogLookupTimeout)
 		defer cancel()

@@ -60,10 +60,10 @@ func TestStaticVerdictRefusesVolatile(t *testing.T) {
 // the allow-list does not bump the database-wide tag; any other user
 // function still does.
 func TestWriteTagsExemptsListedFunctions(t *testing.T) {
-	c, err := NewQueryCache(QueryConfig{
+	c, err := newQueryCache(Config{
 		Client:             redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
 		ImmutableFunctions: []string{" Slugify ", `app."Odd"`},
-	}, Session{Database: "db"}, nil)
+	}, sessionInfo{Database: "db"}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	for _, tc := range []struct {

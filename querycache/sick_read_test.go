@@ -32,17 +32,17 @@ func sickReadCache(t *testing.T) (*QueryCache, *pgxpool.Pool, *testenv.RedisServ
 	t.Cleanup(func() { _ = rdb.Close() })
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
-	qc, err := NewQueryCache(QueryConfig{Client: rdb, Prefix: fmt.Sprintf("pgxperf-sr:%d:", time.Now().UnixNano()),
-		Timeout: sickReadTimeout}, SessionFromConfig(cfg), nil)
+	qc, err := newQueryCache(Config{Client: rdb, Prefix: fmt.Sprintf("pgxperf-sr:%d:", time.Now().UnixNano()),
+		Timeout: sickReadTimeout}, sessionFromConfig(cfg), nil)
 	require.NoError(t, err)
-	cfg.ConnConfig.Tracer = qc.Invalidator()
-	cfg.BeforeClose = qc.Invalidator().ForgetConn
+	cfg.ConnConfig.Tracer = qc.inval
+	cfg.BeforeClose = qc.inval.ForgetConn
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	t.Cleanup(func() { _ = qc.Close() })
 	t.Cleanup(func() { srv.Signal(syscall.SIGCONT) }) // before Close flushes
-	qc.UseCatalog(pool)
+	qc.useCatalog(pool)
 	return qc, pool, srv
 }
 
@@ -75,7 +75,7 @@ func TestSickReadFollowerDoesNotWaitForStore(t *testing.T) {
 	info := sqlinfo.Analyze(q)
 	ctx := WithTTL(t.Context(), time.Hour)
 	// Plan first: the catalog lookups are not what this measures.
-	rows, served, err := qc.Query(ctx, info, []any{2}, catalogBoundLoader(pool, q, 2))
+	rows, served, err := qc.query(ctx, info, []any{2}, catalogBoundLoader(pool, q, 2))
 	require.True(t, served)
 	require.Equal(t, []string{"Item-2"}, readNames(t, rows, err))
 
@@ -89,13 +89,13 @@ func TestSickReadFollowerDoesNotWaitForStore(t *testing.T) {
 	var wg sync.WaitGroup
 	var leaderDone, followerDone time.Time
 	wg.Go(func() {
-		rows, served, err := qc.Query(ctx, info, []any{1}, leaderLoad)
+		rows, served, err := qc.query(ctx, info, []any{1}, leaderLoad)
 		leaderDone = time.Now()
 		checkNames(t, "leader", served, rows, err)
 	})
 	<-loading
 	wg.Go(func() {
-		rows, served, err := qc.Query(ctx, info, []any{1}, func(ctx context.Context) (pgx.Rows, error) {
+		rows, served, err := qc.query(ctx, info, []any{1}, func(ctx context.Context) (pgx.Rows, error) {
 			t.Error("the follower loaded for itself")
 			return pool.Query(ctx, q, 1)
 		})
@@ -127,7 +127,7 @@ func TestSickReadLookupAndStoreShareTimeout(t *testing.T) {
 	const q = "SELECT name FROM cb_items WHERE id = $1"
 	info := sqlinfo.Analyze(q)
 	ctx := WithTTL(t.Context(), time.Hour)
-	rows, served, err := qc.Query(ctx, info, []any{2}, catalogBoundLoader(pool, q, 2))
+	rows, served, err := qc.query(ctx, info, []any{2}, catalogBoundLoader(pool, q, 2))
 	require.True(t, served)
 	require.Equal(t, []string{"Item-2"}, readNames(t, rows, err))
 
@@ -135,7 +135,7 @@ func TestSickReadLookupAndStoreShareTimeout(t *testing.T) {
 	time.AfterFunc(sickReadTimeout*6/10, func() { srv.Signal(syscall.SIGCONT) })
 	var stoppedAgain bool
 	start := time.Now()
-	rows, served, err = qc.Query(ctx, info, []any{1}, func(ctx context.Context) (pgx.Rows, error) {
+	rows, served, err = qc.query(ctx, info, []any{1}, func(ctx context.Context) (pgx.Rows, error) {
 		// The lookup got its answer (a miss): Redis hangs again.
 		srv.Signal(syscall.SIGSTOP)
 		stoppedAgain = true

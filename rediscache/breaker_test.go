@@ -1,4 +1,4 @@
-package querycache_test
+package rediscache_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgxperf/pgxperf/internal/testenv"
-	"github.com/pgxperf/pgxperf/querycache"
+	"github.com/pgxperf/pgxperf/rediscache"
 )
 
 // mgrServer is a redis-server of the test's own, which it may kill.
@@ -24,28 +24,28 @@ type mgrServer = testenv.RedisServer
 
 func mgrStartServer(t testing.TB) *mgrServer { return testenv.StartRedis(t) }
 
-func mgrOwnManager(t *testing.T, srv *mgrServer, opts *redis.Options, cfg querycache.Config) *querycache.Manager {
+func mgrOwnManager(t *testing.T, srv *mgrServer, opts *redis.Options, cfg rediscache.Config) *rediscache.Cache {
 	t.Helper()
 	opts.Addr = srv.Addr()
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
 	cfg.Client = client
-	m, err := querycache.NewManager(cfg)
+	m, err := rediscache.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }
 
-// TestManagerRedisKilled kills Redis in the middle of 2,400 cached reads from
+// TestCacheRedisKilled kills Redis in the middle of 2,400 cached reads from
 // 8 goroutines: no call fails, the breaker opens, and once redis-server is
 // back on the same port a half-open probe closes the breaker again.
-func TestManagerRedisKilled(t *testing.T) {
+func TestCacheRedisKilled(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	srv := mgrStartServer(t)
 	var hookErrs atomic.Int64
-	m := mgrOwnManager(t, srv, &redis.Options{ContextTimeoutEnabled: true}, querycache.Config{
-		Breaker: querycache.BreakerConfig{Cooldown: 50 * time.Millisecond, MaxCooldown: 200 * time.Millisecond},
+	m := mgrOwnManager(t, srv, &redis.Options{ContextTimeoutEnabled: true}, rediscache.Config{
+		BreakerCooldown: 50 * time.Millisecond, BreakerMaxCooldown: 200 * time.Millisecond,
 		OnError: func(context.Context, string, error) { hookErrs.Add(1) },
 	})
 
@@ -54,7 +54,7 @@ func TestManagerRedisKilled(t *testing.T) {
 	for i := range keys {
 		items[fmt.Sprint("kill:", i)] = fmt.Sprint("value-", i)
 	}
-	require.NoError(t, querycache.Warm(ctx, m, items, time.Hour))
+	require.NoError(t, rediscache.Warm(ctx, m, items, time.Hour))
 
 	var (
 		done, failed, loads atomic.Int64
@@ -71,7 +71,7 @@ func TestManagerRedisKilled(t *testing.T) {
 				k := (g*perGoroutine + i) % keys
 				key := fmt.Sprint("kill:", k)
 				start := time.Now()
-				v, err := querycache.GetOrLoad(ctx, m, key, time.Hour, func(context.Context) (string, error) {
+				v, err := rediscache.GetOrLoad(ctx, m, key, time.Hour, func(context.Context) (string, error) {
 					loads.Add(1)
 					return fmt.Sprint("value-", k), nil // the source of truth
 				})
@@ -105,34 +105,34 @@ func TestManagerRedisKilled(t *testing.T) {
 	require.GreaterOrEqual(t, s.Hits, uint64(goroutines*perGoroutine/2), "the first half were cached reads")
 	require.Positive(t, s.Bypasses, "the breaker opened and calls skipped Redis")
 	require.Positive(t, b.Opens)
-	require.NotEqual(t, querycache.BreakerClosed, b.State)
+	require.NotEqual(t, rediscache.BreakerClosed, b.State)
 	require.EqualValues(t, s.RedisErrors, hookErrs.Load(), "every Redis error reaches the hook")
 
 	// Redis comes back (empty) on the same port: a probe closes the breaker.
 	srv.Start()
 	require.Eventually(t, func() bool {
-		_, _ = querycache.GetOrLoad(ctx, m, "kill:0", time.Hour, func(context.Context) (string, error) { return "value-0", nil })
-		return m.BreakerStats().State == querycache.BreakerClosed
+		_, _ = rediscache.GetOrLoad(ctx, m, "kill:0", time.Hour, func(context.Context) (string, error) { return "value-0", nil })
+		return m.BreakerStats().State == rediscache.BreakerClosed
 	}, 5*time.Second, 10*time.Millisecond, "half-open probe re-closes the breaker")
 	require.Eventually(t, func() bool {
-		v, err := querycache.Get[string](ctx, m, "kill:0")
+		v, err := rediscache.Get[string](ctx, m, "kill:0")
 		return err == nil && v == "value-0"
 	}, 5*time.Second, 10*time.Millisecond, "caching resumes")
 }
 
-// TestManagerRedisHung stops (SIGSTOP) Redis: with ContextTimeoutEnabled
+// TestCacheRedisHung stops (SIGSTOP) Redis: with ContextTimeoutEnabled
 // each call waits at most Config.Timeout until the breaker opens, then not
 // at all.
-func TestManagerRedisHung(t *testing.T) {
+func TestCacheRedisHung(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	srv := mgrStartServer(t)
 	const timeout = 50 * time.Millisecond
-	m := mgrOwnManager(t, srv, &redis.Options{ContextTimeoutEnabled: true}, querycache.Config{
-		Timeout: timeout,
-		Breaker: querycache.BreakerConfig{Cooldown: time.Minute},
+	m := mgrOwnManager(t, srv, &redis.Options{ContextTimeoutEnabled: true}, rediscache.Config{
+		Timeout:         timeout,
+		BreakerCooldown: time.Minute,
 	})
-	_, err := querycache.GetOrLoad(ctx, m, "hung:1", time.Hour, func(context.Context) (int, error) { return 1, nil })
+	_, err := rediscache.GetOrLoad(ctx, m, "hung:1", time.Hour, func(context.Context) (int, error) { return 1, nil })
 	require.NoError(t, err)
 
 	srv.Signal(syscall.SIGSTOP)
@@ -140,7 +140,7 @@ func TestManagerRedisHung(t *testing.T) {
 	var lat []time.Duration
 	for range 200 {
 		start := time.Now()
-		v, err := querycache.GetOrLoad(ctx, m, "hung:1", time.Hour, func(context.Context) (int, error) { return 1, nil })
+		v, err := rediscache.GetOrLoad(ctx, m, "hung:1", time.Hour, func(context.Context) (int, error) { return 1, nil })
 		lat = append(lat, time.Since(start))
 		require.NoError(t, err)
 		require.Equal(t, 1, v)
@@ -149,7 +149,7 @@ func TestManagerRedisHung(t *testing.T) {
 	for _, d := range lat {
 		total += d
 	}
-	require.Equal(t, querycache.BreakerOpen, m.BreakerStats().State)
+	require.Equal(t, rediscache.BreakerOpen, m.BreakerStats().State)
 	t.Logf("hung Redis, Timeout %v: first calls %v; calls 10-200 total %v; all 200 total %v", timeout, lat[:6], mgrSum(lat[10:]), total)
 	for i, d := range lat[:5] {
 		require.Less(t, d, timeout+500*time.Millisecond, "call %d is bounded by Timeout", i)
@@ -165,23 +165,23 @@ func mgrSum(ds []time.Duration) time.Duration {
 	return t
 }
 
-// TestManagerBreakerOpenOverhead measures what GetOrLoad adds to a loader
+// TestCacheBreakerOpenOverhead measures what GetOrLoad adds to a loader
 // call while the breaker is open: the evidence for "≤ 1 ms per call".
-func TestManagerBreakerOpenOverhead(t *testing.T) {
+func TestCacheBreakerOpenOverhead(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	// Nothing listens on this port; the breaker opens after 5 refused dials
 	// and, with a long cooldown, stays open while we measure.
 	client := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t))), MaxRetries: -1})
 	defer client.Close()
-	m, err := querycache.NewManager(querycache.Config{Client: client, Breaker: querycache.BreakerConfig{Cooldown: time.Hour}})
+	m, err := rediscache.New(rediscache.Config{Client: client, BreakerCooldown: time.Hour})
 	require.NoError(t, err)
 	load := func(context.Context) (int, error) { return 42, nil }
 	for range 5 {
-		_, err := querycache.GetOrLoad(ctx, m, "oh:1", time.Hour, load)
+		_, err := rediscache.GetOrLoad(ctx, m, "oh:1", time.Hour, load)
 		require.NoError(t, err)
 	}
-	require.Equal(t, querycache.BreakerOpen, m.BreakerStats().State)
+	require.Equal(t, rediscache.BreakerOpen, m.BreakerStats().State)
 
 	const n = 100_000
 	direct := func() time.Duration {
@@ -196,7 +196,7 @@ func TestManagerBreakerOpenOverhead(t *testing.T) {
 	cached := func() time.Duration {
 		start := time.Now()
 		for range n {
-			if v, err := querycache.GetOrLoad(ctx, m, "oh:1", time.Hour, load); err != nil || v != 42 {
+			if v, err := rediscache.GetOrLoad(ctx, m, "oh:1", time.Hour, load); err != nil || v != 42 {
 				t.Fatal(v, err)
 			}
 		}
@@ -212,15 +212,15 @@ func TestManagerBreakerOpenOverhead(t *testing.T) {
 	require.EqualValues(t, 3*n+5, mgrStats(m, "oh").Misses)
 }
 
-// TestManagerRing runs the multi-node paths (pipelined GETs instead of MGET,
+// TestCacheRing runs the multi-node paths (pipelined GETs instead of MGET,
 // per-shard SCAN, single-key UNLINKs) on a Ring of two servers of our own.
-func TestManagerRing(t *testing.T) {
+func TestCacheRing(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	a, b := mgrStartServer(t), mgrStartServer(t)
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr(), "b": b.Addr()}})
 	t.Cleanup(func() { _ = ring.Close() })
-	m, err := querycache.NewManager(querycache.Config{Client: ring, Prefix: "ring:", Timeout: 5 * time.Second})
+	m, err := rediscache.New(rediscache.Config{Client: ring, Prefix: "ring:", Timeout: 5 * time.Second})
 	require.NoError(t, err)
 
 	items := map[string]int{}
@@ -230,7 +230,7 @@ func TestManagerRing(t *testing.T) {
 		items[k] = i
 		keys = append(keys, k)
 	}
-	require.NoError(t, querycache.Warm(ctx, m, items, time.Minute))
+	require.NoError(t, rediscache.Warm(ctx, m, items, time.Minute))
 	for _, srv := range []*mgrServer{a, b} {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		n, err := c.DBSize(ctx).Result()
@@ -238,15 +238,15 @@ func TestManagerRing(t *testing.T) {
 		require.NoError(t, err)
 		require.Positive(t, n, "keys land on both shards")
 	}
-	got, err := querycache.GetMany(ctx, m, append(keys, "r:new"), time.Minute, func(_ context.Context, missing []string) (map[string]int, error) {
+	got, err := rediscache.GetMany(ctx, m, append(keys, "r:new"), time.Minute, func(_ context.Context, missing []string) (map[string]int, error) {
 		require.Equal(t, []string{"r:new"}, missing)
 		return map[string]int{"r:new": -1}, nil
 	})
 	require.NoError(t, err)
 	require.Len(t, got, 501)
 	require.NoError(t, m.Delete(ctx, "r:0", "r:1"))
-	_, err = querycache.Get[int](ctx, m, "r:0")
-	require.ErrorIs(t, err, querycache.ErrNotFound)
+	_, err = rediscache.Get[int](ctx, m, "r:0")
+	require.ErrorIs(t, err, rediscache.ErrNotFound)
 	n, err := m.InvalidatePattern(ctx, "r:*")
 	require.NoError(t, err)
 	require.EqualValues(t, 499, n) // 500 + r:new - 2 deleted

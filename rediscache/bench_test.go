@@ -1,4 +1,4 @@
-package querycache_test
+package rediscache_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgxperf/pgxperf/internal/testenv"
-	"github.com/pgxperf/pgxperf/querycache"
+	"github.com/pgxperf/pgxperf/rediscache"
 )
 
 // BenchmarkGetOrLoad measures GetOrLoad against the shared test Redis (hit,
@@ -32,10 +32,10 @@ func BenchmarkGetOrLoad(b *testing.B) {
 		}
 	})
 
-	newManager := func(b *testing.B, client *redis.Client, cfg querycache.Config) *querycache.Manager {
+	newManager := func(b *testing.B, client *redis.Client, cfg rediscache.Config) *rediscache.Cache {
 		cfg.Client = client
 		cfg.Prefix = "qcbench:" + strconv.FormatInt(time.Now().UnixNano(), 10) + ":"
-		m, err := querycache.NewManager(cfg)
+		m, err := rediscache.New(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -49,13 +49,13 @@ func BenchmarkGetOrLoad(b *testing.B) {
 	b.Run("hit", func(b *testing.B) {
 		client := redis.NewClient(&redis.Options{Addr: testenv.RequireRedis(b), ContextTimeoutEnabled: true})
 		defer client.Close()
-		m := newManager(b, client, querycache.Config{})
-		if _, err := querycache.GetOrLoad(ctx, m, "b:hit", time.Hour, load); err != nil {
+		m := newManager(b, client, rediscache.Config{})
+		if _, err := rediscache.GetOrLoad(ctx, m, "b:hit", time.Hour, load); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := querycache.GetOrLoad(ctx, m, "b:hit", time.Hour, load); err != nil {
+			if _, err := rediscache.GetOrLoad(ctx, m, "b:hit", time.Hour, load); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -67,12 +67,12 @@ func BenchmarkGetOrLoad(b *testing.B) {
 	b.Run("miss", func(b *testing.B) {
 		client := redis.NewClient(&redis.Options{Addr: testenv.RequireRedis(b), ContextTimeoutEnabled: true})
 		defer client.Close()
-		m := newManager(b, client, querycache.Config{})
+		m := newManager(b, client, rediscache.Config{})
 		i := 0
 		b.ReportAllocs()
 		for b.Loop() {
 			i++
-			if _, err := querycache.GetOrLoad(ctx, m, "b:"+strconv.Itoa(i), time.Minute, load); err != nil {
+			if _, err := rediscache.GetOrLoad(ctx, m, "b:"+strconv.Itoa(i), time.Minute, load); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -82,16 +82,16 @@ func BenchmarkGetOrLoad(b *testing.B) {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b))) // nothing listens
 		client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 		defer client.Close()
-		m := newManager(b, client, querycache.Config{Breaker: querycache.BreakerConfig{Cooldown: time.Hour}})
+		m := newManager(b, client, rediscache.Config{BreakerCooldown: time.Hour})
 		for range 5 {
-			_, _ = querycache.GetOrLoad(ctx, m, "b:open", time.Hour, load)
+			_, _ = rediscache.GetOrLoad(ctx, m, "b:open", time.Hour, load)
 		}
-		if st := m.BreakerStats().State; st != querycache.BreakerOpen {
+		if st := m.BreakerStats().State; st != rediscache.BreakerOpen {
 			b.Fatalf("breaker %v, want open", st)
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := querycache.GetOrLoad(ctx, m, "b:open", time.Hour, load); err != nil {
+			if _, err := rediscache.GetOrLoad(ctx, m, "b:open", time.Hour, load); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package querycache
+package rediscache
 
 import (
 	"encoding/binary"
@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Codec turns the Manager's values into bytes and back. Implementations must
+// Codec turns the Cache's values into bytes and back. Implementations must
 // be safe for concurrent use.
 type Codec interface {
 	// Marshal encodes v, which is the value a caller passed (a T, not a *T).
@@ -16,16 +16,16 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
-// JSONCodec is the default Codec: encoding/json.
-type JSONCodec struct{}
+// jsonCodec is the default Codec: encoding/json.
+type jsonCodec struct{}
 
-var _ Codec = JSONCodec{}
+var _ Codec = jsonCodec{}
 
 // Marshal implements Codec with json.Marshal.
-func (JSONCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+func (jsonCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // Unmarshal implements Codec with json.Unmarshal.
-func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 // CodecError reports a value that could not be encoded for Redis, or an entry
 // in Redis that could not be decoded (written by another codec, another
@@ -37,10 +37,12 @@ type CodecError struct {
 	Err error
 }
 
+// Error returns the step, the key and the underlying error.
 func (e *CodecError) Error() string {
-	return fmt.Sprintf("querycache: %s %q: %v", e.Op, e.Key, e.Err)
+	return fmt.Sprintf("rediscache: %s %q: %v", e.Op, e.Key, e.Err)
 }
 
+// Unwrap returns the codec's (or the entry header check's) error.
 func (e *CodecError) Unwrap() error { return e.Err }
 
 // An entry in Redis is a small header followed by the codec's bytes:
@@ -56,9 +58,9 @@ const (
 	entryHeaderLen = 9
 )
 
-var errBadEntry = errors.New("not a querycache entry (bad header)")
+var errBadEntry = errors.New("not a rediscache entry (bad header)")
 
-func (m *Manager) encodeEntry(key string, v any, refreshAtMs int64) ([]byte, error) {
+func (m *Cache) encodeEntry(key string, v any, refreshAtMs int64) ([]byte, error) {
 	payload, err := m.codec.Marshal(v)
 	if err != nil {
 		return nil, &CodecError{Op: "encode", Key: key, Err: err}
@@ -71,7 +73,7 @@ func (m *Manager) encodeEntry(key string, v any, refreshAtMs int64) ([]byte, err
 }
 
 // decodeEntry decodes data into a T and returns its refresh-at time.
-func decodeEntry[T any](m *Manager, key string, data []byte) (v T, refreshAtMs int64, err error) {
+func decodeEntry[T any](m *Cache, key string, data []byte) (v T, refreshAtMs int64, err error) {
 	if len(data) < entryHeaderLen || data[0] != entryVersion {
 		return v, 0, &CodecError{Op: "decode", Key: key, Err: errBadEntry}
 	}

@@ -1,4 +1,4 @@
-package querycache
+package rediscache
 
 import (
 	"context"
@@ -28,8 +28,9 @@ import (
 //
 // load's error is returned unchanged and nothing is cached. load receives
 // the leader's ctx (for a background refresh, see Config.RefreshTimeout).
-// ttl must be positive; see the TTL constants.
-func GetOrLoad[T any](ctx context.Context, m *Manager, key string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, error) {
+// ttl must be positive (ErrInvalidTTL otherwise); the package example
+// shows an application naming its TTLs.
+func GetOrLoad[T any](ctx context.Context, m *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, error) {
 	if ttl <= 0 {
 		var zero T
 		return zero, ErrInvalidTTL
@@ -68,7 +69,7 @@ func GetOrLoad[T any](ctx context.Context, m *Manager, key string, ttl time.Dura
 }
 
 // getOrLoad is GetOrLoad without single-flight.
-func getOrLoad[T any](ctx context.Context, m *Manager, c *prefixCounters, key, fk string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, bool, error) {
+func getOrLoad[T any](ctx context.Context, m *Cache, c *prefixCounters, key, fk string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, bool, error) {
 	data, err := m.get(ctx, c, fk)
 	if err == nil {
 		v, refreshAt, err := decodeEntry[T](m, key, data)
@@ -116,7 +117,7 @@ func redisFailed(err error) bool {
 
 // get reads fk. Its error is redis.Nil for a miss, errBypass when the breaker
 // is open (counted here), or the Redis error (counted and reported by call).
-func (m *Manager) get(ctx context.Context, c *prefixCounters, fk string) ([]byte, error) {
+func (m *Cache) get(ctx context.Context, c *prefixCounters, fk string) ([]byte, error) {
 	var data []byte
 	err := m.call(ctx, c, "get", func(ctx context.Context) error {
 		var err error
@@ -131,7 +132,7 @@ func (m *Manager) get(ctx context.Context, c *prefixCounters, fk string) ([]byte
 
 // set writes v under fk for ttl, jittered. Errors are counted and reported,
 // and returned for the callers that have no loader to fall back on.
-func (m *Manager) set(ctx context.Context, c *prefixCounters, key, fk string, v any, ttl time.Duration) error {
+func (m *Cache) set(ctx context.Context, c *prefixCounters, key, fk string, v any, ttl time.Duration) error {
 	d, refreshAt := m.expiry(ttl)
 	data, err := m.encodeEntry(key, v, refreshAt)
 	if err != nil {
@@ -153,7 +154,7 @@ func (m *Manager) set(ctx context.Context, c *prefixCounters, key, fk string, v 
 // an error wrapping ErrUnavailable when Redis fails or the breaker is open,
 // and a *CodecError for an entry it cannot decode into a T. Safe for
 // concurrent use.
-func Get[T any](ctx context.Context, m *Manager, key string) (T, error) {
+func Get[T any](ctx context.Context, m *Cache, key string) (T, error) {
 	var zero T
 	c := m.stats.of(key)
 	data, err := m.get(ctx, c, m.key(key))
@@ -182,7 +183,7 @@ func Get[T any](ctx context.Context, m *Manager, key string) (T, error) {
 // Set caches v under key for ttl (jittered). It returns a *CodecError if v
 // cannot be encoded, and an error wrapping ErrUnavailable when Redis fails
 // or the breaker is open. Safe for concurrent use.
-func Set[T any](ctx context.Context, m *Manager, key string, v T, ttl time.Duration) error {
+func Set[T any](ctx context.Context, m *Cache, key string, v T, ttl time.Duration) error {
 	if ttl <= 0 {
 		return ErrInvalidTTL
 	}
@@ -199,7 +200,7 @@ func Set[T any](ctx context.Context, m *Manager, key string, v T, ttl time.Durat
 // of up to 1000 SETs. It returns the first *CodecError or Redis error (wrapping
 // ErrUnavailable), after writing the batches it could. Safe for concurrent
 // use.
-func Warm[T any](ctx context.Context, m *Manager, items map[string]T, ttl time.Duration) error {
+func Warm[T any](ctx context.Context, m *Cache, items map[string]T, ttl time.Duration) error {
 	if ttl <= 0 {
 		return ErrInvalidTTL
 	}
@@ -236,7 +237,7 @@ type pendingSet struct {
 
 // setMany writes entries in one pipeline. It returns the first *CodecError,
 // else the pipeline's error (errBypass if the breaker is open), unwrapped.
-func (m *Manager) setMany(ctx context.Context, entries []pendingSet, ttl time.Duration) error {
+func (m *Cache) setMany(ctx context.Context, entries []pendingSet, ttl time.Duration) error {
 	if len(entries) == 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package querycache
+package rediscache
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // mget reads fks with one MGET on a standalone client, or one pipeline of
 // GETs on a Cluster or Ring (whose MGET would fail across slots). A nil
 // element is a miss.
-func (m *Manager) mget(ctx context.Context, c *prefixCounters, fks []string) ([][]byte, error) {
+func (m *Cache) mget(ctx context.Context, c *prefixCounters, fks []string) ([][]byte, error) {
 	out := make([][]byte, len(fks))
 	err := m.call(ctx, c, "mget", func(ctx context.Context) error {
 		if m.standalone {
@@ -66,7 +66,7 @@ func (m *Manager) mget(ctx context.Context, c *prefixCounters, fks []string) ([]
 //
 // Redis errors never fail GetMany: every key is then a miss. loadMissing's
 // error is returned unchanged, with a nil map. ttl must be positive.
-func GetMany[T any](ctx context.Context, m *Manager, keys []string, ttl time.Duration, loadMissing func(ctx context.Context, missing []string) (map[string]T, error)) (map[string]T, error) {
+func GetMany[T any](ctx context.Context, m *Cache, keys []string, ttl time.Duration, loadMissing func(ctx context.Context, missing []string) (map[string]T, error)) (map[string]T, error) {
 	if ttl <= 0 {
 		return nil, ErrInvalidTTL
 	}
@@ -166,7 +166,7 @@ func GetMany[T any](ctx context.Context, m *Manager, keys []string, ttl time.Dur
 
 // loadBatch loads uniq[idx] with one loadMissing call, adds the values to out
 // and, if write, caches them, and finishes the flights (if not nil) it leads.
-func loadBatch[T any](ctx context.Context, m *Manager, uniq, fks []string, idx []int, flights []*flight,
+func loadBatch[T any](ctx context.Context, m *Cache, uniq, fks []string, idx []int, flights []*flight,
 	ttl time.Duration, write bool, loadMissing func(context.Context, []string) (map[string]T, error), out map[string]T,
 ) (err error) {
 	finished := false
@@ -230,7 +230,7 @@ func loadBatch[T any](ctx context.Context, m *Manager, uniq, fks []string, idx [
 
 // refreshMany refreshes the stale hits uniq[idx] in the background with one
 // loadMissing call for the keys it can claim.
-func refreshMany[T any](ctx context.Context, m *Manager, uniq, fks []string, idx []int, ttl time.Duration,
+func refreshMany[T any](ctx context.Context, m *Cache, uniq, fks []string, idx []int, ttl time.Duration,
 	loadMissing func(context.Context, []string) (map[string]T, error),
 ) {
 	var keys, claimed []string

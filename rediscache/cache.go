@@ -1,4 +1,4 @@
-package querycache
+package rediscache
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgxperf/pgxperf/internal/breaker"
 )
 
 var (
@@ -20,25 +22,25 @@ var (
 	// to fall back on (Get, Set, Warm, Delete, InvalidatePattern) when Redis
 	// fails or the breaker is open. Check it with errors.Is. GetOrLoad and
 	// GetMany never return it: they fall back on their loader.
-	ErrUnavailable = errors.New("querycache: redis unavailable")
+	ErrUnavailable = errors.New("rediscache: redis unavailable")
 
 	// ErrInvalidTTL is returned for a ttl that is not positive.
-	ErrInvalidTTL = errors.New("querycache: ttl must be positive")
+	ErrInvalidTTL = errors.New("rediscache: ttl must be positive")
 )
 
 type notFoundError struct{}
 
-func (notFoundError) Error() string { return "querycache: not found" }
+func (notFoundError) Error() string { return "rediscache: not found" }
 func (notFoundError) Unwrap() error { return redis.Nil }
 
 // errBypass is call's result when the breaker kept it from calling Redis.
-var errBypass = errors.New("querycache: breaker open")
+var errBypass = errors.New("rediscache: breaker open")
 
-// Config configures a Manager. Only Client is required; every other zero
+// Config configures a Cache. Only Client is required; every other zero
 // field means its default.
 type Config struct {
 	// Client is the Redis client: a *redis.Client (standalone, Sentinel),
-	// *redis.ClusterClient or *redis.Ring. The Manager never closes it.
+	// *redis.ClusterClient or *redis.Ring. The Cache never closes it.
 	//
 	// Set the client's ContextTimeoutEnabled so that Timeout also bounds
 	// socket reads and writes; without it go-redis honors the deadline only
@@ -47,11 +49,11 @@ type Config struct {
 	Client redis.UniversalClient
 
 	// Prefix is prepended to every key, e.g. "app:". Keys are the caller's:
-	// the Manager neither hashes nor escapes them, so keep secrets and
+	// the Cache neither hashes nor escapes them, so keep secrets and
 	// personal data out of them, and keep them short.
 	Prefix string
 
-	// Codec encodes values. Nil means JSONCodec.
+	// Codec encodes values. Nil means encoding/json.
 	Codec Codec
 
 	// Timeout bounds each Redis call (one command or one pipeline).
@@ -81,8 +83,26 @@ type Config struct {
 	// refreshing. Zero means 64.
 	MaxRefreshes int
 
-	// Breaker configures the circuit breaker.
-	Breaker BreakerConfig
+	// BreakerFailures is how many consecutive Redis failures within
+	// BreakerWindow open the circuit breaker, which then keeps calls from
+	// Redis for a cooldown (GetOrLoad and GetMany go to their loader, the
+	// other calls return ErrUnavailable). Zero means 5. A negative value
+	// disables the breaker: Redis is always called.
+	BreakerFailures int
+
+	// BreakerWindow bounds a run of consecutive failures: a failure more
+	// than BreakerWindow after the first failure of the run starts a new
+	// run. Zero means 10 s.
+	BreakerWindow time.Duration
+
+	// BreakerCooldown is how long the breaker stays open the first time it
+	// opens; then one probe call goes to Redis. Each failed probe doubles
+	// the cooldown, up to BreakerMaxCooldown; a successful probe closes the
+	// breaker and resets it. Zero means 1 s.
+	BreakerCooldown time.Duration
+
+	// BreakerMaxCooldown caps the cooldown's doubling. Zero means 30 s.
+	BreakerMaxCooldown time.Duration
 
 	// OnError, if not nil, receives every Redis error other than a miss
 	// (redis.Nil), every *CodecError, and the errors of background refreshes,
@@ -94,11 +114,11 @@ type Config struct {
 	OnError func(ctx context.Context, op string, err error)
 }
 
-// Manager is a typed get-or-load cache in Redis for values that are not
+// Cache is a typed get-or-load cache in Redis for values that are not
 // query results: external API responses, sessions, quotas. Use it through
 // GetOrLoad, GetMany, Get, Set and Warm, and its Delete and InvalidatePattern
-// methods. A Manager is safe for concurrent use.
-type Manager struct {
+// methods. A Cache is safe for concurrent use.
+type Cache struct {
 	client     redis.UniversalClient
 	standalone bool // *redis.Client: multi-key commands are safe
 	prefix     string
@@ -110,7 +130,7 @@ type Manager struct {
 	maxRefresh int
 	onError    func(ctx context.Context, op string, err error)
 
-	breaker *breaker
+	breaker *breaker.Breaker
 	stats   statsTable
 	flights flightGroup
 
@@ -120,15 +140,17 @@ type Manager struct {
 	refreshWG  sync.WaitGroup
 }
 
-// NewManager returns a Manager for cfg. It does not contact Redis.
-func NewManager(cfg Config) (*Manager, error) {
+// New returns a Cache for cfg. It does not contact Redis. It returns an
+// error for a nil cfg.Client, or a JitterFraction or EarlyRefresh of 1 or
+// more.
+func New(cfg Config) (*Cache, error) {
 	if cfg.Client == nil {
-		return nil, errors.New("querycache: Config.Client is nil")
+		return nil, errors.New("rediscache: Config.Client is nil")
 	}
 	if cfg.JitterFraction >= 1 || cfg.EarlyRefresh >= 1 {
-		return nil, errors.New("querycache: Config.JitterFraction and Config.EarlyRefresh must be below 1")
+		return nil, errors.New("rediscache: Config.JitterFraction and Config.EarlyRefresh must be below 1")
 	}
-	m := &Manager{
+	m := &Cache{
 		client:     cfg.Client,
 		prefix:     cfg.Prefix,
 		codec:      cfg.Codec,
@@ -138,12 +160,12 @@ func NewManager(cfg Config) (*Manager, error) {
 		refreshTTL: cfg.RefreshTimeout,
 		maxRefresh: cfg.MaxRefreshes,
 		onError:    cfg.OnError,
-		breaker:    newBreaker(cfg.Breaker),
+		breaker:    newBreaker(cfg),
 		refreshing: make(map[string]struct{}),
 	}
 	_, m.standalone = cfg.Client.(*redis.Client)
 	if m.codec == nil {
-		m.codec = JSONCodec{}
+		m.codec = jsonCodec{}
 	}
 	if m.timeout <= 0 {
 		m.timeout = 100 * time.Millisecond
@@ -163,10 +185,11 @@ func NewManager(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Close stops the Manager from starting background refreshes and waits for
+// Close stops the Cache from starting background refreshes and waits for
 // the running ones to finish. It does not close Config.Client. Every other
-// method keeps working after Close, without early refresh.
-func (m *Manager) Close() error {
+// method keeps working after Close, without early refresh. Calling Close
+// again waits for nothing more; it always returns nil.
+func (m *Cache) Close() error {
 	m.refreshMu.Lock()
 	m.closed = true
 	m.refreshMu.Unlock()
@@ -174,49 +197,37 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-func (m *Manager) key(key string) string { return m.prefix + key }
+func (m *Cache) key(key string) string { return m.prefix + key }
 
 // call runs fn against Redis under the breaker, with Config.Timeout. It
 // returns errBypass, without calling fn, when the breaker is open; callers
 // count the bypass.
-func (m *Manager) call(ctx context.Context, c *prefixCounters, op string, fn func(ctx context.Context) error) error {
-	probe, ok := m.breaker.allow()
+func (m *Cache) call(ctx context.Context, c *prefixCounters, op string, fn func(ctx context.Context) error) error {
+	probe, ok := m.breaker.Allow()
 	if !ok {
 		return errBypass
 	}
 	cctx, cancel := context.WithTimeout(ctx, m.timeout)
 	err := fn(cctx)
 	cancel()
-	m.breaker.done(probe, m.classify(ctx, c, op, err))
+	m.breaker.Done(probe, m.classify(ctx, c, op, err))
 	return err
 }
 
 // classify counts and reports err and tells the breaker what it means.
-func (m *Manager) classify(ctx context.Context, c *prefixCounters, op string, err error) outcome {
+func (m *Cache) classify(ctx context.Context, c *prefixCounters, op string, err error) breaker.Outcome {
 	switch {
 	case err == nil || errors.Is(err, redis.Nil):
-		return outcomeOK
+		return breaker.OK
 	case ctx.Err() != nil:
-		return outcomeIgnore // the caller gave up; Redis may be fine
+		return breaker.Ignore // the caller gave up; Redis may be fine
 	}
 	c.redisErrors.Add(1)
 	m.report(ctx, op, err)
-	return serverOutcome(err)
+	return breaker.RedisOutcome(err)
 }
 
-// serverOutcome tells the breaker what a Redis error (not a miss) means: a
-// reply that says the command was wrong comes from a working server; a
-// network error, a timeout, or a server loading, failing over or down does not.
-func serverOutcome(err error) outcome {
-	var reply redis.Error
-	if errors.As(err, &reply) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
-		!redis.IsMasterDownError(err) && !redis.IsTryAgainError(err) {
-		return outcomeOK
-	}
-	return outcomeFail
-}
-
-func (m *Manager) report(ctx context.Context, op string, err error) {
+func (m *Cache) report(ctx context.Context, op string, err error) {
 	if m.onError != nil {
 		m.onError(ctx, op, err)
 	}
@@ -236,7 +247,7 @@ func unavailableErr(c *prefixCounters, err error) error {
 // background). A key that does not exist is not an error. While the breaker
 // is open Delete returns ErrUnavailable without calling Redis; the entries
 // then live until their TTL ends. Safe for concurrent use.
-func (m *Manager) Delete(ctx context.Context, keys ...string) error {
+func (m *Cache) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -267,7 +278,7 @@ const mgrBatch = 1000
 
 // unlink removes fks through node: one UNLINK when multi-key commands are
 // safe, else a pipeline of single-key UNLINKs (Cluster, Ring).
-func (m *Manager) unlink(ctx context.Context, node redis.Cmdable, multiKey bool, fks []string) (int64, error) {
+func (m *Cache) unlink(ctx context.Context, node redis.Cmdable, multiKey bool, fks []string) (int64, error) {
 	if multiKey {
 		return node.Unlink(ctx, fks...).Result()
 	}
@@ -291,7 +302,7 @@ func (m *Manager) unlink(ctx context.Context, node redis.Cmdable, multiKey bool,
 // scans every master or shard. Keys written while it runs may survive it. It
 // stops at the first error, having removed what it had found so far. Safe for
 // concurrent use.
-func (m *Manager) InvalidatePattern(ctx context.Context, pattern string) (int64, error) {
+func (m *Cache) InvalidatePattern(ctx context.Context, pattern string) (int64, error) {
 	c := m.stats.of(pattern)
 	match := escapeGlob(m.prefix) + pattern
 	var (
@@ -308,14 +319,14 @@ func (m *Manager) InvalidatePattern(ctx context.Context, pattern string) (int64,
 	var err error
 	switch cl := m.client.(type) {
 	case *redis.ClusterClient:
-		if m.breaker.State() != BreakerClosed { // ForEachMaster may call Redis itself
+		if BreakerState(m.breaker.State()) != BreakerClosed { // ForEachMaster may call Redis itself
 			return 0, unavailableErr(c, errBypass)
 		}
 		err = cl.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			return scan(ctx, node, false)
 		})
 	case *redis.Ring:
-		if m.breaker.State() != BreakerClosed {
+		if BreakerState(m.breaker.State()) != BreakerClosed {
 			return 0, unavailableErr(c, errBypass)
 		}
 		err = cl.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
@@ -327,7 +338,7 @@ func (m *Manager) InvalidatePattern(ctx context.Context, pattern string) (int64,
 	return total, err
 }
 
-func (m *Manager) scanUnlink(ctx context.Context, c *prefixCounters, node redis.Cmdable, multiKey bool, match string) (int64, error) {
+func (m *Cache) scanUnlink(ctx context.Context, c *prefixCounters, node redis.Cmdable, multiKey bool, match string) (int64, error) {
 	var (
 		total  int64
 		cursor uint64
@@ -383,7 +394,7 @@ func escapeGlob(s string) string {
 }
 
 // claimRefresh reserves fk for one background refresh.
-func (m *Manager) claimRefresh(fk string) bool {
+func (m *Cache) claimRefresh(fk string) bool {
 	m.refreshMu.Lock()
 	defer m.refreshMu.Unlock()
 	if m.closed || len(m.refreshing) >= m.maxRefresh {
@@ -399,7 +410,7 @@ func (m *Manager) claimRefresh(fk string) bool {
 // inBackground runs fn in a goroutine, with ctx's values but not its
 // cancellation, bounded by Config.RefreshTimeout, then releases fks. A panic
 // in fn is recovered and reported as a refresh error.
-func (m *Manager) inBackground(ctx context.Context, c *prefixCounters, fks []string, fn func(ctx context.Context)) {
+func (m *Cache) inBackground(ctx context.Context, c *prefixCounters, fks []string, fn func(ctx context.Context)) {
 	m.refreshWG.Add(1)
 	go func() {
 		defer m.refreshWG.Done()
@@ -415,7 +426,7 @@ func (m *Manager) inBackground(ctx context.Context, c *prefixCounters, fks []str
 		defer func() {
 			if r := recover(); r != nil {
 				c.loadErrors.Add(1)
-				m.report(rctx, "refresh", fmt.Errorf("querycache: loader panicked: %v", r))
+				m.report(rctx, "refresh", fmt.Errorf("rediscache: loader panicked: %v", r))
 			}
 		}()
 		fn(rctx)

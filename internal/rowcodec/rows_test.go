@@ -1,4 +1,4 @@
-package querycache_test
+package rowcodec_test
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxtest"
+	"github.com/klauspost/compress/s2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/testenv"
-	"github.com/pgxperf/pgxperf/querycache"
 )
 
 // Structs covering every column of the testdata schema, for RowToStructByName.
@@ -147,13 +148,13 @@ func fidelityRunner(t testing.TB) pgxtest.ConnTestRunner {
 
 // roundTrip captures rows without a size limit, encodes and decodes the
 // result, and returns it.
-func roundTrip(t testing.TB, rows pgx.Rows) *querycache.Result {
+func roundTrip(t testing.TB, rows pgx.Rows) *rowcodec.Result {
 	t.Helper()
-	res, err := querycache.Capture(rows, 0)
+	res, err := rowcodec.Capture(rows, 0)
 	require.NoError(t, err)
-	data, err := querycache.Encode(res)
+	data, err := rowcodec.Append(nil, res)
 	require.NoError(t, err)
-	got, err := querycache.Decode(data)
+	got, err := rowcodec.Decode(data)
 	require.NoError(t, err)
 	requireSameResult(t, res, got)
 	return got
@@ -519,31 +520,31 @@ func TestCaptureTooLarge(t *testing.T) {
 	defer conn.Close(ctx)
 	const sql = "SELECT * FROM users ORDER BY id LIMIT 50"
 
-	full, err := querycache.Capture(fidelityQuery(t, ctx, conn, sql), 0)
+	full, err := rowcodec.Capture(fidelityQuery(t, ctx, conn, sql), 0)
 	require.NoError(t, err)
 	size := full.Size()
 	require.Len(t, full.Rows, 50)
 
 	// Exactly the size fits; a byte less does not.
-	exact, err := querycache.Capture(fidelityQuery(t, ctx, conn, sql), size)
+	exact, err := rowcodec.Capture(fidelityQuery(t, ctx, conn, sql), size)
 	require.NoError(t, err)
 	requireSameResult(t, full, exact)
 
 	rows := fidelityQuery(t, ctx, conn, sql)
-	part, err := querycache.Capture(rows, size-1)
-	require.ErrorIs(t, err, querycache.ErrTooLarge)
+	part, err := rowcodec.Capture(rows, size-1)
+	require.ErrorIs(t, err, rowcodec.ErrTooLarge)
 	require.Len(t, part.Rows, 50, "the last row crossed the limit")
 	require.False(t, rows.Next())
 	rows.Close()
 	require.NoError(t, rows.Err())
 
 	rows = fidelityQuery(t, ctx, conn, sql)
-	part, err = querycache.Capture(rows, 1000)
-	require.ErrorIs(t, err, querycache.ErrTooLarge)
+	part, err = rowcodec.Capture(rows, 1000)
+	require.ErrorIs(t, err, rowcodec.ErrTooLarge)
 	require.NotEmpty(t, part.Rows)
 	require.Less(t, len(part.Rows), 50)
 	require.Greater(t, part.Size(), 1000)
-	before := &querycache.Result{FieldDescriptions: part.FieldDescriptions, Rows: part.Rows[:len(part.Rows)-1]}
+	before := &rowcodec.Result{FieldDescriptions: part.FieldDescriptions, Rows: part.Rows[:len(part.Rows)-1]}
 	require.LessOrEqual(t, before.Size(), 1000, "Capture stops at the first row past the limit")
 	// The rest of the rows are still there, and together they are the result.
 	n := len(part.Rows)
@@ -559,22 +560,21 @@ func TestCaptureTooLarge(t *testing.T) {
 
 	// A failed query is an error, not ErrTooLarge, and captures nothing.
 	rows, _ = conn.Query(ctx, "SELECT 1/(id - 3) FROM users ORDER BY id LIMIT 5")
-	res, err := querycache.Capture(rows, 0)
+	res, err := rowcodec.Capture(rows, 0)
 	require.Nil(t, res)
 	require.Error(t, err)
-	require.NotErrorIs(t, err, querycache.ErrTooLarge)
+	require.NotErrorIs(t, err, rowcodec.ErrTooLarge)
 	var pgErr *pgconn.PgError
 	require.True(t, errors.As(err, &pgErr))
 	require.Equal(t, "22012", pgErr.Code)
 
 	// Encoded sizes of the seeded tables, for the record.
 	for _, table := range []string{"users", "projects", "content", "publications", "platform_metrics", "sessions"} {
-		res, err := querycache.Capture(fidelityQuery(t, ctx, conn, fmt.Sprintf("SELECT * FROM %s ORDER BY id LIMIT 50", table)), 0)
+		res, err := rowcodec.Capture(fidelityQuery(t, ctx, conn, fmt.Sprintf("SELECT * FROM %s ORDER BY id LIMIT 50", table)), 0)
 		require.NoError(t, err)
-		plain, err := querycache.ResultEncoder{CompressAbove: -1}.Encode(res)
+		plain, err := rowcodec.Append(nil, res)
 		require.NoError(t, err)
-		packed, err := querycache.Encode(res)
-		require.NoError(t, err)
+		packed := s2.Encode(nil, plain) // as package querycache compresses it
 		t.Logf("%-16s 50 rows: Size %6d, encoded %6d bytes, compressed %6d bytes (%.0f%%)",
 			table, res.Size(), len(plain), len(packed), 100*float64(len(packed))/float64(len(plain)))
 	}

@@ -1,4 +1,4 @@
-package querycache
+package rowcodec
 
 import (
 	"errors"
@@ -32,6 +32,21 @@ func (r *Result) Replay(typeMap *pgtype.Map) pgx.Rows {
 	return &replayRows{res: r, typeMap: typeMap}
 }
 
+// Releaser takes back what a replay borrowed (a pooled type map).
+type Releaser interface{ Release() }
+
+// ReplayPooled is Replay with a type map the caller borrowed: rel.Release is
+// called once, when the replay is first closed (Next closes it after the
+// last row).
+func (r *Result) ReplayPooled(typeMap *pgtype.Map, rel Releaser) pgx.Rows {
+	return &replayRows{res: r, typeMap: typeMap, rel: rel}
+}
+
+// ReplayRowPooled is ReplayRow with a borrowed type map, as ReplayPooled.
+func (r *Result) ReplayRowPooled(typeMap *pgtype.Map, rel Releaser) pgx.Row {
+	return (*replayRow)(&replayRows{res: r, typeMap: typeMap, rel: rel})
+}
+
 // ReplayRow returns a pgx.Row that replays r the way pgx's QueryRow does:
 // Scan reads the first row and ignores the rest, and returns pgx.ErrNoRows when
 // r has no rows. typeMap is as for [Result.Replay].
@@ -57,19 +72,17 @@ type replayRows struct {
 	scanPlans []pgtype.ScanPlan
 	scanTypes []reflect.Type
 
-	// types and pooled, when set, are the registry typeMap came from and
-	// its pooled map, returned at Close.
-	types  *typeRegistry
-	pooled *pooledMap
+	// rel, when set, takes back the borrowed typeMap at Close.
+	rel Releaser
 }
 
 func (rr *replayRows) Close() {
 	rr.closed = true
 	rr.onRow = false
 	rr.values = nil
-	if rr.pooled != nil {
-		rr.types.put(rr.pooled)
-		rr.pooled = nil
+	if rr.rel != nil {
+		rr.rel.Release()
+		rr.rel = nil
 	}
 }
 
@@ -113,9 +126,9 @@ func (rr *replayRows) fail(err error) {
 func (rr *replayRows) Scan(dest ...any) error {
 	fds := rr.res.FieldDescriptions
 	if !rr.onRow {
-		err := errors.New("querycache: Scan called without a current row")
+		err := errors.New("pgxperf: Scan called without a current row")
 		if rr.closed {
-			err = errors.New("querycache: Scan called on closed rows")
+			err = errors.New("pgxperf: Scan called on closed rows")
 		}
 		rr.fail(err)
 		return err
@@ -168,7 +181,7 @@ func (rr *replayRows) Values() ([]any, error) {
 		return nil, errors.New("rows is closed")
 	}
 	if !rr.onRow {
-		return nil, errors.New("querycache: Values called without a current row")
+		return nil, errors.New("pgxperf: Values called without a current row")
 	}
 	fds := rr.res.FieldDescriptions
 	if len(fds) != len(rr.values) {

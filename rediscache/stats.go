@@ -1,4 +1,4 @@
-package querycache
+package rediscache
 
 import (
 	"maps"
@@ -8,15 +8,15 @@ import (
 	"sync/atomic"
 )
 
-// PrefixStats is a snapshot of the Manager's prefixCounters for one key prefix.
+// PrefixStats is a snapshot of the Cache's counters for one key prefix.
 //
 // A key's prefix is the part of the key (as the caller passed it, without
 // Config.Prefix) before its first ':'; keys without a ':' count under "".
-// "gh:repos:1" and "gh:users:2" both count under "gh". After
-// maxStatsPrefixes distinct prefixes, new ones count under OtherPrefix, so a
-// key scheme without a fixed first segment cannot grow the table forever.
+// "gh:repos:1" and "gh:users:2" both count under "gh". After 256 distinct
+// prefixes, new ones count under the prefix "(other)", so a key scheme
+// without a fixed first segment cannot grow the table forever.
 //
-// All prefixCounters are cumulative since NewManager.
+// All counters are cumulative since New.
 type PrefixStats struct {
 	Prefix string
 
@@ -36,9 +36,9 @@ type PrefixStats struct {
 	Invalidated uint64 // keys removed by InvalidatePattern
 }
 
-// OtherPrefix is the PrefixStats.Prefix under which keys count once the
+// otherPrefix is the PrefixStats.Prefix under which keys count once the
 // table of prefixes is full.
-const OtherPrefix = "(other)"
+const otherPrefix = "(other)"
 
 const maxStatsPrefixes = 256
 
@@ -78,10 +78,10 @@ func (t *statsTable) of(key string) *prefixCounters {
 			return c
 		}
 		if len(*old) >= maxStatsPrefixes {
-			if c, ok := (*old)[OtherPrefix]; ok {
+			if c, ok := (*old)[otherPrefix]; ok {
 				return c
 			}
-			p = OtherPrefix
+			p = otherPrefix
 		}
 	}
 	next := make(map[string]*prefixCounters)
@@ -120,19 +120,19 @@ func (t *statsTable) snapshot() []PrefixStats {
 	return out
 }
 
-// Stats returns a snapshot of the prefixCounters, one PrefixStats per key prefix
+// Stats returns a snapshot of the counters, one PrefixStats per key prefix
 // seen so far, sorted by prefix. Safe for concurrent use; each counter is
 // read atomically, but the snapshot as a whole is not taken at one instant.
-func (m *Manager) Stats() []PrefixStats { return m.stats.snapshot() }
+func (m *Cache) Stats() []PrefixStats { return m.stats.snapshot() }
 
 // BreakerStats reports the breaker's state and how many times it has opened
-// since NewManager.
+// since New.
 type BreakerStats struct {
 	State BreakerState
 	Opens uint64
 }
 
 // BreakerStats returns the circuit breaker's state. Safe for concurrent use.
-func (m *Manager) BreakerStats() BreakerStats {
-	return BreakerStats{State: m.breaker.State(), Opens: m.breaker.opens.Load()}
+func (m *Cache) BreakerStats() BreakerStats {
+	return BreakerStats{State: BreakerState(m.breaker.State()), Opens: m.breaker.Opens()}
 }

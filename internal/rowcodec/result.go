@@ -1,4 +1,4 @@
-package querycache
+package rowcodec
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 
 // ErrTooLarge is returned by [Capture] when a result grows past its maxBytes
 // limit. The caller must then not cache the result. Check it with errors.Is.
-var ErrTooLarge = errors.New("querycache: result too large to cache")
+var ErrTooLarge = errors.New("rowcodec: result too large")
 
 // Result is one query result as the server sent it: the field descriptions,
 // every row's raw values in the wire format each column was sent in, and the

@@ -1,4 +1,4 @@
-package querycache
+package rediscache
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func (f *flight) wait(ctx context.Context) error {
 }
 
 // errAbsent is a GetMany leader's result for a key its loader did not return.
-var errAbsent = errors.New("querycache: key absent from loader result")
+var errAbsent = errors.New("rediscache: key absent from loader result")
 
 // flightValue returns a follower's value from a finished flight. usable is false
 // when the follower must load for itself: the leader panicked, returned

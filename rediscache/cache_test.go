@@ -1,4 +1,4 @@
-package querycache_test
+package rediscache_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgxperf/pgxperf/internal/testenv"
-	"github.com/pgxperf/pgxperf/querycache"
+	"github.com/pgxperf/pgxperf/rediscache"
 )
 
 // Helpers here are prefixed mgr so they cannot clash with the query cache's
@@ -38,9 +38,9 @@ func mgrClient(t *testing.T) (*redis.Client, *mgrCmdCounter) {
 	return client, cmds
 }
 
-// mgrNew returns a Manager on the shared test Redis under a prefix of its
+// mgrNew returns a Cache on the shared test Redis under a prefix of its
 // own, whose keys are removed when the test ends.
-func mgrNew(t *testing.T, cfg querycache.Config) (*querycache.Manager, *redis.Client, *mgrCmdCounter) {
+func mgrNew(t *testing.T, cfg rediscache.Config) (*rediscache.Cache, *redis.Client, *mgrCmdCounter) {
 	t.Helper()
 	client, cmds := mgrClient(t)
 	if cfg.Client == nil {
@@ -50,7 +50,7 @@ func mgrNew(t *testing.T, cfg querycache.Config) (*querycache.Manager, *redis.Cl
 		cfg.Prefix = mgrPrefix(t)
 	}
 	cfg.Timeout = max(cfg.Timeout, 5*time.Second) // -race on a busy, shared machine
-	m, err := querycache.NewManager(cfg)
+	m, err := rediscache.New(cfg)
 	require.NoError(t, err)
 	mgrPrefixes.Store(m, cfg.Prefix)
 	t.Cleanup(func() {
@@ -110,13 +110,13 @@ func (h *mgrCmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 	}
 }
 
-func mgrStats(m *querycache.Manager, prefix string) querycache.PrefixStats {
+func mgrStats(m *rediscache.Cache, prefix string) rediscache.PrefixStats {
 	for _, s := range m.Stats() {
 		if s.Prefix == prefix {
 			return s
 		}
 	}
-	return querycache.PrefixStats{Prefix: prefix}
+	return rediscache.PrefixStats{Prefix: prefix}
 }
 
 type mgrRepo struct {
@@ -125,18 +125,18 @@ type mgrRepo struct {
 	Tags  []string `json:"tags"`
 }
 
-func TestManagerGetOrLoad(t *testing.T) {
+func TestCacheGetOrLoad(t *testing.T) {
 	t.Parallel()
 	errBoom := errors.New("boom")
 	tests := []struct {
 		name string
-		run  func(t *testing.T, ctx context.Context, m *querycache.Manager)
+		run  func(t *testing.T, ctx context.Context, m *rediscache.Cache)
 	}{
-		{"miss then hit", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
+		{"miss then hit", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
 			var calls int
 			load := func(context.Context) (string, error) { calls++; return fmt.Sprint("v", calls), nil }
 			for range 3 {
-				v, err := querycache.GetOrLoad(ctx, m, "k:1", time.Minute, load)
+				v, err := rediscache.GetOrLoad(ctx, m, "k:1", time.Minute, load)
 				require.NoError(t, err)
 				require.Equal(t, "v1", v)
 			}
@@ -147,49 +147,49 @@ func TestManagerGetOrLoad(t *testing.T) {
 			require.EqualValues(t, 1, s.Loads)
 			require.EqualValues(t, 1, s.Sets)
 		}},
-		{"loader error is returned unchanged and not cached", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
-			_, err := querycache.GetOrLoad(ctx, m, "k:err", time.Minute, func(context.Context) (int, error) { return 0, errBoom })
+		{"loader error is returned unchanged and not cached", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
+			_, err := rediscache.GetOrLoad(ctx, m, "k:err", time.Minute, func(context.Context) (int, error) { return 0, errBoom })
 			require.ErrorIs(t, err, errBoom)
 			require.Equal(t, errBoom, err, "unchanged, not wrapped")
-			v, err := querycache.GetOrLoad(ctx, m, "k:err", time.Minute, func(context.Context) (int, error) { return 7, nil })
+			v, err := rediscache.GetOrLoad(ctx, m, "k:err", time.Minute, func(context.Context) (int, error) { return 7, nil })
 			require.NoError(t, err)
 			require.Equal(t, 7, v)
 			require.EqualValues(t, 1, mgrStats(m, "k").LoadErrors)
 		}},
-		{"struct round trip", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
+		{"struct round trip", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
 			want := mgrRepo{Name: "pgxperf", Stars: 42, Tags: []string{"go", "postgres"}}
 			for range 2 {
-				got, err := querycache.GetOrLoad(ctx, m, "gh:repo:pgxperf", querycache.TTLGitHubAPI,
+				got, err := rediscache.GetOrLoad(ctx, m, "gh:repo:pgxperf", TTLGitHubAPI,
 					func(context.Context) (mgrRepo, error) { return want, nil })
 				require.NoError(t, err)
 				require.Equal(t, want, got)
 			}
-			got, err := querycache.Get[mgrRepo](ctx, m, "gh:repo:pgxperf")
+			got, err := rediscache.Get[mgrRepo](ctx, m, "gh:repo:pgxperf")
 			require.NoError(t, err)
 			require.Equal(t, want, got)
 		}},
-		{"Get on a miss is ErrNotFound and redis.Nil", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
-			_, err := querycache.Get[int](ctx, m, "k:none")
-			require.ErrorIs(t, err, querycache.ErrNotFound)
+		{"Get on a miss is ErrNotFound and redis.Nil", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
+			_, err := rediscache.Get[int](ctx, m, "k:none")
+			require.ErrorIs(t, err, rediscache.ErrNotFound)
 			require.ErrorIs(t, err, redis.Nil)
 		}},
-		{"Set then Get", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
-			require.NoError(t, querycache.Set(ctx, m, "q:1", []int{1, 2, 3}, querycache.TTLUserQuota))
-			got, err := querycache.Get[[]int](ctx, m, "q:1")
+		{"Set then Get", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
+			require.NoError(t, rediscache.Set(ctx, m, "q:1", []int{1, 2, 3}, TTLUserQuota))
+			got, err := rediscache.Get[[]int](ctx, m, "q:1")
 			require.NoError(t, err)
 			require.Equal(t, []int{1, 2, 3}, got)
 		}},
-		{"a non-positive TTL is refused", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
-			_, err := querycache.GetOrLoad(ctx, m, "k:ttl", 0, func(context.Context) (int, error) { return 1, nil })
-			require.ErrorIs(t, err, querycache.ErrInvalidTTL)
-			require.ErrorIs(t, querycache.Set(ctx, m, "k:ttl", 1, -time.Second), querycache.ErrInvalidTTL)
+		{"a non-positive TTL is refused", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
+			_, err := rediscache.GetOrLoad(ctx, m, "k:ttl", 0, func(context.Context) (int, error) { return 1, nil })
+			require.ErrorIs(t, err, rediscache.ErrInvalidTTL)
+			require.ErrorIs(t, rediscache.Set(ctx, m, "k:ttl", 1, -time.Second), rediscache.ErrInvalidTTL)
 		}},
-		{"a follower with another type loads for itself", func(t *testing.T, ctx context.Context, m *querycache.Manager) {
-			v, err := querycache.GetOrLoad(ctx, m, "k:typed", time.Minute, func(context.Context) (int, error) { return 5, nil })
+		{"a follower with another type loads for itself", func(t *testing.T, ctx context.Context, m *rediscache.Cache) {
+			v, err := rediscache.GetOrLoad(ctx, m, "k:typed", time.Minute, func(context.Context) (int, error) { return 5, nil })
 			require.NoError(t, err)
 			require.Equal(t, 5, v)
 			// The entry holds JSON 5, which a string cannot decode: a miss, then a load.
-			s, err := querycache.GetOrLoad(ctx, m, "k:typed", time.Minute, func(context.Context) (string, error) { return "five", nil })
+			s, err := rediscache.GetOrLoad(ctx, m, "k:typed", time.Minute, func(context.Context) (string, error) { return "five", nil })
 			require.NoError(t, err)
 			require.Equal(t, "five", s)
 		}},
@@ -197,16 +197,16 @@ func TestManagerGetOrLoad(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m, _, _ := mgrNew(t, querycache.Config{})
+			m, _, _ := mgrNew(t, rediscache.Config{})
 			tc.run(t, mgrCtx(t), m)
 		})
 	}
 }
 
-func TestManagerSingleFlight(t *testing.T) {
+func TestCacheSingleFlight(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, cmds := mgrNew(t, querycache.Config{})
+	m, _, cmds := mgrNew(t, rediscache.Config{})
 	var calls atomic.Int32
 	load := func(context.Context) (string, error) {
 		calls.Add(1)
@@ -220,7 +220,7 @@ func TestManagerSingleFlight(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			<-start
-			v, err := querycache.GetOrLoad(ctx, m, "sf:key", time.Minute, load)
+			v, err := rediscache.GetOrLoad(ctx, m, "sf:key", time.Minute, load)
 			if err == nil && v != "value" {
 				err = fmt.Errorf("got %q", v)
 			}
@@ -242,15 +242,15 @@ func TestManagerSingleFlight(t *testing.T) {
 	t.Logf("50 concurrent callers: %d loader call, %d GET, %d SET", calls.Load(), cmds.get("get"), cmds.get("set"))
 }
 
-func TestManagerFollowerContext(t *testing.T) {
+func TestCacheFollowerContext(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, _ := mgrNew(t, querycache.Config{})
+	m, _, _ := mgrNew(t, rediscache.Config{})
 	release := make(chan struct{})
 	leaderCtx, cancelLeader := context.WithCancel(ctx)
 	leaderDone := make(chan error, 1)
 	go func() {
-		_, err := querycache.GetOrLoad(leaderCtx, m, "fc:1", time.Minute, func(ctx context.Context) (int, error) {
+		_, err := rediscache.GetOrLoad(leaderCtx, m, "fc:1", time.Minute, func(ctx context.Context) (int, error) {
 			<-release
 			return 0, ctx.Err()
 		})
@@ -261,13 +261,13 @@ func TestManagerFollowerContext(t *testing.T) {
 	// A follower whose own context ends stops waiting.
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	_, err := querycache.GetOrLoad(short, m, "fc:1", time.Minute, func(context.Context) (int, error) { return 1, nil })
+	_, err := rediscache.GetOrLoad(short, m, "fc:1", time.Minute, func(context.Context) (int, error) { return 1, nil })
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
 	// A follower whose leader is cancelled loads for itself.
 	followerDone := make(chan int, 1)
 	go func() {
-		v, err := querycache.GetOrLoad(ctx, m, "fc:1", time.Minute, func(context.Context) (int, error) { return 2, nil })
+		v, err := rediscache.GetOrLoad(ctx, m, "fc:1", time.Minute, func(context.Context) (int, error) { return 2, nil })
 		require.NoError(t, err)
 		followerDone <- v
 	}()
@@ -278,31 +278,31 @@ func TestManagerFollowerContext(t *testing.T) {
 	require.Equal(t, 2, <-followerDone)
 }
 
-func TestManagerLoaderPanic(t *testing.T) {
+func TestCacheLoaderPanic(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, _ := mgrNew(t, querycache.Config{})
+	m, _, _ := mgrNew(t, rediscache.Config{})
 	started := make(chan struct{})
 	go func() {
 		defer func() { _ = recover() }()
-		_, _ = querycache.GetOrLoad(ctx, m, "p:1", time.Minute, func(context.Context) (int, error) {
+		_, _ = rediscache.GetOrLoad(ctx, m, "p:1", time.Minute, func(context.Context) (int, error) {
 			close(started)
 			time.Sleep(50 * time.Millisecond)
 			panic("loader bug")
 		})
 	}()
 	<-started
-	v, err := querycache.GetOrLoad(ctx, m, "p:1", time.Minute, func(context.Context) (int, error) { return 3, nil })
+	v, err := rediscache.GetOrLoad(ctx, m, "p:1", time.Minute, func(context.Context) (int, error) { return 3, nil })
 	require.NoError(t, err)
 	require.Equal(t, 3, v, "a follower of a panicking leader loads for itself")
 }
 
-func TestManagerGetMany(t *testing.T) {
+func TestCacheGetMany(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, cmds := mgrNew(t, querycache.Config{})
-	require.NoError(t, querycache.Set(ctx, m, "gm:a", "A", time.Minute))
-	require.NoError(t, querycache.Set(ctx, m, "gm:b", "B", time.Minute))
+	m, _, cmds := mgrNew(t, rediscache.Config{})
+	require.NoError(t, rediscache.Set(ctx, m, "gm:a", "A", time.Minute))
+	require.NoError(t, rediscache.Set(ctx, m, "gm:b", "B", time.Minute))
 
 	cmds.reset()
 	var loads [][]string
@@ -317,7 +317,7 @@ func TestManagerGetMany(t *testing.T) {
 		out["gm:unasked"] = "ignored"
 		return out, nil
 	}
-	got, err := querycache.GetMany(ctx, m, []string{"gm:a", "gm:b", "gm:c", "gm:d", "gm:d", "gm:e"}, time.Minute, load)
+	got, err := rediscache.GetMany(ctx, m, []string{"gm:a", "gm:b", "gm:c", "gm:d", "gm:d", "gm:e"}, time.Minute, load)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"gm:a": "A", "gm:b": "B", "gm:c": "C", "gm:e": "E"}, got)
 	require.Equal(t, [][]string{{"gm:c", "gm:d", "gm:e"}}, loads, "one load for all the misses")
@@ -329,7 +329,7 @@ func TestManagerGetMany(t *testing.T) {
 	// Everything found now is a hit; the absent key is asked for again.
 	loads = nil
 	cmds.reset()
-	got, err = querycache.GetMany(ctx, m, []string{"gm:a", "gm:c", "gm:e", "gm:d"}, time.Minute, load)
+	got, err = rediscache.GetMany(ctx, m, []string{"gm:a", "gm:c", "gm:e", "gm:d"}, time.Minute, load)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	require.Equal(t, [][]string{{"gm:d"}}, loads)
@@ -338,7 +338,7 @@ func TestManagerGetMany(t *testing.T) {
 
 	// A loader error comes back unchanged.
 	errBoom := errors.New("boom")
-	_, err = querycache.GetMany(ctx, m, []string{"gm:x"}, time.Minute, func(context.Context, []string) (map[string]string, error) {
+	_, err = rediscache.GetMany(ctx, m, []string{"gm:x"}, time.Minute, func(context.Context, []string) (map[string]string, error) {
 		return nil, errBoom
 	})
 	require.Equal(t, errBoom, err)
@@ -348,15 +348,15 @@ func TestManagerGetMany(t *testing.T) {
 	require.EqualValues(t, 3+1+1, s.Loads)
 }
 
-func TestManagerGetManyJoinsFlights(t *testing.T) {
+func TestCacheGetManyJoinsFlights(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, _ := mgrNew(t, querycache.Config{})
+	m, _, _ := mgrNew(t, rediscache.Config{})
 	inLoad := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		v, err := querycache.GetOrLoad(ctx, m, "j:x", time.Minute, func(context.Context) (string, error) {
+		v, err := rediscache.GetOrLoad(ctx, m, "j:x", time.Minute, func(context.Context) (string, error) {
 			close(inLoad)
 			time.Sleep(150 * time.Millisecond)
 			return "X", nil
@@ -366,7 +366,7 @@ func TestManagerGetManyJoinsFlights(t *testing.T) {
 	}()
 	<-inLoad
 	var asked []string
-	got, err := querycache.GetMany(ctx, m, []string{"j:x", "j:y"}, time.Minute, func(_ context.Context, missing []string) (map[string]string, error) {
+	got, err := rediscache.GetMany(ctx, m, []string{"j:x", "j:y"}, time.Minute, func(_ context.Context, missing []string) (map[string]string, error) {
 		asked = missing
 		return map[string]string{"j:y": "Y"}, nil
 	})
@@ -376,16 +376,16 @@ func TestManagerGetManyJoinsFlights(t *testing.T) {
 	<-done
 }
 
-func TestManagerDelete(t *testing.T) {
+func TestCacheDelete(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, _ := mgrNew(t, querycache.Config{})
+	m, _, _ := mgrNew(t, rediscache.Config{})
 	for _, k := range []string{"d:1", "d:2", "d:3"} {
-		require.NoError(t, querycache.Set(ctx, m, k, k, time.Minute))
+		require.NoError(t, rediscache.Set(ctx, m, k, k, time.Minute))
 	}
 	require.NoError(t, m.Delete(ctx, "d:1", "d:2", "d:missing"))
-	for k, want := range map[string]error{"d:1": querycache.ErrNotFound, "d:2": querycache.ErrNotFound, "d:3": nil} {
-		_, err := querycache.Get[string](ctx, m, k)
+	for k, want := range map[string]error{"d:1": rediscache.ErrNotFound, "d:2": rediscache.ErrNotFound, "d:3": nil} {
+		_, err := rediscache.Get[string](ctx, m, k)
 		if want == nil {
 			require.NoError(t, err, k)
 		} else {
@@ -396,25 +396,25 @@ func TestManagerDelete(t *testing.T) {
 	require.EqualValues(t, 3, mgrStats(m, "d").Deletes)
 }
 
-func TestManagerInvalidatePattern(t *testing.T) {
+func TestCacheInvalidatePattern(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, client, cmds := mgrNew(t, querycache.Config{})
-	other, _, _ := mgrNew(t, querycache.Config{}) // another namespace on the same Redis
+	m, client, cmds := mgrNew(t, rediscache.Config{})
+	other, _, _ := mgrNew(t, rediscache.Config{}) // another namespace on the same Redis
 
 	const n = 10_000
 	items := make(map[string]int, n)
 	for i := range n {
 		items[fmt.Sprintf("inv:%05d", i)] = i
 	}
-	require.NoError(t, querycache.Warm(ctx, m, items, time.Minute))
+	require.NoError(t, rediscache.Warm(ctx, m, items, time.Minute))
 	keep := map[string]int{}
 	for i := range 100 {
 		keep[fmt.Sprintf("keep:%d", i)] = i
 		keep[fmt.Sprintf("invkeep:%d", i)] = i // shares "inv" but not "inv:"
 	}
-	require.NoError(t, querycache.Warm(ctx, m, keep, time.Minute))
-	require.NoError(t, querycache.Warm(ctx, other, map[string]int{"inv:1": 1, "inv:2": 2}, time.Minute))
+	require.NoError(t, rediscache.Warm(ctx, m, keep, time.Minute))
+	require.NoError(t, rediscache.Warm(ctx, other, map[string]int{"inv:1": 1, "inv:2": 2}, time.Minute))
 
 	cmds.reset()
 	start := time.Now()
@@ -436,14 +436,14 @@ func TestManagerInvalidatePattern(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, pattern)
 	}
-	v, err := querycache.Get[int](ctx, other, "inv:1")
+	v, err := rediscache.Get[int](ctx, other, "inv:1")
 	require.NoError(t, err, "another prefix is untouched")
 	require.Equal(t, 1, v)
 	require.EqualValues(t, n, mgrStats(m, "inv").Invalidated)
 }
 
 // mgrCountKeys counts m's keys matching pattern with a raw SCAN.
-func mgrCountKeys(ctx context.Context, client *redis.Client, m *querycache.Manager, pattern string) (int, error) {
+func mgrCountKeys(ctx context.Context, client *redis.Client, m *rediscache.Cache, pattern string) (int, error) {
 	var n int
 	iter := client.Scan(ctx, 0, mgrPrefixOf(m)+pattern, 1000).Iterator()
 	for iter.Next(ctx) {
@@ -452,10 +452,10 @@ func mgrCountKeys(ctx context.Context, client *redis.Client, m *querycache.Manag
 	return n, iter.Err()
 }
 
-func TestManagerWarm(t *testing.T) {
+func TestCacheWarm(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
-	m, _, cmds := mgrNew(t, querycache.Config{})
+	m, _, cmds := mgrNew(t, rediscache.Config{})
 	items := map[string]mgrRepo{}
 	keys := []string{}
 	for i := range 2500 {
@@ -464,9 +464,9 @@ func TestManagerWarm(t *testing.T) {
 		keys = append(keys, k)
 	}
 	cmds.reset()
-	require.NoError(t, querycache.Warm(ctx, m, items, querycache.TTLPlatformMetadata))
+	require.NoError(t, rediscache.Warm(ctx, m, items, TTLPlatformMetadata))
 	require.Equal(t, 3, cmds.get("pipeline"), "batches of 1000")
-	got, err := querycache.GetMany(ctx, m, keys, querycache.TTLPlatformMetadata, func(context.Context, []string) (map[string]mgrRepo, error) {
+	got, err := rediscache.GetMany(ctx, m, keys, TTLPlatformMetadata, func(context.Context, []string) (map[string]mgrRepo, error) {
 		return nil, errors.New("everything was warmed")
 	})
 	require.NoError(t, err)
@@ -474,7 +474,7 @@ func TestManagerWarm(t *testing.T) {
 	require.EqualValues(t, 2500, mgrStats(m, "w").Sets)
 }
 
-func TestManagerTTLJitter(t *testing.T) {
+func TestCacheTTLJitter(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
@@ -485,24 +485,24 @@ func TestManagerTTLJitter(t *testing.T) {
 		{"default 10%", 0, 100 * time.Second, 0.9, 1.1},
 		{"25%", 0.25, 100 * time.Second, 0.75, 1.25},
 		{"disabled", -1, 100 * time.Second, 0.99, 1.0},
-		{"SESSION", 0, querycache.TTLSession, 0.9, 1.1},
-		{"GITHUB_API", 0, querycache.TTLGitHubAPI, 0.9, 1.1},
-		{"GENERATED_CONTENT", 0, querycache.TTLGeneratedContent, 0.9, 1.1},
-		{"PLATFORM_METADATA", 0, querycache.TTLPlatformMetadata, 0.9, 1.1},
-		{"USER_QUOTA", 0, querycache.TTLUserQuota, 0.9, 1.1},
-		{"QUERY_RESULTS", 0, querycache.TTLQueryResults, 0.9, 1.1},
+		{"SESSION", 0, TTLSession, 0.9, 1.1},
+		{"GITHUB_API", 0, TTLGitHubAPI, 0.9, 1.1},
+		{"GENERATED_CONTENT", 0, TTLGeneratedContent, 0.9, 1.1},
+		{"PLATFORM_METADATA", 0, TTLPlatformMetadata, 0.9, 1.1},
+		{"USER_QUOTA", 0, TTLUserQuota, 0.9, 1.1},
+		{"QUERY_RESULTS", 0, TTLQueryResults, 0.9, 1.1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := mgrCtx(t)
-			m, client, _ := mgrNew(t, querycache.Config{JitterFraction: tc.jitter})
+			m, client, _ := mgrNew(t, rediscache.Config{JitterFraction: tc.jitter})
 			const n = 200
 			items := map[string]int{}
 			for i := range n {
 				items[fmt.Sprint("j:", i)] = i
 			}
-			require.NoError(t, querycache.Warm(ctx, m, items, tc.ttl))
+			require.NoError(t, rediscache.Warm(ctx, m, items, tc.ttl))
 			pipe := client.Pipeline()
 			cmds := make([]*redis.DurationCmd, 0, n)
 			for k := range items {
@@ -528,22 +528,22 @@ func TestManagerTTLJitter(t *testing.T) {
 }
 
 // mgrPrefixOf returns the Config.Prefix mgrNew gave m.
-func mgrPrefixOf(m *querycache.Manager) string {
+func mgrPrefixOf(m *rediscache.Cache) string {
 	v, _ := mgrPrefixes.Load(m)
 	s, _ := v.(string)
 	return s
 }
 
-var mgrPrefixes sync.Map // *querycache.Manager -> Config.Prefix
+var mgrPrefixes sync.Map // *rediscache.Cache -> Config.Prefix
 
-func TestManagerEarlyRefresh(t *testing.T) {
+func TestCacheEarlyRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	// A 4 s TTL whose last 80% is the refresh window; no jitter. The window
 	// is wide so that a loaded machine cannot push the test past expiry.
 	const ttl = 4 * time.Second
-	m, client, _ := mgrNew(t, querycache.Config{EarlyRefresh: 0.8, JitterFraction: -1})
-	v, err := querycache.GetOrLoad(ctx, m, "er:1", ttl, func(context.Context) (string, error) { return "old", nil })
+	m, client, _ := mgrNew(t, rediscache.Config{EarlyRefresh: 0.8, JitterFraction: -1})
+	v, err := rediscache.GetOrLoad(ctx, m, "er:1", ttl, func(context.Context) (string, error) { return "old", nil })
 	require.NoError(t, err)
 	require.Equal(t, "old", v)
 	time.Sleep(900 * time.Millisecond) // into the refresh window, 3 s before expiry
@@ -562,7 +562,7 @@ func TestManagerEarlyRefresh(t *testing.T) {
 	for range 20 {
 		wg.Go(func() {
 			for range 5 {
-				v, err := querycache.GetOrLoad(ctx, m, "er:1", ttl, blocked)
+				v, err := rediscache.GetOrLoad(ctx, m, "er:1", ttl, blocked)
 				if err == nil && v == "old" {
 					old.Add(1)
 				}
@@ -575,7 +575,7 @@ func TestManagerEarlyRefresh(t *testing.T) {
 	close(release)
 
 	require.Eventually(t, func() bool {
-		v, err := querycache.Get[string](ctx, m, "er:1")
+		v, err := rediscache.Get[string](ctx, m, "er:1")
 		return err == nil && v == "new"
 	}, 3*time.Second, 10*time.Millisecond)
 	pttl, err := client.PTTL(ctx, mgrPrefixOf(m)+"er:1").Result()
@@ -583,7 +583,7 @@ func TestManagerEarlyRefresh(t *testing.T) {
 	require.Greater(t, pttl, ttl-time.Second, "the refresh wrote a fresh TTL")
 
 	// The refreshed entry is not due again: no more loads.
-	v, err = querycache.GetOrLoad(ctx, m, "er:1", ttl, blocked)
+	v, err = rediscache.GetOrLoad(ctx, m, "er:1", ttl, blocked)
 	require.NoError(t, err)
 	require.Equal(t, "new", v)
 	require.NoError(t, m.Close())
@@ -593,41 +593,41 @@ func TestManagerEarlyRefresh(t *testing.T) {
 	require.EqualValues(t, 2, s.Loads, "the first load and the refresh")
 }
 
-func TestManagerCodecErrors(t *testing.T) {
+func TestCacheCodecErrors(t *testing.T) {
 	t.Parallel()
 	ctx := mgrCtx(t)
 	var mu sync.Mutex
 	var reported []string
-	var codecErrs []*querycache.CodecError
-	m, client, _ := mgrNew(t, querycache.Config{OnError: func(_ context.Context, op string, err error) {
+	var codecErrs []*rediscache.CodecError
+	m, client, _ := mgrNew(t, rediscache.Config{OnError: func(_ context.Context, op string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		reported = append(reported, op)
-		var ce *querycache.CodecError
+		var ce *rediscache.CodecError
 		if errors.As(err, &ce) {
 			codecErrs = append(codecErrs, ce)
 		}
 	}})
 	require.NoError(t, client.Set(ctx, mgrPrefixOf(m)+"c:garbage", "not an entry", time.Minute).Err())
 
-	v, err := querycache.GetOrLoad(ctx, m, "c:garbage", time.Minute, func(context.Context) (int, error) { return 9, nil })
+	v, err := rediscache.GetOrLoad(ctx, m, "c:garbage", time.Minute, func(context.Context) (int, error) { return 9, nil })
 	require.NoError(t, err, "an undecodable entry is a miss")
 	require.Equal(t, 9, v)
-	v, err = querycache.Get[int](ctx, m, "c:garbage")
+	v, err = rediscache.Get[int](ctx, m, "c:garbage")
 	require.NoError(t, err, "and was overwritten")
 	require.Equal(t, 9, v)
 
 	require.NoError(t, client.Set(ctx, mgrPrefixOf(m)+"c:garbage", "junk", time.Minute).Err())
-	_, err = querycache.Get[int](ctx, m, "c:garbage")
-	var ce *querycache.CodecError
+	_, err = rediscache.Get[int](ctx, m, "c:garbage")
+	var ce *rediscache.CodecError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "decode", ce.Op)
 	require.Equal(t, "c:garbage", ce.Key)
 
-	err = querycache.Set(ctx, m, "c:chan", make(chan int), time.Minute)
+	err = rediscache.Set(ctx, m, "c:chan", make(chan int), time.Minute)
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "encode", ce.Op)
-	fn, err := querycache.GetOrLoad(ctx, m, "c:func", time.Minute, func(context.Context) (func(), error) { return func() {}, nil })
+	fn, err := rediscache.GetOrLoad(ctx, m, "c:func", time.Minute, func(context.Context) (func(), error) { return func() {}, nil })
 	require.NoError(t, err, "a value that cannot be cached is still returned")
 	require.NotNil(t, fn)
 
@@ -640,14 +640,14 @@ func TestManagerCodecErrors(t *testing.T) {
 
 func TestNewManagerConfig(t *testing.T) {
 	t.Parallel()
-	_, err := querycache.NewManager(querycache.Config{})
+	_, err := rediscache.New(rediscache.Config{})
 	require.Error(t, err)
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer client.Close()
-	_, err = querycache.NewManager(querycache.Config{Client: client, JitterFraction: 1})
+	_, err = rediscache.New(rediscache.Config{Client: client, JitterFraction: 1})
 	require.Error(t, err)
-	m, err := querycache.NewManager(querycache.Config{Client: client})
+	m, err := rediscache.New(rediscache.Config{Client: client})
 	require.NoError(t, err)
-	require.Equal(t, querycache.BreakerClosed, m.BreakerStats().State)
+	require.Equal(t, rediscache.BreakerClosed, m.BreakerStats().State)
 	require.Empty(t, m.Stats())
 }

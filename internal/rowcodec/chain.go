@@ -1,0 +1,62 @@
+package rowcodec
+
+import (
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// chainRows reads a replayed head, then the live rest of the same result.
+type chainRows struct {
+	head, tail pgx.Rows
+	onTail     bool
+}
+
+// ReplayThen returns a pgx.Rows that replays r (decoded with typeMap, as in
+// Replay) and then reads on from tail, the live rows r was captured from when
+// Capture stopped with ErrTooLarge. Closing it closes tail.
+func (r *Result) ReplayThen(typeMap *pgtype.Map, tail pgx.Rows) pgx.Rows {
+	return Then(r.Replay(typeMap), tail)
+}
+
+// Then returns a pgx.Rows that reads head, a replay, and then tail, the live
+// rows head's Result was captured from. Closing it closes both.
+func Then(head, tail pgx.Rows) pgx.Rows {
+	return &chainRows{head: head, tail: tail}
+}
+
+func (c *chainRows) cur() pgx.Rows {
+	if c.onTail {
+		return c.tail
+	}
+	return c.head
+}
+
+func (c *chainRows) Next() bool {
+	if !c.onTail {
+		if c.head.Next() {
+			return true
+		}
+		if c.head.Err() != nil {
+			c.tail.Close()
+			return false
+		}
+		c.head.Close()
+		c.onTail = true
+	}
+	return c.tail.Next()
+}
+
+func (c *chainRows) Close()                                       { c.head.Close(); c.tail.Close() }
+func (c *chainRows) Err() error                                   { return c.cur().Err() }
+func (c *chainRows) CommandTag() pgconn.CommandTag                { return c.tail.CommandTag() }
+func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription { return c.tail.FieldDescriptions() }
+func (c *chainRows) Scan(dest ...any) error                       { return c.cur().Scan(dest...) }
+func (c *chainRows) Values() ([]any, error)                       { return c.cur().Values() }
+func (c *chainRows) RawValues() [][]byte                          { return c.cur().RawValues() }
+func (c *chainRows) Conn() *pgx.Conn                              { return c.tail.Conn() }
+func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
+
+var (
+	_ pgx.Rows = (*chainRows)(nil)
+)
