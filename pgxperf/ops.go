@@ -68,7 +68,7 @@ func (o *queryOp) Run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) e
 		return err
 	}
 	if onReplica {
-		if rows, err = readAhead(rows, l.c.TypeMap()); err != nil {
+		if rows, err = bridge.ReplicaReadAhead(rows, l.c.TypeMap()); err != nil {
 			l.release() // readAhead closed the rows
 			return err
 		}

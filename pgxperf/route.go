@@ -2,14 +2,11 @@ package pgxperf
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgerr"
-	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
 
@@ -61,25 +58,3 @@ func (p *Pool) runPrimary(ctx context.Context, o bridge.Op) error {
 // data: anything but an error from the server (which rolled the statement
 // back) — a failed Scan after INSERT … RETURNING has committed.
 func mayHaveWritten(err error) bool { return !pgerr.Rejected(err) }
-
-// readAheadBytes is how much of a replica's result is read before the first
-// row reaches the caller. A result that fits is complete before the caller
-// sees it, so a replica failing at any point of it is retried elsewhere; a
-// larger one streams on after its first readAheadBytes, and a failure past
-// them reaches the caller (rows already delivered cannot be taken back).
-const readAheadBytes = 64 << 10
-
-// readAhead reads the start of a replica's result (see readAheadBytes) and
-// returns rows that replay it, then stream the rest. On error the rows are
-// closed.
-func readAhead(rows pgx.Rows, m *pgtype.Map) (pgx.Rows, error) {
-	res, err := rowcodec.Capture(rows, readAheadBytes)
-	switch {
-	case err == nil:
-		return res.Replay(m), nil
-	case errors.Is(err, rowcodec.ErrTooLarge):
-		return res.ReplayThen(m, rows), nil
-	default:
-		return nil, err
-	}
-}

@@ -33,6 +33,7 @@ func init() {
 		}
 		return out
 	}
+	bridge.ReplicaReadAhead = readAhead
 	bridge.ReplicaWriteWatch = func() (pgx.QueryTracer, func(r any)) {
 		w := &writeWatch{}
 		return w, func(r any) { w.router.Store(r.(*Router)) }

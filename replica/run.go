@@ -2,11 +2,15 @@ package replica
 
 import (
 	"context"
+	"errors"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/pgerr"
+	"github.com/pgxperf/pgxperf/internal/rowcodec"
 	"github.com/pgxperf/pgxperf/internal/scope"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 )
@@ -19,7 +23,8 @@ import (
 // (re-running it is safe: only statements proven read-only go to
 // replicas); a write fails fast while the monitor finds the primary down;
 // and after a write in a Session the primary's WAL position is recorded so
-// the session's later reads see it.
+// the session's later reads see it. A query on a replica reads ahead
+// (readAhead) so that a failure before its first row is still retried.
 
 // runStmt runs a statement (Exec, Query, QueryRow) analyzed as info.
 func (r *Router) runStmt(ctx context.Context, info *sqlinfo.Info, o bridge.Op) error {
@@ -127,4 +132,26 @@ func retryable(ctx context.Context, err error) (retry, down bool) {
 // replicaPool returns the pool of the node AcquireReplica should use.
 func (r *Router) replicaPool(ctx context.Context) *pgxpool.Pool {
 	return r.routeTx(PreferReplica(ctx), true).pool
+}
+
+// readAheadBytes is how much of a replica's result is read before the first
+// row reaches the caller. A result that fits is complete before the caller
+// sees it, so a replica failing at any point of it is retried elsewhere; a
+// larger one streams on after its first readAheadBytes, and a failure past
+// them reaches the caller (rows already delivered cannot be taken back).
+const readAheadBytes = 64 << 10
+
+// readAhead reads the start of a replica's result (see readAheadBytes) and
+// returns rows that replay it, then stream the rest. On error the rows are
+// closed.
+func readAhead(rows pgx.Rows, m *pgtype.Map) (pgx.Rows, error) {
+	res, err := rowcodec.Capture(rows, readAheadBytes)
+	switch {
+	case err == nil:
+		return res.Replay(m), nil
+	case errors.Is(err, rowcodec.ErrTooLarge):
+		return res.ReplayThen(m, rows), nil
+	default:
+		return nil, err
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
@@ -21,9 +22,9 @@ import (
 type Op interface {
 	// Run acquires a connection of pool and starts the call on it; the
 	// result holds the connection until the application is done with it.
-	// onReplica is set when pool is a replica's: a query reads ahead so
-	// that a failure before its first row reaches the application can
-	// still be retried elsewhere.
+	// onReplica is set when pool is a replica's: a query reads ahead
+	// (ReplicaReadAhead) so that a failure before its first row reaches
+	// the application can still be retried elsewhere.
 	Run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) error
 	// Finally arranges for f to run once the application is done with the
 	// result (rows or batch closed, transaction ended); at once when the
@@ -56,4 +57,8 @@ var (
 	// connections, which tells the Router about every write that completes
 	// there, and the function that attaches the Router once it exists.
 	ReplicaWriteWatch func() (t pgx.QueryTracer, attach func(r any))
+	// ReplicaReadAhead reads the start of a replica's result and returns
+	// rows that replay it, then stream the rest; on error the rows are
+	// closed. m is the connection's type map.
+	ReplicaReadAhead func(rows pgx.Rows, m *pgtype.Map) (pgx.Rows, error)
 )
