@@ -11,7 +11,12 @@
 // goroutines it starts, batches and CopyFrom:
 //
 //	ctx, scope := n1detect.Start(ctx, "nightly export", n1detect.Config{})
-//	runExport(ctx, pool)
+//	rows, _ := pool.Query(ctx, "SELECT id FROM projects")
+//	ids, _ := pgx.CollectRows(rows, pgx.RowTo[int64])
+//	for _, id := range ids { // one query per project: an N+1
+//		var n int
+//		_ = pool.QueryRow(ctx, "SELECT count(*) FROM tasks WHERE project_id = $1", id).Scan(&n)
+//	}
 //	for _, f := range scope.Finish() {
 //		log.Print(f) // readable; json.Marshal(f) for machines
 //	}
@@ -85,11 +90,16 @@
 //
 // # In tests
 //
+//	const projectSQL = "SELECT name FROM projects WHERE id = $1"
+//
 //	func TestDashboard(t *testing.T) {
 //		ctx := n1detect.ForTest(t) // fails the test at cleanup on any N+1
 //		n1detect.Check(t, ctx, func(ctx context.Context) {
-//			renderDashboard(ctx, pool, userID)
-//		}, n1detect.MaxStatements(4), n1detect.MaxCalls(getProjectSQL, 1))
+//			for _, id := range []int64{1, 2, 3} { // an N+1: the test fails
+//				var name string
+//				_ = pool.QueryRow(ctx, projectSQL, id).Scan(&name)
+//			}
+//		}, n1detect.MaxStatements(4), n1detect.MaxCalls(projectSQL, 1))
 //	}
 //
 // # In production

@@ -1324,7 +1324,7 @@ func TestGroundTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{Tracer: gtQuietTracer})
+		pool, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg, Tracer: gtQuietTracer})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,7 +32,7 @@ func idTwoIdenticalLoops(ctx context.Context, db gtDB) error {
 
 func TestFindingIDsOfIdenticalLoopsInOneFunction(t *testing.T) {
 	pool := n1SharedPool(t)
-	pool.ResetStats()
+	pool.Tracer().Reset()
 	run := func(cfg n1detect.Config) []n1detect.Finding {
 		return gtRunScope(t, "identical loops", cfg, func(ctx context.Context) error { return idTwoIdenticalLoops(ctx, pool) })
 	}

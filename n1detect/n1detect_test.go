@@ -70,7 +70,7 @@ func n1SharedPool(t testing.TB) *pgxperf.Pool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{Tracer: gtQuietTracer})
+	pool, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg, Tracer: gtQuietTracer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -859,7 +859,7 @@ func n1OwnerAndEditorLoop(t *testing.T, ctx context.Context, db gtDB) {
 // other and the pool's report lists both.
 func TestFindingIDsTellCallSitesApart(t *testing.T) {
 	pool := n1SharedPool(t)
-	pool.ResetStats()
+	pool.Tracer().Reset()
 	run := func(cfg n1detect.Config) []n1detect.Finding {
 		return gtRunScope(t, "ids", cfg, func(ctx context.Context) error { n1OwnerAndEditorLoop(t, ctx, pool); return nil })
 	}

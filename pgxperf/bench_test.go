@@ -56,8 +56,9 @@ func benchPools(b *testing.B, extra bool) (pools map[string]queryRower, perf *pg
 		b.Cleanup(p.Close)
 		return p.QueryRow
 	}
-	withPgxperf := func(opts pgxperf.Options) *pgxperf.Pool {
-		p, err := pgxperf.NewWithOptions(ctx, config(), opts)
+	withPgxperf := func(opts pgxperf.Config) *pgxperf.Pool {
+		opts.Pool = config()
+		p, err := pgxperf.NewFromConfig(ctx, &opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,14 +70,14 @@ func benchPools(b *testing.B, extra bool) (pools map[string]queryRower, perf *pg
 	tcfg := config()
 	tcfg.ConnConfig.Tracer = tracer.New(tracer.Config{Logger: discardLogger()})
 	pools["tracer"] = plain(tcfg)
-	perf = withPgxperf(pgxperf.Options{Logger: discardLogger()})
+	perf = withPgxperf(pgxperf.Config{Logger: discardLogger()})
 	if perf.Tracer() == nil {
 		b.Fatal("pgxperf: monitoring is off")
 	}
 	pools["pgxperf"] = perf.QueryRow
 	if extra {
 		pools["raw2"] = plain(config())
-		pools["nomon"] = withPgxperf(pgxperf.Options{DisableMonitoring: true}).QueryRow
+		pools["nomon"] = withPgxperf(pgxperf.Config{DisableMonitoring: true}).QueryRow
 	}
 
 	for _, queryRow := range pools {

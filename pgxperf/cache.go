@@ -16,7 +16,7 @@ import (
 )
 
 // This file plugs the query cache (package querycache) into the Pool. It is
-// on when Options.Cache.Client is set or Options.RedisURL is given; even then
+// on when Config.Cache.Client is set or Config.RedisURL is given; even then
 // a statement is cached only when opted in (querycache.WithTTL on the
 // context, a Cache.Rules entry, or a /* pgxperf:cache */ comment) and the
 // cache proves it safe. Only Pool.Query and Pool.QueryRow outside a
@@ -93,7 +93,7 @@ func cacheClientOptions(ro *redis.Options) {
 
 // catalogAcquire takes a connection for the cache's catalog lookups, which
 // run while a cached read waits: on the primary, within
-// Options.AcquireTimeout like the Pool's own statements (ErrAcquireTimeout
+// Config.AcquireTimeout like the Pool's own statements (ErrAcquireTimeout
 // beyond it).
 func (p *Pool) catalogAcquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 	if pool != p.primary {

@@ -46,7 +46,7 @@ func benchCachePool(b *testing.B, dsn string, rdb *redis.Client, qc querycache.C
 		b.Fatal(err)
 	}
 	cfg.MaxConns = 4
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{Cache: qc, Tracer: noSlowLog})
+	p, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg, Cache: qc, Tracer: noSlowLog})
 	if err != nil {
 		b.Fatal(err)
 	}

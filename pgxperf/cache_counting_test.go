@@ -38,7 +38,7 @@ func TestCacheHitsAreCounted(t *testing.T) {
 		}
 	}
 	loop(ctx) // fills the cache: 9 database calls
-	p.ResetStats()
+	p.Tracer().Reset()
 
 	// Every read of the loop is a hit now.
 	ctxScope, scope := n1detect.Start(ctx, "cached loop", n1detect.Config{})

@@ -70,7 +70,7 @@ func evPool(t *testing.T, dsn string, qc querycache.Config, edit ...func(*pgxpoo
 	for _, e := range edit {
 		e(cfg)
 	}
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{Cache: qc, Tracer: noSlowLog})
+	p, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg, Cache: qc, Tracer: noSlowLog})
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p

@@ -58,7 +58,7 @@ func faultPool(t *testing.T, srv *faultRedis, qc querycache.Config, setup ...str
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.MaxConns = 8
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{Cache: qc, Tracer: noSlowLog})
+	p, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg, Cache: qc, Tracer: noSlowLog})
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p, qc.Prefix

@@ -54,7 +54,7 @@ func partPool(t *testing.T, dsn, addr, prefix string, eager bool) *pgxperf.Pool 
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.MaxConns = 6
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{Cache: qc, Tracer: noSlowLog})
+	p, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg, Cache: qc, Tracer: noSlowLog})
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p

@@ -49,7 +49,7 @@ func sickPool(t *testing.T, srv *testenv.RedisServer, own bool) *pgxperf.Pool {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.MaxConns = 16
-	opts := pgxperf.Options{
+	opts := pgxperf.Config{
 		Cache:  querycache.Config{Prefix: fmt.Sprintf("pgxperf-sick:%s:%d:", t.Name(), time.Now().UnixNano())},
 		Tracer: noSlowLog,
 	}
@@ -60,7 +60,8 @@ func sickPool(t *testing.T, srv *testenv.RedisServer, own bool) *pgxperf.Pool {
 	} else {
 		opts.RedisURL = "redis://" + srv.Addr()
 	}
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(context.Background(), &opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	// Open the connections the run will use, and prepare its statements on
@@ -303,7 +304,7 @@ func TestCacheSickRedisKilled(t *testing.T) {
 }
 
 // TestCacheCatalogAcquireTimeout: the cache's catalog lookups take their
-// connection as the Pool's statements do, within Options.AcquireTimeout.
+// connection as the Pool's statements do, within Config.AcquireTimeout.
 // With the pool's only connection held, a cached read of a statement not
 // planned yet fails with ErrAcquireTimeout after the acquire timeout, as an
 // uncached one does, not after the catalog lookup's own 2 s and then the
@@ -315,7 +316,7 @@ func TestCacheCatalogAcquireTimeout(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.MaxConns = 1
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{
+	p, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg,
 		RedisURL:       "redis://" + testenv.RequireRedis(t),
 		Cache:          querycache.Config{Prefix: fmt.Sprintf("pgxperf-sick:%s:%d:", t.Name(), time.Now().UnixNano())},
 		AcquireTimeout: acquireTimeout,

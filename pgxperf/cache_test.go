@@ -39,7 +39,7 @@ func cachePool(t *testing.T, qc querycache.Config, setup ...string) (*pgxperf.Po
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	cfg.MaxConns = 4
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, pgxperf.Options{Cache: qc, Tracer: noSlowLog})
+	p, err := pgxperf.NewFromConfig(context.Background(), &pgxperf.Config{Pool: cfg, Cache: qc, Tracer: noSlowLog})
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p, rdb, dsn
@@ -234,7 +234,7 @@ func TestCacheFillsFromThePrimaryWithReplicas(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	cfg, err := pgxpool.ParseConfig(primary)
 	require.NoError(t, err)
-	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	p, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		ReplicaURLs: []string{rep},
 		Routing:     replica.Config{MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
 		Cache:       querycache.Config{Client: rdb, Prefix: fmt.Sprintf("pgxperf-test:%s:%d:", t.Name(), time.Now().UnixNano())},

@@ -12,12 +12,12 @@ import (
 //
 //	analyze  the SQL text, at most once per call (a cached lookup), for every step below
 //	cache    Query and QueryRow only: an opted-in read the query cache can serve (cache.go)
-//	timeout  Options.QueryTimeout, for a context without a deadline
+//	timeout  Config.QueryTimeout, for a context without a deadline
 //	route    with replicas, package replica runs the op: on the node it picks; a read
 //	         that fails on a replica is retried on the next node, a write fails fast
 //	         while the primary is down, a session's writes are recorded (route.go)
 //	acquire  a lease of a connection of that node's pool, bounded by
-//	         Options.AcquireTimeout, that Close can take back (lease.go)
+//	         Config.AcquireTimeout, that Close can take back (lease.go)
 //	execute  on the connection, whose tracers keep the statistics, invalidate the
 //	         cache after writes and tell the router about writes (pool.go)
 //
@@ -55,7 +55,7 @@ func (c *call) multi() bool {
 	return len(c.args) == 0 && strings.IndexByte(c.sql, ';') >= 0 && c.analysis().Kind == sqlinfo.KindMulti
 }
 
-// withTimeout is the timeout step: Options.QueryTimeout for a context
+// withTimeout is the timeout step: Config.QueryTimeout for a context
 // without a deadline.
 func (p *Pool) withTimeout(c *call) {
 	c.ctx, c.cancel = p.callContext(c.ctx)
@@ -69,7 +69,7 @@ func (c *call) endTimeout() {
 	}
 }
 
-// callContext applies Options.QueryTimeout to a context without a deadline.
+// callContext applies Config.QueryTimeout to a context without a deadline.
 // The returned cancel is nil when nothing was added.
 func (p *Pool) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if p.opts.QueryTimeout <= 0 || ctx == nil {

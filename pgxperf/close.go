@@ -12,17 +12,17 @@ import (
 	"github.com/pgxperf/pgxperf/internal/pgend"
 )
 
-// DefaultCloseTimeout is how long Close waits for calls in flight when
-// Options.CloseTimeout is zero.
-const DefaultCloseTimeout = 30 * time.Second
+// defaultCloseTimeout is how long Close waits for calls in flight when
+// Config.CloseTimeout is zero.
+const defaultCloseTimeout = 30 * time.Second
 
 // closeState is what Close shares with the connections it closes.
 type closeState struct {
 	ctx context.Context // done at Close's deadline
 }
 
-// Close closes the pool gracefully and completely, within Options.CloseTimeout
-// (DefaultCloseTimeout when zero). New calls fail at once with pgxpool's
+// Close closes the pool gracefully and completely, within Config.CloseTimeout
+// (30 s when zero). New calls fail at once with pgxpool's
 // closed-pool error. Calls in flight get three quarters of the timeout to
 // finish; then their queries are cancelled, and at seven eighths their
 // connections are taken back and their sockets closed: the Rows, Tx or batch
@@ -44,7 +44,7 @@ func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
 		timeout := p.opts.CloseTimeout
 		if timeout <= 0 {
-			timeout = DefaultCloseTimeout
+			timeout = defaultCloseTimeout
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

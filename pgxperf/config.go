@@ -17,11 +17,19 @@ import (
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// Options are pgxperf's own settings. The zero value is useful: monitoring on,
-// slow queries from 100 ms logged to slog.Default(), no timeouts added,
-// everything served by the primary. New fields are added over time with zero
-// values that keep today's behaviour, so a literal with field names never breaks.
-type Options struct {
+// Config is a complete pgxperf configuration: the primary's pool config and
+// pgxperf's own settings. Apart from Pool, its zero value is useful:
+// monitoring on, slow queries from 100 ms logged to slog.Default(), no
+// timeouts added, everything served by the primary, no cache. New fields
+// are added over time with zero values that keep today's behaviour, so a
+// literal with field names never breaks. NewFromConfig copies what it
+// needs; a Config may be reused and is not modified.
+type Config struct {
+	// Pool is the primary's pool config, made by pgxpool.ParseConfig
+	// (required). Hooks and the tracer already set on it are kept and run
+	// as before.
+	Pool *pgxpool.Config
+
 	// DisableMonitoring turns the tracer off: the Pool is then a plain pgxpool
 	// (hooks and tracers already on the config still run).
 	DisableMonitoring bool
@@ -74,22 +82,15 @@ type Options struct {
 	Cache querycache.Config
 }
 
-// Config is a complete pgxperf configuration: the primary's pool config and
-// pgxperf's Options. ConfigFromEnv builds one from the environment.
-type Config struct {
-	Pool *pgxpool.Config
-	Options
-}
-
-// Environment variables read by ConfigFromEnv.
+// The environment variables ConfigFromEnv reads.
 const (
-	EnvDatabaseURL     = "DATABASE_URL"
-	EnvReplicaURL      = "DATABASE_READ_REPLICA_URL"
-	EnvRedisURL        = "REDIS_URL"
-	EnvConnectionLimit = "DATABASE_CONNECTION_LIMIT"
-	EnvPoolTimeout     = "DATABASE_POOL_TIMEOUT"
-	EnvQueryTimeout    = "DATABASE_QUERY_TIMEOUT"
-	EnvMonitoring      = "ENABLE_QUERY_MONITORING"
+	envDatabaseURL     = "DATABASE_URL"
+	envReplicaURL      = "DATABASE_READ_REPLICA_URL"
+	envRedisURL        = "REDIS_URL"
+	envConnectionLimit = "DATABASE_CONNECTION_LIMIT"
+	envPoolTimeout     = "DATABASE_POOL_TIMEOUT"
+	envQueryTimeout    = "DATABASE_QUERY_TIMEOUT"
+	envMonitoring      = "ENABLE_QUERY_MONITORING"
 )
 
 // ConfigFromEnv reads the configuration from the environment:
@@ -111,38 +112,38 @@ func configFromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		v, _ := lookup(name)
 		return strings.TrimSpace(v)
 	}
-	dsn := get(EnvDatabaseURL)
+	dsn := get(envDatabaseURL)
 	if dsn == "" {
-		return nil, &EnvError{Var: EnvDatabaseURL, Err: errors.New("not set")}
+		return nil, &EnvError{Var: envDatabaseURL, Err: errors.New("not set")}
 	}
 	poolCfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, &EnvError{Var: EnvDatabaseURL, Value: redactURL(dsn), Err: err}
+		return nil, &EnvError{Var: envDatabaseURL, Value: redactURL(dsn), Err: err}
 	}
 	cfg := &Config{Pool: poolCfg}
 
-	if v := get(EnvReplicaURL); v != "" {
+	if v := get(envReplicaURL); v != "" {
 		for _, u := range strings.Split(v, ",") {
 			u = strings.TrimSpace(u)
 			if u == "" {
 				continue
 			}
 			if _, err := pgxpool.ParseConfig(u); err != nil {
-				return nil, &EnvError{Var: EnvReplicaURL, Value: redactURL(u), Err: err}
+				return nil, &EnvError{Var: envReplicaURL, Value: redactURL(u), Err: err}
 			}
 			cfg.ReplicaURLs = append(cfg.ReplicaURLs, u)
 		}
 	}
-	if v := get(EnvRedisURL); v != "" {
+	if v := get(envRedisURL); v != "" {
 		if err := validateRedisURL(v); err != nil {
-			return nil, &EnvError{Var: EnvRedisURL, Value: redactURL(v), Err: err}
+			return nil, &EnvError{Var: envRedisURL, Value: redactURL(v), Err: err}
 		}
 		cfg.RedisURL = v
 	}
-	if v := get(EnvConnectionLimit); v != "" {
+	if v := get(envConnectionLimit); v != "" {
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil || n <= 0 {
-			return nil, &EnvError{Var: EnvConnectionLimit, Value: v, Err: errors.New("want a positive integer")}
+			return nil, &EnvError{Var: envConnectionLimit, Value: v, Err: errors.New("want a positive integer")}
 		}
 		cfg.Pool.MaxConns = int32(n)
 		if cfg.Pool.MinConns > cfg.Pool.MaxConns {
@@ -160,16 +161,16 @@ func configFromLookup(lookup func(string) (string, bool)) (*Config, error) {
 		}
 		return time.Duration(n) * time.Millisecond, nil
 	}
-	if cfg.AcquireTimeout, err = ms(EnvPoolTimeout); err != nil {
+	if cfg.AcquireTimeout, err = ms(envPoolTimeout); err != nil {
 		return nil, err
 	}
-	if cfg.QueryTimeout, err = ms(EnvQueryTimeout); err != nil {
+	if cfg.QueryTimeout, err = ms(envQueryTimeout); err != nil {
 		return nil, err
 	}
-	if v := get(EnvMonitoring); v != "" {
+	if v := get(envMonitoring); v != "" {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, &EnvError{Var: EnvMonitoring, Value: v, Err: errors.New("want true or false")}
+			return nil, &EnvError{Var: envMonitoring, Value: v, Err: errors.New("want true or false")}
 		}
 		cfg.DisableMonitoring = !on
 	}

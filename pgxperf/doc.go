@@ -4,9 +4,11 @@
 // Swapping it in is a rename:
 //
 //	pool, err := pgxperf.New(ctx, os.Getenv("DATABASE_URL")) // was pgxpool.New
-//	if err != nil { … }
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer pool.Close()
-//	queries := db.New(pool) // sqlc: *pgxperf.Pool satisfies DBTX
+//	var db pgxperf.DBTX = pool // what sqlc's db.New(pool) takes
 //	…
 //	pool.Report().WriteText(os.Stdout, 10) // statements sorted by total time
 //
@@ -18,15 +20,24 @@
 //
 // # Configuration
 //
-// pgxperf's own settings are an Options value whose zero value is useful.
-// NewWithOptions takes them with a *pgxpool.Config; ConfigFromEnv reads
-// DATABASE_URL, DATABASE_READ_REPLICA_URL, REDIS_URL,
+// New and NewWithConfig are pgxpool's. pgxperf's own settings go in a
+// Config, with the pgxpool config in its Pool field; its other fields' zero
+// values are useful. NewFromConfig takes it, and ConfigFromEnv makes one
+// from DATABASE_URL, DATABASE_READ_REPLICA_URL, REDIS_URL,
 // DATABASE_CONNECTION_LIMIT, DATABASE_POOL_TIMEOUT, DATABASE_QUERY_TIMEOUT and
 // ENABLE_QUERY_MONITORING:
 //
 //	cfg, err := pgxperf.ConfigFromEnv()
-//	if err != nil { log.Fatal(err) } // names the bad variable
+//	if err != nil {
+//		log.Fatal(err) // names the bad variable
+//	}
+//	cfg.QueryTimeout = 5 * time.Second
 //	pool, err := pgxperf.NewFromConfig(ctx, cfg)
+//
+// Built without cgo (CGO_ENABLED=0) there is no SQL parser: the Pool still
+// traces, but no statement is proven read-only or cacheable, so routing and
+// the query cache do nothing; NewFromConfig logs a warning when they are
+// configured.
 //
 // # What it records
 //
@@ -39,7 +50,7 @@
 //
 // # Replicas
 //
-// With Options.ReplicaURLs, statements the analyzer proves read-only go to a
+// With Config.ReplicaURLs, statements the analyzer proves read-only go to a
 // healthy streaming replica and everything else to the primary (package
 // replica): transactions, CopyFrom and Acquire stay on the primary
 // (AcquireReplica asks for a replica), a read that fails on a replica before
@@ -49,7 +60,7 @@
 //
 // # Query cache
 //
-// With Options.RedisURL (REDIS_URL) or Options.Cache.Client, opted-in reads
+// With Config.RedisURL (REDIS_URL) or Config.Cache.Client, opted-in reads
 // are cached in Redis and, with Cache.L1, in process memory (package
 // querycache): per call with querycache.WithTTL, per sqlc name or
 // fingerprint with Cache.Rules, or per statement with a
@@ -68,7 +79,7 @@
 // # Errors
 //
 // pgxperf adds few failure modes, each a documented sentinel: ErrAcquireTimeout
-// (Options.AcquireTimeout elapsed; also matches context.DeadlineExceeded),
+// (Config.AcquireTimeout elapsed; also matches context.DeadlineExceeded),
 // ErrPrimaryUnavailable (with replicas: a write while the monitor finds the
 // primary down; reads keep working) and ErrInvalidConfig (matched by every
 // configuration error, including *EnvError).

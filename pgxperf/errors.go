@@ -14,7 +14,7 @@ import (
 // with the same error pgxpool gives.
 var (
 	// ErrAcquireTimeout is returned when no connection could be acquired within
-	// Options.AcquireTimeout (DATABASE_POOL_TIMEOUT). It also matches
+	// Config.AcquireTimeout (DATABASE_POOL_TIMEOUT). It also matches
 	// context.DeadlineExceeded with errors.Is.
 	ErrAcquireTimeout = acquireTimeoutError{}
 
@@ -52,8 +52,6 @@ func (e *EnvError) Error() string {
 	return fmt.Sprintf("pgxperf: environment variable %s=%q: %v", e.Var, e.Value, e.Err)
 }
 
-// Unwrap returns the underlying error.
-func (e *EnvError) Unwrap() error { return e.Err }
-
-// Is makes every EnvError match ErrInvalidConfig.
-func (e *EnvError) Is(target error) bool { return target == ErrInvalidConfig }
+// Unwrap returns ErrInvalidConfig and the underlying error, so that
+// errors.Is matches either.
+func (e *EnvError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }

@@ -33,14 +33,14 @@ func ExampleNew() {
 }
 
 // Keep an existing pgxpool config, hooks and tracer included, and add pgxperf's options.
-func ExampleNewWithOptions() {
+func ExampleNewFromConfig() {
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	cfg.MaxConns = 20
-	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	pool, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		QueryTimeout:   5 * time.Second,
 		AcquireTimeout: 500 * time.Millisecond,
 		Tracer:         tracer.Config{SlowThreshold: 250 * time.Millisecond},
@@ -54,13 +54,13 @@ func ExampleNewWithOptions() {
 // Cache a dashboard aggregate in Redis for a minute. Writes through the pool
 // invalidate it after they commit; the report shows hits, misses and why a
 // statement was not cached.
-func ExampleOptions_cache() {
+func ExampleConfig_cache() {
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	pool, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		RedisURL: os.Getenv("REDIS_URL"),
 		Cache: querycache.Config{
 			L1:    querycache.L1Config{Enabled: true},                          // hits in process memory too

@@ -59,7 +59,7 @@ func clusterPool(t *testing.T, c *testenv.Cluster, routing replica.Config, maxCo
 	if routing.CheckInterval == 0 {
 		routing.CheckInterval = failoverInterval
 	}
-	opts := pgxperf.Options{
+	opts := pgxperf.Config{
 		Routing: routing,
 		Logger:  slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
@@ -67,7 +67,8 @@ func clusterPool(t *testing.T, c *testenv.Cluster, routing replica.Config, maxCo
 		opts.ReplicaURLs = append(opts.ReplicaURLs, c.ReplicaDSN(i))
 	}
 	opts.Tracer.SlowThreshold = -1
-	p, err := pgxperf.NewWithOptions(ctx, cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(ctx, &opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	require.Eventually(t, func() bool {

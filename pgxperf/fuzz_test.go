@@ -356,13 +356,13 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // panic or a hang left a connection acquired for good (Close would wait for
 // it); endSessions ends their server connections.
 func (e *fuzzEnv) newPools(ctx context.Context, tb testing.TB) {
-	perf, err := pgxperf.NewWithOptions(ctx, e.cfg, pgxperf.Options{
+	perf, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: e.cfg,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Tracer:       tracer.Config{SlowThreshold: -1},
 		CloseTimeout: 5 * time.Second,
 	})
 	if err != nil {
-		tb.Fatalf("FuzzPool: pgxperf.NewWithOptions: %v", err)
+		tb.Fatalf("FuzzPool: pgxperf.NewFromConfig: %v", err)
 	}
 	ref, err := pgxpool.NewWithConfig(ctx, e.cfg)
 	if err != nil {

@@ -39,7 +39,7 @@ func (p *Pool) leaseShard(l *lease) *leaseShard {
 }
 
 // take acquires a connection of pool (the primary's or a replica's), bounded
-// by the caller's deadline and Options.AcquireTimeout, and leases it.
+// by the caller's deadline and Config.AcquireTimeout, and leases it.
 func (p *Pool) take(ctx context.Context, pool *pgxpool.Pool) (*lease, error) {
 	c, err := p.acquireFrom(ctx, pool)
 	if err != nil {
@@ -56,7 +56,7 @@ func (p *Pool) take(ctx context.Context, pool *pgxpool.Pool) (*lease, error) {
 	return l, nil
 }
 
-// acquireFrom acquires a connection of pool, bounded by Options.AcquireTimeout:
+// acquireFrom acquires a connection of pool, bounded by Config.AcquireTimeout:
 // beyond it, ErrAcquireTimeout (the caller's own deadline or cancellation
 // gives the context's error, as pgxpool does).
 func (p *Pool) acquireFrom(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {

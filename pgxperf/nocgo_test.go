@@ -43,19 +43,20 @@ func TestWithoutCgoRoutingAndCachingWarn(t *testing.T) {
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name string
-		opts pgxperf.Options
+		opts pgxperf.Config
 		want []string
 	}{
-		{"replicas", pgxperf.Options{ReplicaURLs: []string{testenv.RequireReplica(t)}}, []string{"read routing"}},
-		{"cache", pgxperf.Options{RedisURL: "redis://" + testenv.RequireRedis(t)}, []string{"query cache"}},
-		{"both", pgxperf.Options{ReplicaURLs: []string{testenv.RequireReplica(t)}, RedisURL: "redis://" + testenv.RequireRedis(t)},
+		{"replicas", pgxperf.Config{ReplicaURLs: []string{testenv.RequireReplica(t)}}, []string{"read routing"}},
+		{"cache", pgxperf.Config{RedisURL: "redis://" + testenv.RequireRedis(t)}, []string{"query cache"}},
+		{"both", pgxperf.Config{ReplicaURLs: []string{testenv.RequireReplica(t)}, RedisURL: "redis://" + testenv.RequireRedis(t)},
 			[]string{"read routing", "query cache"}},
-		{"neither", pgxperf.Options{}, nil},
+		{"neither", pgxperf.Config{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log lockedBuffer
 			tc.opts.Logger = slog.New(slog.NewTextHandler(&log, nil))
-			p, err := pgxperf.NewWithOptions(ctx, cfg, tc.opts)
+			tc.opts.Pool = cfg
+			p, err := pgxperf.NewFromConfig(ctx, &tc.opts)
 			require.NoError(t, err)
 			defer p.Close()
 			var n int

@@ -14,7 +14,7 @@ import (
 // The ops below are the acquire and execute steps of each kind of call
 // (see call.go). Each holds the call (so that one allocation serves both)
 // and its result; every connection an op takes is a lease, bounded by
-// Options.AcquireTimeout and the caller's deadline, that Close can take back.
+// Config.AcquireTimeout and the caller's deadline, that Close can take back.
 
 // execOp runs Exec: the connection is released before run returns.
 type execOp struct {

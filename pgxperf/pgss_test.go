@@ -99,7 +99,7 @@ CREATE TABLE pgss_copy (id int PRIMARY KEY, note text);`)
 	cfg.MaxConns = 4
 	var nonce [6]byte
 	_, _ = rand.Read(nonce[:])
-	pool, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	pool, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		Tracer:   tracer.Config{SlowThreshold: -1},
 		RedisURL: "redis://" + redisAddr,
 		// A prefix of this run's own: no entry of an earlier run can answer.

@@ -52,7 +52,7 @@ type Pool struct {
 	// attachWrites hands the router, once it exists, to the primary's
 	// write watch (replica's tracer of every write); nil without replicas.
 	attachWrites func(r any)
-	opts         Options
+	opts         Config // the caller's, copied
 	logger       *slog.Logger
 
 	busyMu sync.Mutex
@@ -70,43 +70,38 @@ func New(ctx context.Context, connString string) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewWithOptions(ctx, cfg, Options{})
+	return NewFromConfig(ctx, &Config{Pool: cfg})
 }
 
 // NewWithConfig creates a Pool from a pgxpool config, like pgxpool.NewWithConfig.
 // The config must have been created by pgxpool.ParseConfig. Hooks and the
-// tracer already set on it are kept and run as before.
+// tracer already set on it are kept and run as before; the config itself is
+// copied, not modified.
 func NewWithConfig(ctx context.Context, config *pgxpool.Config) (*Pool, error) {
-	return NewWithOptions(ctx, config, Options{})
+	return NewFromConfig(ctx, &Config{Pool: config})
 }
 
-// NewFromConfig creates a Pool from a complete Config (see ConfigFromEnv).
-func NewFromConfig(ctx context.Context, cfg *Config) (*Pool, error) {
-	if cfg == nil || cfg.Pool == nil {
+// NewFromConfig creates a Pool with pgxperf's own settings (see Config and
+// ConfigFromEnv). cfg is copied, not modified. Any configuration error
+// matches ErrInvalidConfig.
+func NewFromConfig(ctx context.Context, opts *Config) (*Pool, error) {
+	if opts == nil || opts.Pool == nil {
 		return nil, errors.Join(ErrInvalidConfig, errors.New("pgxperf: Config.Pool is nil"))
 	}
-	return NewWithOptions(ctx, cfg.Pool, cfg.Options)
-}
-
-// NewWithOptions creates a Pool from a pgxpool config and pgxperf's Options.
-// The config is copied; the caller's value is not modified.
-func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (*Pool, error) {
-	if config == nil {
-		return nil, errors.Join(ErrInvalidConfig, errors.New("pgxperf: nil *pgxpool.Config"))
-	}
-	if err := validateOptions(&opts); err != nil {
+	if err := validateConfig(opts); err != nil {
 		return nil, err
 	}
+	config := opts.Pool
 	cfg := config.Copy()
 	p := &Pool{
-		opts:   opts,
+		opts:   *opts,
 		logger: opts.Logger,
 		busy:   make(map[*pgx.Conn]struct{}),
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
-	warnNoParser(p.logger, &opts)
+	warnNoParser(p.logger, opts)
 	var ours pgx.QueryTracer = &connTracker{pool: p}
 	if !opts.DisableMonitoring {
 		tc := opts.Tracer
@@ -153,7 +148,7 @@ func NewWithOptions(ctx context.Context, config *pgxpool.Config, opts Options) (
 // the program was built without cgo: without pg_query no statement is proven
 // read-only or cacheable, so every statement goes to the primary and none is
 // cached. The Pool still works (and traces, with the lexer's fingerprints).
-func warnNoParser(l *slog.Logger, o *Options) {
+func warnNoParser(l *slog.Logger, o *Config) {
 	if sqlinfo.ParserAvailable {
 		return
 	}
@@ -170,13 +165,13 @@ func warnNoParser(l *slog.Logger, o *Options) {
 	}
 }
 
-func validateOptions(o *Options) error {
+func validateConfig(o *Config) error {
 	for _, bad := range []struct {
 		name string
 		d    time.Duration
 	}{{"QueryTimeout", o.QueryTimeout}, {"AcquireTimeout", o.AcquireTimeout}, {"CloseTimeout", o.CloseTimeout}} {
 		if bad.d < 0 {
-			return errors.Join(ErrInvalidConfig, errors.New("pgxperf: Options."+bad.name+" is negative"))
+			return errors.Join(ErrInvalidConfig, errors.New("pgxperf: Config."+bad.name+" is negative"))
 		}
 	}
 	for _, u := range o.ReplicaURLs {
@@ -240,17 +235,13 @@ func (p *Pool) markIdle(c *pgx.Conn) {
 	p.busyMu.Unlock()
 }
 
-// Primary returns the underlying pgxpool of the primary, for code that needs
-// the concrete type. Statements sent through it are still traced.
-func (p *Pool) Primary() *pgxpool.Pool { return p.primary }
-
 // Tracer returns the tracer whose statistics the Pool reports, or nil when
 // monitoring is disabled.
 func (p *Pool) Tracer() *tracer.Tracer { return p.tracer }
 
 // ---- the pgxpool.Pool method set ----
 
-// acquire acquires a connection of the primary, bounded by Options.AcquireTimeout.
+// acquire acquires a connection of the primary, bounded by Config.AcquireTimeout.
 func (p *Pool) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return p.acquireFrom(ctx, p.primary)
 }

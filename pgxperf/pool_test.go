@@ -28,7 +28,7 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func newPool(t *testing.T, opts pgxperf.Options, edit ...func(*pgxpool.Config)) *pgxperf.Pool {
+func newPool(t *testing.T, opts pgxperf.Config, edit ...func(*pgxpool.Config)) *pgxperf.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(testenv.RequirePrimary(t))
 	require.NoError(t, err)
@@ -37,7 +37,8 @@ func newPool(t *testing.T, opts pgxperf.Options, edit ...func(*pgxpool.Config)) 
 		e(cfg)
 	}
 	opts.Tracer.SlowThreshold = -1
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(context.Background(), &opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	return p
@@ -69,7 +70,7 @@ func TestMethodSetMatchesPgxpool(t *testing.T) {
 }
 
 func TestPoolEveryMethod(t *testing.T) {
-	p := newPool(t, pgxperf.Options{})
+	p := newPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 
 	require.NoError(t, p.Ping(ctx))
@@ -129,7 +130,7 @@ func TestPoolEveryMethod(t *testing.T) {
 	var sb strings.Builder
 	require.NoError(t, rep.WriteText(&sb, 0))
 	require.Contains(t, sb.String(), "SELECT $1::int * $2")
-	p.ResetStats()
+	p.Tracer().Reset()
 	require.Empty(t, p.Report().Statements)
 }
 
@@ -152,7 +153,7 @@ func TestErrorsMatchPgxpool(t *testing.T) {
 	raw, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer raw.Close()
-	perf := newPool(t, pgxperf.Options{})
+	perf := newPool(t, pgxperf.Config{})
 
 	type caller interface {
 		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
@@ -242,7 +243,7 @@ func (c *countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQuer
 func TestHooksAreChained(t *testing.T) {
 	var afterConnect, prepare, afterRelease, beforeClose atomic.Int64
 	user := &countingTracer{}
-	p := newPool(t, pgxperf.Options{}, func(cfg *pgxpool.Config) {
+	p := newPool(t, pgxperf.Config{}, func(cfg *pgxpool.Config) {
 		cfg.ConnConfig.Tracer = user
 		cfg.AfterConnect = func(context.Context, *pgx.Conn) error { afterConnect.Add(1); return nil }
 		cfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) { prepare.Add(1); return true, nil }
@@ -266,7 +267,7 @@ func TestHooksAreChained(t *testing.T) {
 
 func TestDeprecatedBeforeAcquireStillRuns(t *testing.T) {
 	var before atomic.Int64
-	p := newPool(t, pgxperf.Options{}, func(cfg *pgxpool.Config) {
+	p := newPool(t, pgxperf.Config{}, func(cfg *pgxpool.Config) {
 		cfg.BeforeAcquire = func(context.Context, *pgx.Conn) bool { before.Add(1); return true } //nolint:staticcheck
 	})
 	_, err := p.Exec(testCtx(t), "SELECT 1")
@@ -275,7 +276,7 @@ func TestDeprecatedBeforeAcquireStillRuns(t *testing.T) {
 }
 
 func TestQueryTimeout(t *testing.T) {
-	p := newPool(t, pgxperf.Options{QueryTimeout: 100 * time.Millisecond})
+	p := newPool(t, pgxperf.Config{QueryTimeout: 100 * time.Millisecond})
 	start := time.Now()
 	_, err := p.Exec(context.Background(), "SELECT pg_sleep(3)")
 	require.Error(t, err)
@@ -301,7 +302,7 @@ func TestQueryTimeout(t *testing.T) {
 }
 
 func TestAcquireTimeout(t *testing.T) {
-	p := newPool(t, pgxperf.Options{AcquireTimeout: 100 * time.Millisecond}, func(cfg *pgxpool.Config) { cfg.MaxConns = 1 })
+	p := newPool(t, pgxperf.Config{AcquireTimeout: 100 * time.Millisecond}, func(cfg *pgxpool.Config) { cfg.MaxConns = 1 })
 	ctx := testCtx(t)
 	held, err := p.Acquire(ctx)
 	require.NoError(t, err)
@@ -336,7 +337,7 @@ func TestAcquireTimeout(t *testing.T) {
 }
 
 func TestHugeStatementAndEmptySQL(t *testing.T) {
-	p := newPool(t, pgxperf.Options{})
+	p := newPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	// A 1 MiB statement: a long IN list.
 	var sb strings.Builder
@@ -362,7 +363,7 @@ func TestCloseIsGracefulAndComplete(t *testing.T) {
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pgxperf_close_test"
 	cfg.MinConns = 2 // connected before the calls: pgxpool's Close cancels connects in progress
-	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{CloseTimeout: 400 * time.Millisecond})
+	p, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg, CloseTimeout: 400 * time.Millisecond})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return p.Stat().IdleConns() >= 2 }, 10*time.Second, time.Millisecond)
 
@@ -411,7 +412,7 @@ func TestCloseIsGracefulAndComplete(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	p := newPool(t, pgxperf.Options{})
+	p := newPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -435,7 +436,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestMonitoringDisabled(t *testing.T) {
-	p := newPool(t, pgxperf.Options{DisableMonitoring: true})
+	p := newPool(t, pgxperf.Config{DisableMonitoring: true})
 	_, err := p.Exec(testCtx(t), "SELECT 1")
 	require.NoError(t, err)
 	require.Nil(t, p.Tracer())
@@ -450,9 +451,9 @@ func TestNewErrors(t *testing.T) {
 	require.ErrorIs(t, err, pgxperf.ErrInvalidConfig)
 	cfg, err := pgxpool.ParseConfig("postgres://localhost/x")
 	require.NoError(t, err)
-	_, err = pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{QueryTimeout: -1})
+	_, err = pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg, QueryTimeout: -1})
 	require.ErrorIs(t, err, pgxperf.ErrInvalidConfig)
-	_, err = pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{RedisURL: "http://x"})
+	_, err = pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg, RedisURL: "http://x"})
 	require.ErrorIs(t, err, pgxperf.ErrInvalidConfig)
 	_, err = pgxperf.NewFromConfig(ctx, &pgxperf.Config{})
 	require.ErrorIs(t, err, pgxperf.ErrInvalidConfig)

@@ -24,7 +24,7 @@ import (
 // QueryRow refuses *pgtype.DriverBytes as pgx does: the bytes would alias a
 // connection buffer reused after the connection is released.
 func TestQueryRowRefusesDriverBytes(t *testing.T) {
-	for name, opts := range map[string]pgxperf.Options{
+	for name, opts := range map[string]pgxperf.Config{
 		"default":        {},
 		"acquireTimeout": {AcquireTimeout: time.Second},
 		"queryTimeout":   {QueryTimeout: time.Minute},
@@ -42,7 +42,7 @@ func TestQueryRowRefusesDriverBytes(t *testing.T) {
 // With replicas and a QueryTimeout, a batch that begins a transaction keeps
 // it (BatchResults.Tx) and the transaction gives its connection back.
 func TestBatchBeginTxRoutedWithQueryTimeout(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{QueryTimeout: time.Minute})
+	p := newReplicatedPool(t, pgxperf.Config{QueryTimeout: time.Minute})
 	ctx := context.Background() // no deadline: QueryTimeout applies
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{})
@@ -61,7 +61,7 @@ func TestBatchBeginTxRoutedWithQueryTimeout(t *testing.T) {
 // A nested transaction whose parent ended refuses every statement, a text
 // of several statements included (it must not run on a released connection).
 func TestNestedTxAfterParentEnded(t *testing.T) {
-	p := newPool(t, pgxperf.Options{})
+	p := newPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	for _, end := range []string{"commit", "rollback"} {
 		tx, err := p.Begin(ctx)
@@ -140,10 +140,11 @@ func TestCloseWithHungReplica(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(primary)
 	require.NoError(t, err)
 	const timeout = 300 * time.Millisecond
-	opts := pgxperf.Options{CloseTimeout: timeout, ReplicaURLs: []string{u.String()}, Tracer: noSlowLog}
+	opts := pgxperf.Config{CloseTimeout: timeout, ReplicaURLs: []string{u.String()}, Tracer: noSlowLog}
 	opts.Routing.CheckInterval = 50 * time.Millisecond
 	opts.Routing.MaxLagBytes, opts.Routing.MaxLagTime = 1<<40, time.Hour
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(context.Background(), &opts)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return p.Router().Nodes()[1].State == replica.StateOnline },
 		30*time.Second, 10*time.Millisecond)
@@ -166,10 +167,11 @@ func TestNestedViewsWithOneConnection(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(primary)
 	require.NoError(t, err)
 	cfg.MaxConns = 1
-	opts := pgxperf.Options{ReplicaURLs: []string{rep}, Tracer: noSlowLog}
+	opts := pgxperf.Config{ReplicaURLs: []string{rep}, Tracer: noSlowLog}
 	opts.Routing.CheckInterval = 100 * time.Millisecond
 	opts.Routing.MaxLagBytes, opts.Routing.MaxLagTime = 1<<40, time.Hour
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(context.Background(), &opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	require.Eventually(t, func() bool { return p.Router().Nodes()[1].State == replica.StateOnline },

@@ -33,7 +33,7 @@ func BenchmarkReplicaQueryRow(b *testing.B) {
 		b.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	perf, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	perf, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		ReplicaURLs: []string{replicaDSN},
 		Logger:      quiet,
 		Tracer:      tracer.Config{Logger: quiet},
@@ -109,26 +109,27 @@ func BenchmarkReplicaQueryRowPaired(b *testing.B) {
 		b.Cleanup(p.Close)
 		return p.QueryRow
 	}
-	routed := func(opts pgxperf.Options) *pgxperf.Pool {
+	routed := func(opts pgxperf.Config) *pgxperf.Pool {
 		cfg, err := pgxpool.ParseConfig(primaryDSN)
 		if err != nil {
 			b.Fatal(err)
 		}
 		opts.ReplicaURLs, opts.Logger = []string{replicaDSN}, quiet
 		opts.Routing.MaxLagBytes, opts.Routing.MaxLagTime = 1<<40, time.Hour // routing, not lag, is measured
-		p, err := pgxperf.NewWithOptions(ctx, cfg, opts)
+		opts.Pool = cfg
+		p, err := pgxperf.NewFromConfig(ctx, &opts)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(p.Close)
 		return p
 	}
-	perf := routed(pgxperf.Options{Tracer: tracer.Config{Logger: quiet}})
+	perf := routed(pgxperf.Config{Tracer: tracer.Config{Logger: quiet}})
 	pools := map[string]queryRower{
 		"raw":     plain(nil),
 		"raw2":    plain(nil),
 		"tracer":  plain(tracer.New(tracer.Config{Logger: quiet})),
-		"nomon":   routed(pgxperf.Options{DisableMonitoring: true}).QueryRow,
+		"nomon":   routed(pgxperf.Config{DisableMonitoring: true}).QueryRow,
 		"pgxperf": perf.QueryRow,
 	}
 	const sql = "SELECT $1::int"

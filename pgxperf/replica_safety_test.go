@@ -21,7 +21,7 @@ import (
 // answer: the replica stays in rotation, nothing is retried on the primary,
 // and the error is returned as pgx returns it. Every read method is tried.
 func TestReplicaClientErrorsAreNotHealthSignals(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{})
+	p := newReplicatedPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	waitReplicaServes(t, ctx, p)
 	rep := func() replica.NodeStats { return p.Router().Nodes()[1] }
@@ -123,7 +123,7 @@ func TestReplicaPoolConfiguredLikePrimary(t *testing.T) {
 		}
 		return nil
 	}
-	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	p, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		ReplicaURLs: []string{rep + "&statement_timeout=12345"},
 		Routing:     replica.Config{CheckInterval: 50 * time.Millisecond, MaxLagBytes: 1 << 40, MaxLagTime: time.Hour},
 	})
@@ -157,7 +157,7 @@ func TestReplicaPoolConfiguredLikePrimary(t *testing.T) {
 // function that writes, listed as read-only by mistake) runs on the
 // primary and leaves the replica in rotation.
 func TestReplicaReadOnlyRefusalRunsOnPrimary(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{Routing: replica.Config{ReadOnlyFunctions: []string{"bump_counter"}}})
+	p := newReplicatedPool(t, pgxperf.Config{Routing: replica.Config{ReadOnlyFunctions: []string{"bump_counter"}}})
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, `CREATE TABLE counter (n int); INSERT INTO counter VALUES (0);
 		CREATE FUNCTION bump_counter() RETURNS int LANGUAGE sql AS 'UPDATE counter SET n = n + 1 RETURNING n'`)

@@ -16,7 +16,7 @@ import (
 	"github.com/pgxperf/pgxperf/replica"
 )
 
-func newReplicatedPool(t *testing.T, opts pgxperf.Options) *pgxperf.Pool {
+func newReplicatedPool(t *testing.T, opts pgxperf.Config) *pgxperf.Pool {
 	t.Helper()
 	primary, rep := testenv.NewReplicatedDatabase(t)
 	cfg, err := pgxpool.ParseConfig(primary)
@@ -36,7 +36,8 @@ func newReplicatedPool(t *testing.T, opts pgxperf.Options) *pgxperf.Pool {
 	if opts.Routing.MaxLagTime == 0 {
 		opts.Routing.MaxLagTime = time.Hour
 	}
-	p, err := pgxperf.NewWithOptions(context.Background(), cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(context.Background(), &opts)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	require.Eventually(t, func() bool { return p.Router().Nodes()[1].State == replica.StateOnline },
@@ -68,7 +69,7 @@ func inRecovery(t *testing.T, ctx context.Context, q interface {
 }
 
 func TestRoutingReadsToReplicaWritesToPrimary(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{})
+	p := newReplicatedPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 
 	require.True(t, inRecovery(t, ctx, p, "SELECT pg_is_in_recovery()"), "a plain read goes to the replica")
@@ -126,7 +127,7 @@ func TestRoutingReadsToReplicaWritesToPrimary(t *testing.T) {
 // Read-your-writes: in a session, a read right after a write sees it,
 // whatever the replica's lag.
 func TestReadYourWrites(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{})
+	p := newReplicatedPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	sess := replica.NewSession()
 	sctx := replica.WithSession(ctx, sess)
@@ -161,7 +162,7 @@ func TestCloseEndsReplicaAndMonitorSessions(t *testing.T) {
 	ctx := testCtx(t)
 	cfg, err := pgxpool.ParseConfig(primary)
 	require.NoError(t, err)
-	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+	p, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 		ReplicaURLs: []string{rep},
 		Routing:     replica.Config{CheckInterval: 50 * time.Millisecond},
 	})
@@ -189,7 +190,7 @@ func TestCloseEndsReplicaAndMonitorSessions(t *testing.T) {
 // Replica reads are read ahead (64 KiB) before the first row reaches the
 // caller; a larger result streams on. Both read like pgx's own rows.
 func TestReplicaReadAheadAndStreaming(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{})
+	p := newReplicatedPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	for _, n := range []int{0, 1, 50, 3000} {
 		rows, err := p.Query(ctx, "SELECT g, repeat('x', 100) AS pad, pg_is_in_recovery() AS rec FROM generate_series(1, $1::int) g ORDER BY g", n)

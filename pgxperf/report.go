@@ -20,16 +20,21 @@ import (
 	"github.com/pgxperf/pgxperf/tracer"
 )
 
-// Report is what the Pool has seen: per-fingerprint statistics sorted by total
-// time, connection figures, and the pool's own counters. Later sections (N+1
-// findings, routing, cache) are added as fields.
+// Report is what the Pool has seen, as Pool.Report took it: a value of its
+// own that no later call changes, safe to read from any goroutine. Sections
+// whose feature is off are empty (nil).
 type Report struct {
+	// Since is when the statistics started (the Pool's start, or the last
+	// Tracer().Reset()); Taken is when the Report was made.
 	Since, Taken time.Time
 	// SlowThreshold is the slow-query threshold in force (negative: disabled).
 	SlowThreshold time.Duration
-	Statements    []tracer.StatementStats
-	Conn          tracer.PoolStats
-	Pool          PoolStat
+	// Statements are the statistics per statement, by total time, most
+	// first (see package tracer); empty with monitoring disabled.
+	Statements []tracer.StatementStats
+	// Pool is the primary pool's own figures (pgxpool's Stat): connections
+	// in use, acquires and their waits, connections made and destroyed.
+	Pool *pgxpool.Stat
 	// Nodes are the primary's and each replica's routing figures (state,
 	// lag, statements routed, retries, errors); empty without replicas.
 	Nodes []replica.NodeStats
@@ -42,30 +47,10 @@ type Report struct {
 	Cache *querycache.Stats
 }
 
-// PoolStat is a copy of pgxpool.Stat's figures.
-type PoolStat struct {
-	AcquireCount, CanceledAcquireCount, EmptyAcquireCount int64
-	AcquireDuration, EmptyAcquireWaitTime                 time.Duration
-	AcquiredConns, IdleConns, TotalConns, MaxConns        int32
-	ConstructingConns                                     int32
-	NewConnsCount, MaxLifetimeDestroyCount                int64
-	MaxIdleDestroyCount                                   int64
-}
-
-func poolStat(s *pgxpool.Stat) PoolStat {
-	return PoolStat{
-		AcquireCount: s.AcquireCount(), CanceledAcquireCount: s.CanceledAcquireCount(), EmptyAcquireCount: s.EmptyAcquireCount(),
-		AcquireDuration: s.AcquireDuration(), EmptyAcquireWaitTime: s.EmptyAcquireWaitTime(),
-		AcquiredConns: s.AcquiredConns(), IdleConns: s.IdleConns(), TotalConns: s.TotalConns(), MaxConns: s.MaxConns(),
-		ConstructingConns: s.ConstructingConns(), NewConnsCount: s.NewConnsCount(),
-		MaxLifetimeDestroyCount: s.MaxLifetimeDestroyCount(), MaxIdleDestroyCount: s.MaxIdleDestroyCount(),
-	}
-}
-
 // Report returns a snapshot of what the Pool has seen. With monitoring
 // disabled, only the pool counters are filled.
 func (p *Pool) Report() Report {
-	r := Report{Taken: time.Now(), Pool: poolStat(p.primary.Stat()), SlowThreshold: -1}
+	r := Report{Taken: time.Now(), Pool: p.primary.Stat(), SlowThreshold: -1}
 	if p.router != nil {
 		r.Nodes = p.router.Nodes()
 	}
@@ -75,23 +60,16 @@ func (p *Pool) Report() Report {
 	}
 	if p.tracer != nil {
 		snap := p.tracer.Snapshot()
-		r.Since, r.Statements, r.Conn = snap.Since, snap.Statements, snap.Pool
+		r.Since, r.Statements = snap.Since, snap.Statements
 		r.Findings, _ = bridge.N1detectFindings(p.tracer).([]n1detect.Finding)
 		r.SlowThreshold = bridge.TracerSlowThreshold(p.tracer)
 	}
 	return r
 }
 
-// ResetStats discards the statistics (the Report starts over).
-func (p *Pool) ResetStats() {
-	if p.tracer != nil {
-		p.tracer.Reset()
-	}
-}
-
-// SlowStatements returns the statements whose slowest execution reached the
+// slowStatements returns the statements whose slowest execution reached the
 // slow-query threshold, slowest first.
-func (r Report) SlowStatements() []tracer.StatementStats {
+func (r Report) slowStatements() []tracer.StatementStats {
 	if r.SlowThreshold < 0 {
 		return nil
 	}
@@ -111,8 +89,8 @@ func (r Report) WriteText(w io.Writer, top int) error {
 	ew := &errWriter{w: w}
 	ew.printf("pgxperf report: %d statement fingerprints, %s of data\n", len(r.Statements), r.Taken.Sub(r.Since).Round(time.Millisecond))
 	ew.printf("primary pool: %d/%d connections in use, %d acquires (%d waited, %v waiting), %d connects\n\n",
-		r.Pool.AcquiredConns, r.Pool.MaxConns, r.Pool.AcquireCount, r.Pool.EmptyAcquireCount,
-		r.Pool.EmptyAcquireWaitTime.Round(time.Microsecond), r.Conn.Connects)
+		r.Pool.AcquiredConns(), r.Pool.MaxConns(), r.Pool.AcquireCount(), r.Pool.EmptyAcquireCount(),
+		r.Pool.EmptyAcquireWaitTime().Round(time.Microsecond), r.Pool.NewConnsCount())
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "total\tcalls\tmean\tp50\tp95\tp99\tmax\trows\terrors\tcached\tcache mean\t  fingerprint       statement")
 	stmts := r.Statements
@@ -127,7 +105,7 @@ func (r Report) WriteText(w io.Writer, top int) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if slow := r.SlowStatements(); len(slow) > 0 {
+	if slow := r.slowStatements(); len(slow) > 0 {
 		ew.printf("\nslow statements (≥ %v):\n", r.SlowThreshold)
 		for _, st := range slow {
 			ew.printf("  %v max, %v mean, %d calls  %s\n", dur(st.Max), dur(st.Mean), st.Calls, statementLabel(st, 100))

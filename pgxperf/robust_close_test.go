@@ -47,12 +47,13 @@ func TestCloseLeavesNoSession(t *testing.T) {
 		require.NoError(t, err)
 		cfg.MaxConns = 10
 		cfg.ConnConfig.RuntimeParams["application_name"] = name
-		opts := pgxperf.Options{CloseTimeout: 5 * time.Second}
+		opts := pgxperf.Config{CloseTimeout: 5 * time.Second}
 		if run%2 == 1 {
 			opts.ReplicaURLs = []string{rep}
 			opts.Routing.MaxLagBytes, opts.Routing.MaxLagTime = 1<<40, time.Hour
 		}
-		p, err := pgxperf.NewWithOptions(ctx, cfg, opts)
+		opts.Pool = cfg
+		p, err := pgxperf.NewFromConfig(ctx, &opts)
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		for g := range 40 {
@@ -98,7 +99,7 @@ func TestCloseHonoursTimeoutWithLeaks(t *testing.T) {
 	cfg.ConnConfig.RuntimeParams["application_name"] = name
 	before := runtime.NumGoroutine()
 	const timeout = time.Second
-	p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{CloseTimeout: timeout, QueryTimeout: time.Minute})
+	p, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg, CloseTimeout: timeout, QueryTimeout: time.Minute})
 	require.NoError(t, err)
 
 	rows, err := p.Query(ctx, "SELECT g FROM generate_series(1, 100000) g")
@@ -138,12 +139,12 @@ func TestCloseHonoursTimeoutWithLeaks(t *testing.T) {
 		5*time.Second, 10*time.Millisecond)
 }
 
-// Every acquire honours Options.AcquireTimeout, on the replica as on the
+// Every acquire honours Config.AcquireTimeout, on the replica as on the
 // primary: with the replica's connections all held, each kind of read routed
 // to it fails after about the timeout with ErrAcquireTimeout.
 func TestAcquireTimeoutOnReplica(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	p := newReplicatedPool(t, pgxperf.Options{AcquireTimeout: timeout})
+	p := newReplicatedPool(t, pgxperf.Config{AcquireTimeout: timeout})
 	ctx := testCtx(t)
 	waitReplicaServes(t, ctx, p)
 	var held []*pgxpool.Conn
@@ -235,7 +236,7 @@ func TestBatchWithEmptySQL(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
 			edit := func(cfg *pgxpool.Config) { cfg.ConnConfig.DefaultQueryExecMode = mode }
-			p := newPool(t, pgxperf.Options{}, edit)
+			p := newPool(t, pgxperf.Config{}, edit)
 			got := run(t, p.SendBatch)
 			switch mode {
 			case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe:
@@ -259,7 +260,7 @@ func TestBatchWithEmptySQL(t *testing.T) {
 // pgx.Batch.BeginTx: the batch begins a transaction that keeps the
 // connection after the batch is closed, as with pgxpool.
 func TestBatchBeginTx(t *testing.T) {
-	p := newPool(t, pgxperf.Options{AcquireTimeout: time.Second})
+	p := newPool(t, pgxperf.Config{AcquireTimeout: time.Second})
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, "CREATE TABLE IF NOT EXISTS pgxperf_batch_tx(x int)")
 	require.NoError(t, err)

@@ -37,7 +37,7 @@ func BenchmarkMixedOffload(b *testing.B) {
 					b.Fatal(err)
 				}
 				cfg.MaxConns = 8
-				p, err := pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+				p, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 					ReplicaURLs: []string{replicaDSN},
 					Logger:      quiet,
 					Tracer:      tracer.Config{Logger: quiet, SlowThreshold: -1},

@@ -23,7 +23,7 @@ import (
 // goroutines, which must see it; the replica streams with its real lag.
 // Under -short it runs for 1 s, else 10 s.
 func TestReadYourWritesAcrossGoroutinesWithoutSession(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{})
+	p := newReplicatedPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	_, err := p.Exec(ctx, "CREATE TABLE kv (k text PRIMARY KEY, v int NOT NULL)")
 	require.NoError(t, err)
@@ -124,7 +124,7 @@ func TestReadYourWritesAcrossGoroutinesWithoutSession(t *testing.T) {
 // Without writes the replica serves every read; a Session still works on
 // top of the default, and AllowStale opts a read out of read-your-writes.
 func TestReadYourWritesModes(t *testing.T) {
-	p := newReplicatedPool(t, pgxperf.Options{})
+	p := newReplicatedPool(t, pgxperf.Config{})
 	ctx := testCtx(t)
 	waitReplicaServes(t, ctx, p)
 	for range 20 {
@@ -148,7 +148,7 @@ func TestReadYourWritesAcrossPools(t *testing.T) {
 	a := clusterPool(t, c, replica.Config{}, 4)
 	cfg, err := pgxpool.ParseConfig(c.PrimaryDSN())
 	require.NoError(t, err)
-	b, err := pgxperf.NewWithOptions(testCtx(t), cfg, pgxperf.Options{ReplicaURLs: []string{c.ReplicaDSN(0)},
+	b, err := pgxperf.NewFromConfig(testCtx(t), &pgxperf.Config{Pool: cfg, ReplicaURLs: []string{c.ReplicaDSN(0)},
 		Routing: replica.Config{CheckInterval: failoverInterval}})
 	require.NoError(t, err)
 	defer b.Close()

@@ -7,11 +7,11 @@
 //
 // # Using it
 //
-// Turn it on through the Pool: Options.RedisURL (the Pool makes and closes
-// the client) or Options.Cache.Client, with Options.Cache for the rest of the
-// Config. Then opt calls in, and read the figures from Pool.Cache:
+// Turn it on through the Pool: pgxperf.Config.RedisURL (the Pool makes and
+// closes the client) or Config.Cache.Client, with Config.Cache for the rest
+// of this package's Config. Then opt calls in, and read the figures from Pool.Cache:
 //
-//	pool, err := pgxperf.NewWithOptions(ctx, poolConfig, pgxperf.Options{
+//	pool, err := pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 //		RedisURL: os.Getenv("REDIS_URL"),
 //		Cache: querycache.Config{
 //			Rules:          []querycache.Rule{{Name: "ProjectMetrics", TTL: time.Hour}}, // an sqlc query
@@ -22,8 +22,9 @@
 //		return err
 //	}
 //	defer pool.Close()
+//	var n int
 //	err = pool.QueryRow(querycache.WithTTL(ctx, time.Minute),
-//		"SELECT count(*) FROM content WHERE project_id = $1", projectID).Scan(&n)
+//		"SELECT count(*) FROM content WHERE project_id = $1", id).Scan(&n)
 //	st := pool.Cache().Stats() // hits, misses, and why a statement was not cached
 //
 // A QueryCache serves reads only through the Pool, which installs what it
@@ -33,9 +34,9 @@
 //
 // The cache is opt-in: a statement is cached only when the call asks for it,
 //
-//	ctx = querycache.WithTTL(ctx, 30*time.Second)         // per call
-//	querycache.Rule{Name: "ListPublishedContent"}         // per sqlc name or fingerprint
-//	SELECT /* pgxperf:cache ttl=1m */ status, count(*) …  // per statement
+//	ctx = querycache.WithTTL(ctx, 30*time.Second)                    // per call
+//	rule := querycache.Rule{Name: "ListPublishedContent"}            // per sqlc name or fingerprint (Config.Rules)
+//	rows, err := pool.Query(ctx, "SELECT /* pgxperf:cache ttl=1m */ status, count(*) FROM content GROUP BY 1") // per statement
 //
 // and only when the cache can prove it safe (default deny). It refuses, with
 // the reason counted per statement (Stats, and the Pool's report):

@@ -15,8 +15,12 @@
 //		return err
 //	}
 //	defer c.Close()
-//	repo, err := rediscache.GetOrLoad(ctx, c, "gh:repo:"+name, 15*time.Minute,
-//		func(ctx context.Context) (Repo, error) { return gh.Repo(ctx, name) })
+//	projects, err := rediscache.GetOrLoad(ctx, c, "projects:"+name, 15*time.Minute,
+//		func(ctx context.Context) (int64, error) { // runs on a miss only
+//			var n int64
+//			err := pool.QueryRow(ctx, "SELECT count(*) FROM projects WHERE owner = $1", name).Scan(&n)
+//			return n, err
+//		})
 //
 // The loader runs only on a miss, once per key at a time in a process
 // (concurrent callers share the Redis read and the load). GetMany reads many

@@ -1,26 +1,31 @@
 // Package replica routes read-only statements to streaming replicas and
 // everything else to the primary, without stale reads after a write.
 //
-// pgxperf.Pool routes through a Router when Options.ReplicaURLs is set
-// (Options.Routing holds the settings of Config); the context helpers below
+// pgxperf.Pool routes through a Router when pgxperf.Config.ReplicaURLs is
+// set (its Routing field holds the settings of this package's Config); the
+// context helpers below
 // steer its calls. On its own, over plain pgxpools, a Router watches the
 // replicas' health and lag:
 //
-//	r, err := replica.New(ctx, replica.Config{
-//		Primary:  primary, // *pgxpool.Pool
+//	primary, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	…
+//	eu1, err := pgxpool.New(ctx, os.Getenv("DATABASE_READ_REPLICA_URL"))
+//	…
+//	router, err := replica.New(ctx, replica.Config{
+//		Primary:  primary,
 //		Replicas: []replica.Replica{{Name: "eu-1", Pool: eu1}},
 //	})
 //	if err != nil {
 //		return err
 //	}
-//	defer r.Close() // stops the monitor; the pools stay open
-//	for _, n := range r.Nodes() {
+//	defer router.Close() // stops the monitor; the pools stay open
+//	for _, n := range router.Nodes() {
 //		log.Printf("%s: %s, %d bytes behind", n.Name, n.State, n.LagBytes)
 //	}
 //
 // and a request carries read-your-writes across instances in a Session:
 //
-//	sess, err := replica.ParseToken(req.Header.Get("X-Session")) // "" gives a new one
+//	sess, err := replica.ParseToken(r.Header.Get("X-Session")) // "" gives a new one
 //	if err != nil {
 //		sess = replica.NewSession()
 //	}

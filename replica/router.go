@@ -31,7 +31,7 @@ type Replica struct {
 // round-robin, pool-wide read-your-writes, replicas excluded beyond 16 MiB
 // or 30 s of lag, checked every 1–2 s. New copies it: changing a Config
 // afterwards does not affect the Router. pgxperf.Pool takes the settings
-// as Options.Routing and fills Primary and Replicas itself.
+// as Config.Routing and fills Primary and Replicas itself.
 type Config struct {
 	// Primary is the primary's pool; New fails with ErrNoPrimary when it
 	// is nil. The Router never closes it.

@@ -32,7 +32,7 @@
 #                  defined in one generated glue file per swapped package
 #                  (zz_pgxperf_dropin_glue.go, or ..._test.go when only test
 #                  files of that package were swapped), which calls
-#                    pgxperf.NewWithOptions(ctx, cfg, pgxperf.Options{
+#                    pgxperf.NewFromConfig(ctx, &pgxperf.Config{Pool: cfg,
 #                        ReplicaURLs: []string{<DROPIN_REPLICA_URL>}})
 #                  The replica URL gets the database of the pool being built
 #                  when it names none (a mismatch is an error), so a project
@@ -247,7 +247,7 @@ func pgxperfNewWithConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxperf.Po
 			cfg.ConnConfig.Tracer = multitracer.New(cfg.ConnConfig.Tracer, stats)
 		}
 	}
-	opts := pgxperf.Options{ReplicaURLs: []string{replicaURL}}
+	opts := pgxperf.Config{ReplicaURLs: []string{replicaURL}}
 	switch c := os.Getenv("DROPIN_REPLICA_CONSISTENCY"); c {
 	case "", "pool":
 	case "session": // the negative control: no read-your-writes without a Session
@@ -255,7 +255,8 @@ func pgxperfNewWithConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxperf.Po
 	default:
 		return nil, fmt.Errorf("dropin-proof glue: DROPIN_REPLICA_CONSISTENCY=%q (want pool or session)", c)
 	}
-	p, err := pgxperf.NewWithOptions(ctx, cfg, opts)
+	opts.Pool = cfg
+	p, err := pgxperf.NewFromConfig(ctx, &opts)
 	if err == nil {
 		stats.pool.Store(p)
 		stats.flush()

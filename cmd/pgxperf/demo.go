@@ -49,7 +49,7 @@ func runDemo(ctx context.Context, out io.Writer, adminURL, replicaURL, redisURL 
 	cfg.MaxConns = 4
 	// Slow-query records go to the terminal, as an application's logs would.
 	logger := slog.New(slog.NewTextHandler(&prefixWriter{w: out, prefix: "  log: "}, nil))
-	opts := pgxperf.Options{
+	opts := pgxperf.Config{
 		Logger: logger,
 		Tracer: tracer.Config{SlowThreshold: 100 * time.Millisecond},
 	}
@@ -74,7 +74,8 @@ func runDemo(ctx context.Context, out io.Writer, adminURL, replicaURL, redisURL 
 			fmt.Fprintf(out, "Redis at %s: opted-in reads are cached (in process, then Redis)\n\n", redact(redisURL))
 		}
 	}
-	pool, err := pgxperf.NewWithOptions(ctx, cfg, opts)
+	opts.Pool = cfg
+	pool, err := pgxperf.NewFromConfig(ctx, &opts)
 	if err != nil {
 		return err
 	}
