@@ -43,20 +43,16 @@ func (p *Pool) newCache(cfg *pgxpool.Config) error {
 	if qc.Logger == nil {
 		qc.Logger = p.logger
 	}
-	if qc.Tracer == nil {
-		qc.Tracer = p.tracer // hits in the statistics and in n1detect scopes
-	}
-	if qc.CatalogAcquire == nil {
-		qc.CatalogAcquire = p.catalogAcquire
-	}
-	c, err := querycache.New(qc, cfg)
+	// Hits are recorded by the Pool's tracer (statistics, n1detect scopes);
+	// catalog lookups acquire within Config.AcquireTimeout.
+	c, err := bridge.QueryCacheNew(qc, cfg, p.tracer, p.catalogAcquire)
 	if err != nil {
 		if p.redis != nil {
 			_ = p.redis.Close()
 		}
 		return errors.Join(ErrInvalidConfig, err)
 	}
-	p.cache = c
+	p.cache = c.(*querycache.QueryCache)
 	return nil
 }
 

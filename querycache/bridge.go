@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
+	"github.com/pgxperf/pgxperf/tracer"
 )
 
 // What pgxperf.Pool calls and applications do not: see internal/bridge.
@@ -24,6 +25,13 @@ func init() {
 		return c.(*QueryCache).queryRow(ctx, info, args, load)
 	}
 	bridge.QueryCacheUseCatalog = func(c any, pool *pgxpool.Pool) { c.(*QueryCache).useCatalog(pool) }
+	bridge.QueryCacheNew = func(cfg any, poolConfig *pgxpool.Config, tr any,
+		acquire func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)) (any, error) {
+		c := cfg.(Config)
+		c.tracer, _ = tr.(*tracer.Tracer)
+		c.catalogAcquire = acquire
+		return newForPool(c, poolConfig)
+	}
 	bridge.QueryCacheInvalidator = func(c any) pgx.QueryTracer { return c.(*QueryCache).inval }
 	bridge.QueryCacheForgetConn = func(c any, conn *pgx.Conn) { c.(*QueryCache).inval.ForgetConn(conn) }
 	bridge.QueryCacheSessionConns = func(c any) int { return c.(*QueryCache).sessionConns() }

@@ -149,7 +149,7 @@ func TestCatalogLookupCallerDeadline(t *testing.T) {
 var errPoolTimeout = fmt.Errorf("pool: acquire timeout: %w", context.DeadlineExceeded)
 
 // TestCatalogLookupAcquireTimeout: with CatalogAcquire bounding the wait for
-// a connection (as pgxperf.Pool's Options.AcquireTimeout does), a read whose
+// a connection (as pgxperf.Pool's Config.AcquireTimeout does), a read whose
 // plan needs the catalog while the pool has no free connection fails with
 // the acquire's error after the acquire timeout, once, not after 2 s.
 func TestCatalogLookupAcquireTimeout(t *testing.T) {
@@ -157,7 +157,7 @@ func TestCatalogLookupAcquireTimeout(t *testing.T) {
 	var acquires, timeouts int
 	var mu sync.Mutex
 	qc, pool, _ := catalogBoundCache(t, Config{
-		CatalogAcquire: func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+		catalogAcquire: func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 			actx, cancel := context.WithTimeout(ctx, acquireTimeout)
 			defer cancel()
 			c, err := pool.Acquire(actx)

@@ -171,11 +171,11 @@ type Config struct {
 	// BreakerMaxCooldown caps the cooldown's doubling. Zero means 30 s.
 	BreakerMaxCooldown time.Duration
 
-	// CatalogAcquire, if set, takes a connection of the catalog pool (the
+	// catalogAcquire, if set, takes a connection of the catalog pool (the
 	// primary, which pgxperf.Pool gives the cache) for the cache's catalog
-	// lookups, which the first reads of a statement wait for: make it bound
+	// lookups, which the first reads of a statement wait for: it bounds
 	// the wait as the application's own statements are bounded.
-	// pgxperf.Pool sets it to its acquire with Options.AcquireTimeout. When
+	// pgxperf.Pool sets it to its acquire with Config.AcquireTimeout. When
 	// it fails with a timeout (an error matching context.DeadlineExceeded),
 	// the reads waiting for the lookup fail with its error, as the statement
 	// itself would have. Nil means pool.Acquire.
@@ -184,14 +184,14 @@ type Config struct {
 	// (it then fails with the context's error, as pgx does); the lookups go
 	// on for at most 2 s, so that the next read finds the statement planned.
 	// They run outside the caller's tracer scope (tracer.WithScope(ctx, nil)).
-	CatalogAcquire func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)
+	catalogAcquire func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)
 
-	// Tracer, if set, records every read the cache answers without a round
+	// tracer, if set, records every read the cache answers without a round
 	// trip to the database (tracer.Tracer.ObserveCacheHit): in the
 	// statement's statistics, apart from the database's calls, and in the
 	// caller's n1detect scope, where a loop of cached reads is still an N+1.
 	// pgxperf.Pool sets it to its tracer.
-	Tracer *tracer.Tracer
+	tracer *tracer.Tracer
 
 	// OnError, if set, receives every Redis error and every failed catalog
 	// lookup, with op naming the step ("lookup", "store", "invalidate",
@@ -290,25 +290,25 @@ type QueryCache struct {
 	bg        sync.WaitGroup
 }
 
-// ErrNoClient is returned by New for a Config without a Client.
-var ErrNoClient = errors.New("querycache: Config.Client is nil")
+// errNoClient is returned for a Config without a Client.
+var errNoClient = errors.New("querycache: Config.Client is nil")
 
-// New returns the query cache for the statements of the pool that
+// newForPool returns the query cache for the statements of the pool that
 // poolConfig configures: its host, port, database, user and RuntimeParams
 // become part of every key, so that a result is only served to callers of
-// the same server, database, user and session settings. New does not
+// the same server, database, user and session settings. It does not
 // contact Redis or the database; with cfg.L1.Enabled it starts the pub/sub
-// subscriber. It returns ErrNoClient without cfg.Client, and an error for a
+// subscriber. It returns errNoClient without cfg.Client, and an error for a
 // nil poolConfig or an invalid cfg.
 //
-// A QueryCache serves reads only through a pgxperf.Pool, which calls New
-// itself when its Options.Cache.Client or Options.RedisURL is set, and then
-// installs the cache on the pool it makes: the invalidator on the primary's
-// connections and the catalog lookups on the primary. Get it from
-// Pool.Cache. Close it before closing the Redis client.
-func New(cfg Config, poolConfig *pgxpool.Config) (*QueryCache, error) {
+// A QueryCache serves reads only through a pgxperf.Pool, which makes it
+// (internal/bridge.QueryCacheNew) when its Config.Cache.Client or
+// Config.RedisURL is set, and then installs the cache on the pool it makes:
+// the invalidator on the primary's connections and the catalog lookups on
+// the primary. Get it from Pool.Cache.
+func newForPool(cfg Config, poolConfig *pgxpool.Config) (*QueryCache, error) {
 	if cfg.Client == nil {
-		return nil, ErrNoClient
+		return nil, errNoClient
 	}
 	if poolConfig == nil || poolConfig.ConnConfig == nil {
 		return nil, errors.New("querycache: New needs the pool's config")
@@ -322,7 +322,7 @@ func New(cfg Config, poolConfig *pgxpool.Config) (*QueryCache, error) {
 // sets it.
 func newQueryCache(cfg Config, session sessionInfo, catalogPool *pgxpool.Pool) (*QueryCache, error) {
 	if cfg.Client == nil {
-		return nil, ErrNoClient
+		return nil, errNoClient
 	}
 	if cfg.JitterFraction >= 1 || cfg.EarlyRefresh >= 1 {
 		return nil, errors.New("querycache: Config.JitterFraction and EarlyRefresh must be below 1")
@@ -343,7 +343,7 @@ func newQueryCache(cfg Config, session sessionInfo, catalogPool *pgxpool.Pool) (
 		early:        cfg.EarlyRefresh,
 		onError:      cfg.OnError,
 		logger:       cfg.Logger,
-		tracer:       cfg.Tracer,
+		tracer:       cfg.tracer,
 		session:      session,
 		breaker:      newBreaker(cfg),
 		rules:        make(map[string]time.Duration, len(cfg.Rules)),
@@ -405,7 +405,7 @@ func newQueryCache(cfg Config, session sessionInfo, catalogPool *pgxpool.Pool) (
 		c.runtimeParams[strings.ToLower(k)] = struct{}{}
 	}
 	c.catalog = newCatalog(catalogPool, cfg.ImmutableFunctions, c.reportErr)
-	c.catalog.acquire = cfg.CatalogAcquire
+	c.catalog.acquire = cfg.catalogAcquire
 	c.plans.init()
 	c.stats.init()
 	c.inval = newInvalidator(c)

@@ -126,7 +126,7 @@ type funcVerdict struct {
 
 type catalog struct {
 	pool      atomic.Pointer[pgxpool.Pool]
-	acquire   func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) // Config.CatalogAcquire
+	acquire   func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) // Config.catalogAcquire
 	report    func(ctx context.Context, op string, err error)
 	immutable map[string]bool // from the config, names folded as SQL folds them (see foldName)
 
@@ -245,7 +245,7 @@ func (e *acquireError) Unwrap() error { return e.err }
 // catalogLookupTimeout, and outside any scope of the tracer (an n1detect
 // scope must not see the cache's own statements). The lookups of a plan run
 // with the caller's values but not its cancellation (see QueryCache.plan),
-// and take their connection with CatalogAcquire.
+// and take their connection with catalogAcquire.
 func lookupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if scope.From(ctx) != nil {
 		ctx = scope.With(ctx, nil)
@@ -254,7 +254,7 @@ func lookupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // conn takes a connection of the catalog pool for one lookup, with
-// CatalogAcquire when it is set. Release it after use.
+// catalogAcquire when it is set. Release it after use.
 func (c *catalog) conn(ctx context.Context) (*pgxpool.Conn, error) {
 	pool := c.pool.Load()
 	if pool == nil {
@@ -285,7 +285,7 @@ func (e *lookupError) Unwrap() error { return e.err }
 
 // lookupFailed reports a failed lookup (lctx is its context) and wraps its
 // error for the read. The read fails with the error when no connection
-// could be taken within the pool's acquire timeout (CatalogAcquire failed
+// could be taken within the pool's acquire timeout (catalogAcquire failed
 // with a deadline before the lookup's own): running the statement would
 // wait as long again, and fail the same way. Otherwise it goes on
 // uncached.

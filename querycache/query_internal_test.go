@@ -218,7 +218,7 @@ func TestTTLFor(t *testing.T) {
 	_, err = newQueryCache(Config{Client: c.client, Rules: []Rule{{TTL: time.Second}}}, sessionInfo{}, nil)
 	require.Error(t, err)
 	_, err = newQueryCache(Config{}, sessionInfo{}, nil)
-	require.ErrorIs(t, err, ErrNoClient)
+	require.ErrorIs(t, err, errNoClient)
 }
 
 func TestWithSettingsKeepsEarlierOnes(t *testing.T) {

@@ -14,6 +14,15 @@ import (
 // imports this package; a nil *QueryCache is not allowed. load runs the
 // statement on the database (the primary) for the cache.
 var (
+	// QueryCacheNew makes the query cache of a pgxperf.Pool: cfg is a
+	// querycache.Config (with a Client), poolConfig the primary's pool
+	// config (its session settings go into every key), tr the Pool's
+	// *tracer.Tracer or nil (cache hits are recorded there), and acquire,
+	// if not nil, takes the connections of the cache's catalog lookups.
+	// It returns a *querycache.QueryCache.
+	QueryCacheNew func(cfg any, poolConfig *pgxpool.Config, tr any,
+		acquire func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)) (any, error)
+
 	// QueryCacheWants reports, cheaply, whether a statement run with ctx is
 	// opted into c (it may still be refused as not cacheable), so that the
 	// caller builds no loader for calls the cache will not handle.
