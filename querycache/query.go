@@ -436,7 +436,7 @@ func (c *QueryCache) Close() error {
 // pg_proc, pg_policy): the primary. A cache made with a nil pool (because the
 // pool is created after the cache, with the cache's invalidator installed)
 // caches nothing until it has one. Connections are taken with
-// Config.CatalogAcquire when it is set.
+// Config.catalogAcquire when it is set.
 func (c *QueryCache) useCatalog(pool *pgxpool.Pool) {
 	c.catalog.pool.Store(pool)
 	c.catalog.loadUserFuncs(true)
