@@ -31,7 +31,7 @@ help:
 	@echo 'make env       bash scripts/testenv.sh: Postgres primary :5432, replica :5433, Redis :6379'
 	@echo 'make env-down  stop the test replica (the shared primary and Redis keep running)'
 
-test: env
+test: env lint
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...   # pgxperf must build without a C compiler (no parser then)
 	CGO_ENABLED=0 $(GO) test -count=1 -run 'TestWithoutCgo' ./pgxperf/

@@ -191,8 +191,7 @@ func isIDOf(a string, f Finding) bool {
 }
 
 func parseHex(s string) uint64 {
-	var v uint64
-	fmt.Sscanf(s, "%x", &v)
+	v, _ := strconv.ParseUint(s, 16, 64) // 0 for what is not hex
 	return v
 }
 

@@ -268,7 +268,8 @@ func TestHooksAreChained(t *testing.T) {
 func TestDeprecatedBeforeAcquireStillRuns(t *testing.T) {
 	var before atomic.Int64
 	p := newPool(t, pgxperf.Config{}, func(cfg *pgxpool.Config) {
-		cfg.BeforeAcquire = func(context.Context, *pgx.Conn) bool { before.Add(1); return true } //nolint:staticcheck
+		//lint:ignore SA1019 the deprecated hook is what this test is about
+		cfg.BeforeAcquire = func(context.Context, *pgx.Conn) bool { before.Add(1); return true } //nolint:staticcheck // SA1019: likewise
 	})
 	_, err := p.Exec(testCtx(t), "SELECT 1")
 	require.NoError(t, err)

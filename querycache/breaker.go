@@ -7,12 +7,12 @@ import "github.com/pgxperf/pgxperf/internal/breaker"
 type BreakerState int32
 
 const (
-	// BreakerClosed: Redis is called normally.
+	// BreakerClosed means Redis is called normally.
 	BreakerClosed = BreakerState(breaker.Closed)
-	// BreakerOpen: Redis is not called at all until the cooldown ends;
+	// BreakerOpen means Redis is not called at all until the cooldown ends;
 	// reads go to the database.
 	BreakerOpen = BreakerState(breaker.Open)
-	// BreakerHalfOpen: one probe call goes to Redis; everything else still
+	// BreakerHalfOpen means one probe call goes to Redis; everything else still
 	// skips it. The probe's outcome closes or reopens the breaker.
 	BreakerHalfOpen = BreakerState(breaker.HalfOpen)
 )

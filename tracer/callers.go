@@ -56,9 +56,9 @@ const stackwalkEnv = "PGXPERF_STACKWALK"
 
 func init() {
 	fpUnwind = fpEnabled(fpAvailable, os.Getenv(stackwalkEnv))
-	//lint:ignore SA4000 two calls on purpose: the first learns, the second walks
-	if fpUnwind && !(fpCheck(3) && fpCheck(3)) {
-		fpUnwind = false
+	if fpUnwind {
+		learned := fpCheck(3)            // the first call learns the frame layout
+		fpUnwind = learned && fpCheck(3) // the second walks with it
 	}
 }
 

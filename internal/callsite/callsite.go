@@ -32,7 +32,7 @@ var libraryPrefixes = []string{
 // WaitGroup.Go, net/http's handlers …) are never the call site.
 var goroot = func() string {
 	//lint:ignore SA1019 the best hint there is; empty is fine
-	r := runtime.GOROOT()
+	r := runtime.GOROOT() //nolint:staticcheck // SA1019: the best hint there is; empty is fine
 	if r == "" {
 		return ""
 	}
