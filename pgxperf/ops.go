@@ -19,18 +19,19 @@ import (
 // execOp runs Exec: the connection is released before run returns.
 type execOp struct {
 	call
-	p   *Pool
-	tag pgconn.CommandTag
-	err error
+	p    *Pool
+	tag  pgconn.CommandTag
+	err  error
+	sent bool // the statement reached a connection: it may have written
 }
 
 func (o *execOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
-		o.err = err
-		return err
+		return err // nothing was sent: nothing was written
 	}
 	defer l.release()
+	o.sent = true
 	if o.multi() {
 		o.tag, o.err = execMulti(ctx, l.c, o.sql)
 	} else {
@@ -43,7 +44,7 @@ func (o *execOp) Finally(f func()) { f() }
 
 func (o *execOp) Committed(f func()) {
 	// A text of several statements may have committed some before one failed.
-	if mayHaveWritten(o.err) || o.multi() {
+	if o.sent && (mayHaveWritten(o.err) || o.multi()) {
 		f()
 	}
 }
@@ -166,15 +167,16 @@ type copyOp struct {
 	src     pgx.CopyFromSource
 	n       int64
 	err     error
+	sent    bool // the COPY reached a connection: it may have written
 }
 
 func (o *copyOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
-		o.err = err
-		return err
+		return err // nothing was sent: nothing was written
 	}
 	defer l.release()
+	o.sent = true
 	o.n, o.err = l.c.CopyFrom(ctx, o.table, o.columns, o.src)
 	return o.err
 }
@@ -182,7 +184,7 @@ func (o *copyOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
 func (o *copyOp) Finally(f func()) { f() }
 
 func (o *copyOp) Committed(f func()) {
-	if mayHaveWritten(o.err) {
+	if o.sent && mayHaveWritten(o.err) {
 		f()
 	}
 }

@@ -349,10 +349,14 @@ func (c *QueryCache) fill(ctx context.Context, st *fpCounters, key string, pl *p
 		f.err, finished = err, true
 		return served{ok: true, res: res, tail: rows}
 	case err != nil:
-		// The query failed while its rows were read: the caller sees the
-		// error where pgx puts it, in Rows.Err (and QueryRow's Scan).
+		// The query failed while its rows were read: the caller gets the
+		// rows read before the error, then the error where pgx puts it, in
+		// Rows.Err (and QueryRow's Scan, after filling the first row).
 		f.err, finished = err, true
-		return served{ok: true, rows: pgxrows.Fail(err)}
+		if res == nil {
+			return served{ok: true, rows: pgxrows.Fail(err)}
+		}
+		return served{ok: true, res: res, tail: pgxrows.Fail(err)}
 	}
 	// The followers have the result before it is stored: they never wait
 	// for Redis on the leader's account.

@@ -129,6 +129,13 @@ func retryable(ctx context.Context, err error) (retry, down bool) {
 	return pgerr.Retry(err)
 }
 
+// retryableErr is retryable without the context: whether err, seen while
+// reading a replica's result, is worth running the read again elsewhere.
+func retryableErr(err error) bool {
+	retry, _ := pgerr.Retry(err)
+	return retry
+}
+
 // replicaPool returns the pool of the node AcquireReplica should use.
 func (r *Router) replicaPool(ctx context.Context) *pgxpool.Pool {
 	return r.routeTx(PreferReplica(ctx), true).pool
@@ -151,7 +158,12 @@ func readAhead(rows pgx.Rows, m *pgtype.Map) (pgx.Rows, error) {
 		return res.Replay(m), nil
 	case errors.Is(err, rowcodec.ErrTooLarge):
 		return res.ReplayThen(m, rows), nil
+	case res != nil && !retryableErr(err):
+		// The statement's own error (a division by zero at row 2): the
+		// application gets the rows read before it, then the error, as pgx
+		// delivers them; no other node would answer differently.
+		return res.ReplayThenFail(m, err), nil
 	default:
-		return nil, err
+		return nil, err // before any row, or worth a retry elsewhere
 	}
 }

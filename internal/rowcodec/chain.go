@@ -4,12 +4,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgxperf/pgxperf/internal/pgxrows"
 )
 
 // chainRows reads a replayed head, then the live rest of the same result.
 type chainRows struct {
 	head, tail pgx.Rows
 	onTail     bool
+	closed     bool // Close was called
 }
 
 // ReplayThen returns a pgx.Rows that replays r (decoded with typeMap, as in
@@ -17,6 +20,13 @@ type chainRows struct {
 // Capture stopped with ErrTooLarge. Closing it closes tail.
 func (r *Result) ReplayThen(typeMap *pgtype.Map, tail pgx.Rows) pgx.Rows {
 	return Then(r.Replay(typeMap), tail)
+}
+
+// ReplayThenFail returns a pgx.Rows that replays r, the rows a failed query
+// delivered before its error (see Capture), and then reports err in Err, as
+// the live rows did.
+func (r *Result) ReplayThenFail(typeMap *pgtype.Map, err error) pgx.Rows {
+	return Then(r.Replay(typeMap), pgxrows.Fail(err))
 }
 
 // Then returns a pgx.Rows that reads head, a replay, and then tail, the live
@@ -47,15 +57,40 @@ func (c *chainRows) Next() bool {
 	return c.tail.Next()
 }
 
-func (c *chainRows) Close()                                       { c.head.Close(); c.tail.Close() }
-func (c *chainRows) Err() error                                   { return c.cur().Err() }
-func (c *chainRows) CommandTag() pgconn.CommandTag                { return c.tail.CommandTag() }
-func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription { return c.tail.FieldDescriptions() }
-func (c *chainRows) Scan(dest ...any) error                       { return c.cur().Scan(dest...) }
-func (c *chainRows) Values() ([]any, error)                       { return c.cur().Values() }
-func (c *chainRows) RawValues() [][]byte                          { return c.cur().RawValues() }
-func (c *chainRows) Conn() *pgx.Conn                              { return c.tail.Conn() }
-func (c *chainRows) TypeMap() *pgtype.Map                         { return c.tail.TypeMap() }
+// Close closes both; as pgx's Close reads the rest of a result, Err then
+// reports the tail's error too (QueryRow's Scan closes after the first row
+// and returns Err).
+func (c *chainRows) Close() {
+	c.head.Close()
+	c.tail.Close()
+	c.closed = true
+}
+
+func (c *chainRows) Err() error {
+	if err := c.head.Err(); err != nil {
+		return err
+	}
+	if c.onTail || c.closed {
+		return c.tail.Err()
+	}
+	return nil
+}
+
+func (c *chainRows) CommandTag() pgconn.CommandTag { return c.tail.CommandTag() }
+
+// FieldDescriptions are the replay's (a copy), which hold after the rows
+// are closed, as pgx's do; the tail's when the replay has none.
+func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription {
+	if fds := c.head.FieldDescriptions(); len(fds) > 0 {
+		return fds
+	}
+	return c.tail.FieldDescriptions()
+}
+func (c *chainRows) Scan(dest ...any) error { return c.cur().Scan(dest...) }
+func (c *chainRows) Values() ([]any, error) { return c.cur().Values() }
+func (c *chainRows) RawValues() [][]byte    { return c.cur().RawValues() }
+func (c *chainRows) Conn() *pgx.Conn        { return c.tail.Conn() }
+func (c *chainRows) TypeMap() *pgtype.Map   { return c.tail.TypeMap() }
 
 var (
 	_ pgx.Rows = (*chainRows)(nil)

@@ -85,8 +85,12 @@ const captureChunk = 8 << 10
 //     serve the query by replaying the partial Result and then reading on from
 //     rows (see the design note below), or Close rows and run the query again.
 //     Either way the caller must Close rows.
-//   - Any other error: the query failed (rows.Err()), and rows is closed. The
-//     Result is nil and nothing may be cached.
+//   - Any other error: the query failed (rows.Err()), and rows is closed.
+//     Nothing may be cached. The Result holds what was read before the
+//     error (its fields and rows; possibly none), so that a caller can
+//     still hand the application those rows and then the error, as pgx
+//     does; it is nil when the rows reported the error before Capture read
+//     anything.
 //
 // Capture copies every value, because pgx reuses RawValues' memory on the next
 // call to Next. It does not call Scan or Values, so no value is decoded.
@@ -155,7 +159,7 @@ func Capture(rows pgx.Rows, maxBytes int) (*Result, error) {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return res, err // what was read before the error
 	}
 	res.CommandTag = rows.CommandTag().String()
 	return res, nil

@@ -558,11 +558,23 @@ func TestCaptureTooLarge(t *testing.T) {
 		require.Equal(t, full.Rows[i], row)
 	}
 
-	// A failed query is an error, not ErrTooLarge, and captures nothing.
+	// A failed query is an error, not ErrTooLarge, and the Result holds
+	// the rows read before it (ids 1 and 2), which replay then fail as
+	// pgx's rows did.
 	rows, _ = conn.Query(ctx, "SELECT 1/(id - 3) FROM users ORDER BY id LIMIT 5")
 	res, err := rowcodec.Capture(rows, 0)
-	require.Nil(t, res)
+	require.NotNil(t, res)
+	require.Len(t, res.Rows, 2)
 	require.Error(t, err)
+	replay := res.ReplayThenFail(conn.TypeMap(), err)
+	var got []int32
+	for replay.Next() {
+		var v int32
+		require.NoError(t, replay.Scan(&v))
+		got = append(got, v)
+	}
+	require.Equal(t, []int32{-0, -1}, got)
+	require.ErrorIs(t, replay.Err(), err)
 	require.NotErrorIs(t, err, rowcodec.ErrTooLarge)
 	var pgErr *pgconn.PgError
 	require.True(t, errors.As(err, &pgErr))
