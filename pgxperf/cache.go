@@ -105,9 +105,9 @@ func (p *Pool) Cache() *querycache.QueryCache { return p.cache }
 // (timeout, route, acquire, execute) on the primary: a stored result must
 // reflect every write committed before its lookup began, which only the
 // primary guarantees.
-func (p *Pool) cacheLoad(c *call) func(ctx context.Context) (pgx.Rows, error) {
+func (p *Pool) cacheLoad(c call) func(ctx context.Context) (pgx.Rows, error) {
 	return func(ctx context.Context) (pgx.Rows, error) {
-		lc := *c
+		lc := c
 		lc.ctx = ctx
 		if p.router != nil {
 			lc.ctx = replica.ForcePrimary(ctx)
@@ -122,7 +122,7 @@ func (p *Pool) cachedQuery(c *call) (rows pgx.Rows, served bool, err error) {
 	if !bridge.QueryCacheWants(p.cache, c.ctx, c.analysis()) {
 		return nil, false, nil
 	}
-	return bridge.QueryCacheQuery(p.cache, c.ctx, c.info, c.args, p.cacheLoad(c))
+	return bridge.QueryCacheQuery(p.cache, c.ctx, c.info, c.args, p.cacheLoad(*c)) // the loader keeps a copy: c stays on the caller's stack
 }
 
 // cachedQueryRow is the cache step of QueryRow.
@@ -130,5 +130,5 @@ func (p *Pool) cachedQueryRow(c *call) (pgx.Row, bool) {
 	if !bridge.QueryCacheWants(p.cache, c.ctx, c.analysis()) {
 		return nil, false
 	}
-	return bridge.QueryCacheQueryRow(p.cache, c.ctx, c.info, c.args, p.cacheLoad(c))
+	return bridge.QueryCacheQueryRow(p.cache, c.ctx, c.info, c.args, p.cacheLoad(*c)) // the loader keeps a copy: c stays on the caller's stack
 }

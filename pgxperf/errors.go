@@ -45,6 +45,8 @@ type EnvError struct {
 	Err   error  // what is wrong with it
 }
 
+// Error names the variable, its value (a password redacted) and what is
+// wrong with it.
 func (e *EnvError) Error() string {
 	if e.Value == "" {
 		return fmt.Sprintf("pgxperf: environment variable %s: %v", e.Var, e.Err)

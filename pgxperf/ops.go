@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgxperf/pgxperf/internal/bridge"
 	"github.com/pgxperf/pgxperf/internal/multirows"
+	"github.com/pgxperf/pgxperf/internal/pgxrows"
 )
 
 // The ops below are the acquire and execute steps of each kind of call
@@ -26,6 +27,7 @@ type execOp struct {
 }
 
 func (o *execOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+	o.sent, o.err = false, nil // a run on another node starts afresh
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		return err // nothing was sent: nothing was written
@@ -54,8 +56,7 @@ func (o *execOp) Committed(f func()) {
 type queryOp struct {
 	call
 	p    *Pool
-	rows leaseRows // valid once run succeeded (ok)
-	ok   bool
+	rows *leaseRows // nil until Run succeeded
 }
 
 func (o *queryOp) Run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) error {
@@ -74,13 +75,12 @@ func (o *queryOp) Run(ctx context.Context, pool *pgxpool.Pool, onReplica bool) e
 			return err
 		}
 	}
-	o.rows = leaseRows{Rows: rows, lease: l}
-	o.ok = true
+	o.rows = &leaseRows{Rows: rows, lease: l}
 	return nil
 }
 
 func (o *queryOp) Finally(f func()) {
-	if !o.ok {
+	if o.rows == nil {
 		f()
 		return
 	}
@@ -88,8 +88,43 @@ func (o *queryOp) Finally(f func()) {
 }
 
 func (o *queryOp) Committed(f func()) {
-	if o.ok {
+	if o.rows != nil {
 		o.rows.committed = f
+	}
+}
+
+// scanOp runs a QueryRow read on a replica when the application calls Scan
+// (routedRow): the first row is scanned straight from the connection, and
+// a read that fails before it is scanned is run again on the next node.
+type scanOp struct {
+	call
+	p    *Pool
+	dest []any
+	err  error
+	sent bool
+}
+
+func (o *scanOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+	o.sent, o.err = false, nil
+	l, err := o.p.take(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	o.sent = true
+	rows, err := l.c.Query(ctx, o.sql, o.args...)
+	if err == nil {
+		err = pgxrows.ScanFirst(rows, o.dest...)
+	}
+	o.err = err
+	return err
+}
+
+func (o *scanOp) Finally(f func()) { f() }
+
+func (o *scanOp) Committed(f func()) {
+	if o.sent && mayHaveWritten(o.err) {
+		f()
 	}
 }
 
@@ -120,7 +155,7 @@ func (o *batchOp) Finally(f func()) {
 
 func (o *batchOp) Committed(f func()) {
 	if o.results != nil {
-		o.results.onDone(f)
+		o.results.onCommitted(f)
 	}
 }
 
@@ -155,7 +190,7 @@ func (o *txOp) Finally(f func()) {
 
 func (o *txOp) Committed(f func()) {
 	if o.tx != nil {
-		o.tx.onCommit = f
+		o.tx.onCommit = append(o.tx.onCommit, f)
 	}
 }
 
@@ -171,6 +206,7 @@ type copyOp struct {
 }
 
 func (o *copyOp) Run(ctx context.Context, pool *pgxpool.Pool, _ bool) error {
+	o.sent, o.err = false, nil
 	l, err := o.p.take(ctx, pool)
 	if err != nil {
 		return err // nothing was sent: nothing was written
@@ -192,6 +228,7 @@ func (o *copyOp) Committed(f func()) {
 var (
 	_ bridge.Op = (*execOp)(nil)
 	_ bridge.Op = (*queryOp)(nil)
+	_ bridge.Op = (*scanOp)(nil)
 	_ bridge.Op = (*batchOp)(nil)
 	_ bridge.Op = (*txOp)(nil)
 	_ bridge.Op = (*copyOp)(nil)

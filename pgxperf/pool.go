@@ -82,7 +82,7 @@ func NewWithConfig(ctx context.Context, config *pgxpool.Config) (*Pool, error) {
 }
 
 // NewFromConfig creates a Pool with pgxperf's own settings (see Config and
-// ConfigFromEnv). cfg is copied, not modified. Any configuration error
+// ConfigFromEnv). opts is copied, not modified. Any configuration error
 // matches ErrInvalidConfig.
 func NewFromConfig(ctx context.Context, opts *Config) (*Pool, error) {
 	if opts == nil || opts.Pool == nil {
@@ -292,11 +292,17 @@ func (p *Pool) Ping(ctx context.Context) error {
 // Exec executes sql with arguments, like pgxpool.Pool.Exec. With replicas,
 // a statement proven read-only may run on one.
 func (p *Pool) Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error) {
-	o := &execOp{call: newCall(ctx, sql, arguments), p: p}
+	o := execOp{call: newCall(ctx, sql, arguments), p: p}
 	p.withTimeout(&o.call)
 	defer o.endTimeout()
-	err := p.runStmt(&o.call, o)
-	return o.tag, err
+	if p.router == nil {
+		// The route step is a no-op: the op stays on the stack.
+		err := o.Run(o.ctx, p.primary, false)
+		return o.tag, err
+	}
+	ro := o // handed to package replica: on the heap
+	err := p.runStmt(&ro.call, &ro)
+	return ro.tag, err
 }
 
 // Query runs a query that returns rows, like pgxpool.Pool.Query. Close the
@@ -314,14 +320,23 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 
 // query is Query's chain after the cache step.
 func (p *Pool) query(c call) (pgx.Rows, error) {
-	o := &queryOp{call: c, p: p}
+	o := queryOp{call: c, p: p}
 	p.withTimeout(&o.call)
-	if err := p.runStmt(&o.call, o); err != nil {
+	var err error
+	if p.router == nil {
+		// The route step is a no-op: the op stays on the stack.
+		err = o.Run(o.ctx, p.primary, false)
+	} else {
+		ro := o // handed to package replica: on the heap
+		err = p.runStmt(&ro.call, &ro)
+		o.rows = ro.rows
+	}
+	if err != nil {
 		o.endTimeout()
 		return pgxrows.Fail(err), err
 	}
 	o.rows.cancel = o.cancel
-	return &o.rows, nil
+	return o.rows, nil
 }
 
 // QueryRow runs a query that returns at most one row, like pgxpool.Pool.QueryRow.
@@ -332,11 +347,35 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 			return row
 		}
 	}
+	if p.router != nil && c.analysis().ReadOnly {
+		// A read with replicas runs when Scan is called, scanning the first
+		// row straight from the connection, retried on the next node when
+		// it fails before that (routedRow). (A write runs now, as pgxpool's.)
+		return p.routedRow(c)
+	}
 	rows, err := p.query(c)
 	if err != nil {
 		return pgxrows.Fail(err)
 	}
 	return pgxrows.Row{Rows: rows}
+}
+
+// routedRow is QueryRow's result for a read with replicas: the timeout
+// step's deadline starts now, the rest of the chain runs at Scan.
+type routedRow struct {
+	p *Pool
+	c call
+}
+
+func (p *Pool) routedRow(c call) *routedRow {
+	p.withTimeout(&c)
+	return &routedRow{p: p, c: c}
+}
+
+func (r *routedRow) Scan(dest ...any) error {
+	defer r.c.endTimeout()
+	o := &scanOp{call: r.c, p: r.p, dest: dest}
+	return r.p.runStmt(&o.call, o)
 }
 
 // SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
@@ -360,7 +399,8 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 
 // BeginTx starts a transaction with options, like pgxpool.Pool.BeginTx. The
 // whole transaction runs on one connection: the primary's, or with replicas
-// a replica's for a read-only transaction (see replica.Router.RouteTx).
+// a replica's for a read-only transaction when replica.Config's
+// ReadOnlyTransactions or the context's replica.PreferReplica allows it.
 func (p *Pool) BeginTx(ctx context.Context, txOptions pgx.TxOptions) (pgx.Tx, error) {
 	o := &txOp{p: p, opts: txOptions}
 	c := newCall(ctx, "", nil)

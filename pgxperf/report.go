@@ -34,6 +34,7 @@ type Report struct {
 	Statements []tracer.StatementStats
 	// Pool is the primary pool's own figures (pgxpool's Stat): connections
 	// in use, acquires and their waits, connections made and destroyed.
+	// Pool.Report always sets it; a Report made otherwise may leave it nil.
 	Pool *pgxpool.Stat
 	// Nodes are the primary's and each replica's routing figures (state,
 	// lag, statements routed, retries, errors); empty without replicas.
@@ -62,6 +63,10 @@ func (p *Pool) Report() Report {
 		snap := p.tracer.Snapshot()
 		r.Since, r.Statements = snap.Since, snap.Statements
 		r.Findings, _ = bridge.N1detectFindings(p.tracer).([]n1detect.Finding)
+		for i := range r.Findings { // the Report's own: changing it changes nothing else
+			f := &r.Findings[i]
+			f.ExampleArgs, f.Stack, f.Also = slices.Clone(f.ExampleArgs), slices.Clone(f.Stack), slices.Clone(f.Also)
+		}
 		r.SlowThreshold = bridge.TracerSlowThreshold(p.tracer)
 	}
 	return r
@@ -88,9 +93,11 @@ func (r Report) slowStatements() []tracer.StatementStats {
 func (r Report) WriteText(w io.Writer, top int) error {
 	ew := &errWriter{w: w}
 	ew.printf("pgxperf report: %d statement fingerprints, %s of data\n", len(r.Statements), r.Taken.Sub(r.Since).Round(time.Millisecond))
-	ew.printf("primary pool: %d/%d connections in use, %d acquires (%d waited, %v waiting), %d connects\n\n",
-		r.Pool.AcquiredConns(), r.Pool.MaxConns(), r.Pool.AcquireCount(), r.Pool.EmptyAcquireCount(),
-		r.Pool.EmptyAcquireWaitTime().Round(time.Microsecond), r.Pool.NewConnsCount())
+	if r.Pool != nil {
+		ew.printf("primary pool: %d/%d connections in use, %d acquires (%d waited, %v waiting), %d connects\n\n",
+			r.Pool.AcquiredConns(), r.Pool.MaxConns(), r.Pool.AcquireCount(), r.Pool.EmptyAcquireCount(),
+			r.Pool.EmptyAcquireWaitTime().Round(time.Microsecond), r.Pool.NewConnsCount())
+	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "total\tcalls\tmean\tp50\tp95\tp99\tmax\trows\terrors\tcached\tcache mean\t  fingerprint       statement")
 	stmts := r.Statements

@@ -220,3 +220,45 @@ func TestReadYourWritesHiddenWrites(t *testing.T) {
 	waitReplicaServes(t, ctx, p)
 	require.False(t, inRecovery(t, ctx, p, "SELECT f() > 0 AND pg_is_in_recovery()"), "f is VOLATILE now: primary")
 }
+
+// A statement the parser proves read-only may still write through user
+// code (here a user function shadowing the built-in log): the router sends
+// it to the primary, and a Session records it as a write, whichever method
+// ran it, so that the session's later reads (on any instance) see it.
+func TestSessionRecordsHiddenWrites(t *testing.T) {
+	p := newReplicatedPool(t, pgxperf.Config{Routing: replica.Config{SessionConsistency: true}})
+	ctx := testCtx(t)
+	_, err := p.Exec(ctx, `CREATE TABLE applog (m text);
+		CREATE FUNCTION log(m text) RETURNS int LANGUAGE sql AS 'INSERT INTO applog VALUES (m) RETURNING 1'`)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"Exec", func(ctx context.Context) error { _, err := p.Exec(ctx, "SELECT log('exec')"); return err }},
+		{"QueryRow", func(ctx context.Context) error { var one int; return p.QueryRow(ctx, "SELECT log('row')").Scan(&one) }},
+		{"Query", func(ctx context.Context) error {
+			rows, err := p.Query(ctx, "SELECT log('query')")
+			if err != nil {
+				return err
+			}
+			rows.Close()
+			return rows.Err()
+		}},
+		{"SendBatch", func(ctx context.Context) error {
+			b := &pgx.Batch{}
+			b.Queue("SELECT log('batch')")
+			return p.SendBatch(ctx, b).Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sess := replica.NewSession()
+			before := sess.Token()
+			require.NoError(t, tc.run(replica.WithSession(ctx, sess)))
+			require.NotEqual(t, before, sess.Token(), "the session records the write hidden behind a built-in name")
+		})
+	}
+	var n int
+	require.NoError(t, p.QueryRow(replica.ForcePrimary(ctx), "SELECT count(*) FROM applog").Scan(&n))
+	require.Equal(t, 4, n)
+}

@@ -84,6 +84,17 @@ func (b *leaseBatch) onDone(f func()) {
 	b.dones = append(b.dones, f)
 }
 
+// onCommitted arranges for f to run when what the batch wrote is committed,
+// or may be: when the batch is closed (its implicit transaction ended), or
+// when the transaction it began commits.
+func (b *leaseBatch) onCommitted(f func()) {
+	if b.tx != nil {
+		b.tx.onCommit = append(b.tx.onCommit, f)
+		return
+	}
+	b.dones = append(b.dones, f)
+}
+
 // Tx returns the transaction the batch began, or nil.
 func (b *leaseBatch) Tx() pgx.Tx {
 	if b.tx == nil {
@@ -180,7 +191,7 @@ type releaseTx struct {
 	lease    *lease
 	ended    func()   // may be nil
 	atEnd    []func() // a batch's: its transaction holds what the batch took
-	onCommit func()   // may be nil
+	onCommit []func()
 	once     sync.Once
 }
 
@@ -197,8 +208,10 @@ func (t *releaseTx) end(committed bool) {
 		for _, f := range t.atEnd {
 			f()
 		}
-		if committed && t.onCommit != nil {
-			t.onCommit()
+		if committed {
+			for _, f := range t.onCommit {
+				f()
+			}
 		}
 	})
 }

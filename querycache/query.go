@@ -183,7 +183,7 @@ type Config struct {
 	// Either way a read waits for the catalog only while its context lasts
 	// (it then fails with the context's error, as pgx does); the lookups go
 	// on for at most 2 s, so that the next read finds the statement planned.
-	// They run outside the caller's tracer scope (tracer.WithScope(ctx, nil)).
+	// They run outside the caller's n1detect scope.
 	catalogAcquire func(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error)
 
 	// tracer, if set, records every read the cache answers without a round

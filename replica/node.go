@@ -40,7 +40,7 @@ func (s State) String() string {
 
 // node is one server: the primary or a replica, with its pool and the
 // figures the router and monitor keep about it. Its methods are safe for
-// concurrent use; it implements bridge.ReplicaNode for package pgxperf.
+// concurrent use.
 type node struct {
 	name    string
 	pool    *pgxpool.Pool
@@ -70,13 +70,6 @@ func (n *node) IsPrimary() bool { return n.primary }
 
 // State returns the node's health as last checked.
 func (n *node) State() State { return State(n.state.Load()) }
-
-// Acquired marks one more call in flight on the node (least-in-flight
-// balancing); call the returned function when it ends.
-func (n *node) Acquired() func() {
-	n.inFlight.Add(1)
-	return n.Released
-}
 
 // Begin marks one more call in flight on the node; Released ends it.
 func (n *node) Begin() { n.inFlight.Add(1) }

@@ -27,8 +27,15 @@ import (
 // (readAhead) so that a failure before its first row is still retried.
 
 // runStmt runs a statement (Exec, Query, QueryRow) analyzed as info.
+//
+// Only a statement the router knows to be a read (proven read-only and
+// vetted against the catalog: isRead) counts as one. A statement the parser
+// calls read-only may still run user code that writes (a user operator, a
+// shadowed built-in): on the primary it is a write for the session and for
+// the primary's health, as the write watch counts it for the pool.
 func (r *Router) runStmt(ctx context.Context, info *sqlinfo.Info, o bridge.Op) error {
-	return r.run(ctx, o, r.route(ctx, info), info.ReadOnly)
+	n := r.route(ctx, info) // vets info against the catalog when needed
+	return r.run(ctx, o, n, r.isRead(info))
 }
 
 // runBatch runs a batch whose statements are analyzed as infos: on a
@@ -42,7 +49,12 @@ func (r *Router) runBatch(ctx context.Context, infos []*sqlinfo.Info, o bridge.O
 			return r.run(ctx, o, r.primary, false)
 		}
 	}
-	return r.run(ctx, o, r.batchNode(ctx, infos), true)
+	n := r.batchNode(ctx, infos) // vets each statement against the catalog
+	read := true
+	for _, info := range infos {
+		read = read && r.isRead(info) // as in runStmt: user code may write
+	}
+	return r.run(ctx, o, n, read)
 }
 
 // batchNode returns the replica that may run every statement of a
@@ -75,9 +87,9 @@ func (r *Router) runPrimary(ctx context.Context, o bridge.Op) error {
 }
 
 // run runs o on n, and on the next nodes while it fails on a replica in a
-// way that makes a retry safe, then on the primary. read says the call
-// only reads: it may still try a primary the monitor finds down, and
-// records no write.
+// way that makes a retry safe, then on the primary. read says the call is
+// known to only read: it may still try a primary the monitor finds down
+// (writes fail fast with ErrPrimaryUnavailable), and records no write.
 func (r *Router) run(ctx context.Context, o bridge.Op, n *node, read bool) error {
 	var tried []*node
 	for !n.primary {

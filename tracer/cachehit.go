@@ -94,8 +94,8 @@ const cacheCallers = 24
 // true) and for the n1detect scope ctx carries, which counts it like any statement:
 // a loop of reads served from a cache is still an N+1 (each costs a round trip
 // to the cache), and the hits count toward statement budgets. Hits are never
-// logged as slow. The query cache of package querycache calls it when its
-// Config.Tracer is set; a cache of your own may call it too. It is safe for
+// logged as slow. The query cache of a pgxperf.Pool calls it for every hit;
+// a cache of your own may call it too. It is safe for
 // concurrent use; a nil Tracer does nothing.
 func (t *Tracer) ObserveCacheHit(ctx context.Context, hit CacheHit) {
 	if t == nil || isInternal(hit.SQL) {

@@ -132,13 +132,24 @@ func (t *Tracer) forRole(role Role) *Tracer { return &Tracer{shared: t.shared, r
 // Snapshot returns a copy of the statistics, sorted by total time, largest
 // first (ties by fingerprint). A Tracer of a replica pool that pgxperf made
 // shares its statistics with the primary's. It is safe for concurrent use
-// with the statements being recorded.
-func (t *Tracer) Snapshot() Snapshot { return t.reg.snapshot() }
+// with the statements being recorded. A nil Tracer (pgxperf.Pool.Tracer
+// with monitoring disabled) has an empty Snapshot.
+func (t *Tracer) Snapshot() Snapshot {
+	if t == nil {
+		return Snapshot{}
+	}
+	return t.reg.snapshot()
+}
 
 // Reset discards every statistic (and the findings recorded) and restarts
 // the clock (Snapshot.Since). Statements running meanwhile are counted in
-// the new period. It is safe for concurrent use.
-func (t *Tracer) Reset() { t.reg.reset() }
+// the new period. It is safe for concurrent use; on a nil Tracer it does
+// nothing.
+func (t *Tracer) Reset() {
+	if t != nil {
+		t.reg.reset()
+	}
+}
 
 // ---- per-connection state ----
 

@@ -89,8 +89,22 @@ func (c *chainRows) FieldDescriptions() []pgconn.FieldDescription {
 func (c *chainRows) Scan(dest ...any) error { return c.cur().Scan(dest...) }
 func (c *chainRows) Values() ([]any, error) { return c.cur().Values() }
 func (c *chainRows) RawValues() [][]byte    { return c.cur().RawValues() }
-func (c *chainRows) Conn() *pgx.Conn        { return c.tail.Conn() }
-func (c *chainRows) TypeMap() *pgtype.Map   { return c.tail.TypeMap() }
+
+// Conn and TypeMap are the live rows', or the replay's when the tail is a
+// failure (ReplayThenFail).
+func (c *chainRows) Conn() *pgx.Conn {
+	if conn := c.tail.Conn(); conn != nil {
+		return conn
+	}
+	return c.head.Conn()
+}
+
+func (c *chainRows) TypeMap() *pgtype.Map {
+	if m := c.tail.TypeMap(); m != nil {
+		return m
+	}
+	return c.head.TypeMap()
+}
 
 var (
 	_ pgx.Rows = (*chainRows)(nil)
