@@ -362,20 +362,18 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 
 // routedRow is QueryRow's result for a read with replicas: the timeout
 // step's deadline starts now, the rest of the chain runs at Scan.
-type routedRow struct {
-	p *Pool
-	c call
-}
+// It is its op (one allocation for both).
+type routedRow struct{ op scanOp }
 
 func (p *Pool) routedRow(c call) *routedRow {
 	p.withTimeout(&c)
-	return &routedRow{p: p, c: c}
+	return &routedRow{op: scanOp{call: c, p: p}}
 }
 
 func (r *routedRow) Scan(dest ...any) error {
-	defer r.c.endTimeout()
-	o := &scanOp{call: r.c, p: r.p, dest: dest}
-	return r.p.runStmt(&o.call, o)
+	defer r.op.endTimeout()
+	r.op.dest = dest
+	return r.op.p.runStmt(&r.op.call, &r.op)
 }
 
 // SendBatch sends all queued queries in one round trip, like pgxpool.Pool.SendBatch.
