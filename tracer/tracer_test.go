@@ -121,7 +121,16 @@ func TestTracerErrors(t *testing.T) {
 
 	// Cancelled context.
 	cctx, cancel := context.WithCancel(ctx)
-	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	go func() { // cancel once the statement runs on the server
+		defer cancel()
+		for cctx.Err() == nil {
+			var running bool
+			if pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(5)')").Scan(&running) == nil && running {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	_, err = pool.Exec(cctx, "SELECT pg_sleep(5)")
 	require.Error(t, err)
 	st = stats(t, tr, "SELECT pg_sleep(5)")
