@@ -125,15 +125,15 @@ func TestTracerErrors(t *testing.T) {
 		defer cancel()
 		for cctx.Err() == nil {
 			var running bool
-			if pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(5)')").Scan(&running) == nil && running {
+			if pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(4.5)')").Scan(&running) == nil && running {
 				return
 			}
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	_, err = pool.Exec(cctx, "SELECT pg_sleep(5)")
+	_, err = pool.Exec(cctx, "SELECT pg_sleep(4.5)")
 	require.Error(t, err)
-	st = stats(t, tr, "SELECT pg_sleep(5)")
+	st = stats(t, tr, "SELECT pg_sleep(4.5)")
 	require.EqualValues(t, 1, st.Errors)
 
 	// Empty SQL.
