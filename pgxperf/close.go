@@ -145,7 +145,11 @@ func (p *Pool) busyConns() []*pgx.Conn {
 	p.busyMu.Lock()
 	defer p.busyMu.Unlock()
 	out := make([]*pgx.Conn, 0, len(p.busy))
-	for c := range p.busy {
+	for k := range p.busy {
+		c := k.Value()
+		if c == nil {
+			continue // collected; its cleanup is on its way
+		}
 		out = append(out, c)
 	}
 	return out

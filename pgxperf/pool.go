@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
@@ -56,7 +58,12 @@ type Pool struct {
 	logger       *slog.Logger
 
 	busyMu sync.Mutex
-	busy   map[*pgx.Conn]struct{} // connections acquired and not yet released
+	// busy are the connections acquired and not yet released (with
+	// monitoring off; the tracer keeps them otherwise), held weakly: a
+	// connection taken out of the pool with Hijack and dropped is not kept
+	// alive, its entry goes when it is collected, and a new connection at
+	// its address is another key.
+	busy   map[weak.Pointer[pgx.Conn]]struct{}
 	leases [leaseShards]leaseShard
 
 	closing atomic.Pointer[closeState] // set when Close starts
@@ -96,7 +103,7 @@ func NewFromConfig(ctx context.Context, opts *Config) (*Pool, error) {
 	p := &Pool{
 		opts:   *opts,
 		logger: opts.Logger,
-		busy:   make(map[*pgx.Conn]struct{}),
+		busy:   make(map[weak.Pointer[pgx.Conn]]struct{}),
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
@@ -217,13 +224,26 @@ func (p *Pool) chainHooks(cfg *pgxpool.Config) {
 	}
 }
 
+// busyCleanupKey marks, in a connection's CustomData, that markBusy has
+// registered the cleanup that drops its entry from Pool.busy.
+const busyCleanupKey = "pgxperf/busy-cleanup"
+
 func (p *Pool) markBusy(c *pgx.Conn) {
 	if c == nil {
 		return
 	}
+	k := weak.Make(c)
 	p.busyMu.Lock()
-	p.busy[c] = struct{}{}
+	p.busy[k] = struct{}{}
 	p.busyMu.Unlock()
+	if cd := c.PgConn().CustomData(); cd != nil && cd[busyCleanupKey] == nil {
+		cd[busyCleanupKey] = true // once per connection, not per acquire
+		runtime.AddCleanup(c, func(k weak.Pointer[pgx.Conn]) {
+			p.busyMu.Lock()
+			delete(p.busy, k)
+			p.busyMu.Unlock()
+		}, k)
+	}
 }
 
 func (p *Pool) markIdle(c *pgx.Conn) {
@@ -231,7 +251,7 @@ func (p *Pool) markIdle(c *pgx.Conn) {
 		return
 	}
 	p.busyMu.Lock()
-	delete(p.busy, c)
+	delete(p.busy, weak.Make(c))
 	p.busyMu.Unlock()
 }
 
