@@ -2,10 +2,12 @@ package querycache
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -85,9 +87,12 @@ type invalidator struct {
 	// that the state lives and dies with the connection and nothing here
 	// keeps a closed connection alive.
 	key string
-	// conns holds the state of connections without CustomData (made by
-	// hand with pgconn.Construct); they are dropped by ForgetConn.
-	conns sync.Map // *pgx.Conn → *connState
+	// conns holds the state of connections without CustomData (a PgConn
+	// made by hand with pgconn.Construct), keyed weakly: an entry never
+	// keeps its connection alive, a new connection at a freed one's address
+	// is another key, and the entry goes with ForgetConn or when the
+	// connection is collected.
+	conns sync.Map // weak.Pointer[pgx.Conn] → *connState
 
 	pendingMu  sync.Mutex
 	pending    map[string]uint64 // tags whose generation could not be incremented → when last kept
@@ -153,7 +158,7 @@ func (i *invalidator) lookup(conn *pgx.Conn) *connState {
 		st, _ := m[i.key].(*connState)
 		return st
 	}
-	if v, ok := i.conns.Load(conn); ok {
+	if v, ok := i.conns.Load(weak.Make(conn)); ok {
 		return v.(*connState)
 	}
 	return nil
@@ -170,10 +175,15 @@ func (i *invalidator) state(conn *pgx.Conn) *connState {
 		m[i.key] = st
 		return st
 	}
-	if v, ok := i.conns.Load(conn); ok {
+	k := weak.Make(conn)
+	if v, ok := i.conns.Load(k); ok {
 		return v.(*connState)
 	}
-	v, _ := i.conns.LoadOrStore(conn, &connState{})
+	v, loaded := i.conns.LoadOrStore(k, &connState{})
+	if !loaded {
+		// The entry goes with the connection (ForgetConn may come first).
+		runtime.AddCleanup(conn, func(k weak.Pointer[pgx.Conn]) { i.conns.Delete(k) }, k)
+	}
 	return v.(*connState)
 }
 
@@ -187,7 +197,7 @@ func (i *invalidator) ForgetConn(conn *pgx.Conn) {
 	if m := conn.PgConn().CustomData(); m != nil {
 		delete(m, i.key)
 	}
-	i.conns.Delete(conn)
+	i.conns.Delete(weak.Make(conn))
 	if st != nil {
 		i.sessMu.Lock()
 		st.forgotten = true
