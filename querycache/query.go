@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgxperf/pgxperf/internal/breaker"
+	"github.com/pgxperf/pgxperf/internal/expiry"
 	"github.com/pgxperf/pgxperf/internal/sqlinfo"
 	"github.com/pgxperf/pgxperf/tracer"
 )
@@ -543,7 +544,7 @@ func cmpOr(a, b time.Duration) time.Duration {
 // expiry returns the jittered TTL of an entry written now and its refresh-at
 // time in Unix milliseconds (0: no early refresh).
 func (c *QueryCache) expiry(ttl time.Duration) (time.Duration, int64) {
-	return jitteredExpiry(ttl, c.jitter, c.early)
+	return expiry.Jittered(ttl, c.jitter, c.early)
 }
 
 // claimRefresh makes the caller the one that refreshes key early, unless
